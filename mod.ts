@@ -1,0 +1,89 @@
+/**
+ * Bulwark: a deadline-aware resilience runtime. Wrap calls to flaky services
+ * in a {@link policy}: retries with error classification and per-class
+ * budgets, one deadline across all attempts and sleeps, per-attempt
+ * timeouts, and an event for every retry and give-up.
+ *
+ * @example
+ * ```ts
+ * import { exponential, policy } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const api = policy("api", {
+ *   telemetry: false,
+ *   deadlineMs: 2_000,
+ *   attemptTimeoutMs: 500,
+ *   retry: { maxAttempts: 4, budgets: { transient: 3 }, backoff: exponential({ baseMs: 0 }) },
+ * });
+ * const value = await api.execute(({ attempt }) => attempt);
+ * assert.equal(value, 1);
+ * ```
+ *
+ * @module
+ */
+
+// core
+export { type Clock, systemClock, type TimerId } from "./src/core/clock.ts";
+export { defaultRandom, type RandomSource, seededRandom } from "./src/core/random.ts";
+export {
+  AttemptTimeoutError,
+  type AttemptTimeoutErrorOptions,
+  BulkheadRejectedError,
+  CircuitOpenError,
+  type CircuitOpenErrorOptions,
+  DeadlineExceededError,
+  type DeadlineExceededErrorOptions,
+  FailureBudgetExceededError,
+  InjectedFaultError,
+  PoolTimeoutError,
+  ResilienceError,
+  type ResilienceErrorOptions,
+  RetryExhaustedError,
+  type RetryExhaustedErrorOptions,
+  type RetryExhaustedReason,
+  WatchdogTimeoutError,
+} from "./src/core/errors.ts";
+export {
+  type AttemptFailure,
+  type AttemptTimeoutEvent,
+  type BufferDroppedEvent,
+  type BulkheadRejectedEvent,
+  type CircuitRejectedEvent,
+  type CircuitState,
+  type CircuitTransitionEvent,
+  type DeadlineExceededEvent,
+  type EventBase,
+  type EventListener,
+  EventSink,
+  type FailureBudgetEvent,
+  type FaultInjectedEvent,
+  type GiveUpEvent,
+  type PermanentFailEvent,
+  type ResilienceEvent,
+  type ResilienceEventType,
+  type RetryEvent,
+  type SuccessEvent,
+  type WatchdogTimeoutEvent,
+} from "./src/core/events.ts";
+
+// classify
+export { type Classifier, ERROR_CLASSES, type ErrorClass } from "./src/classify/error_class.ts";
+export { defaultClassifier } from "./src/classify/default_classifier.ts";
+export { FlakyError, PermanentError, TransientError } from "./src/classify/markers.ts";
+export { retryAfterMs } from "./src/classify/retry_after.ts";
+
+// backoff
+export type { BackoffContext, BackoffStrategy } from "./src/backoff/strategy.ts";
+export { constant } from "./src/backoff/constant.ts";
+export { exponential } from "./src/backoff/exponential.ts";
+export { fullJitter } from "./src/backoff/full_jitter.ts";
+export { equalJitter } from "./src/backoff/equal_jitter.ts";
+export { decorrelatedJitter } from "./src/backoff/decorrelated_jitter.ts";
+export { tokenBackoff } from "./src/backoff/token_backoff.ts";
+
+// retry and policy
+export type { AttemptContext, Operation } from "./src/retry/attempt_context.ts";
+export type { RetryOptions } from "./src/retry/retry_options.ts";
+export type { EngineOptions, ExecuteOptions } from "./src/retry/retry_engine.ts";
+export { retry, type RetryCallOptions } from "./src/retry/retry.ts";
+export { Policy, policy, type PolicyOptions, type TelemetryOptions } from "./src/policy/policy.ts";

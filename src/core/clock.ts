@@ -1,0 +1,99 @@
+/**
+ * The clock abstraction every time-dependent part takes as its `clock`
+ * option. Nothing outside `src/core/` reads the time or sets a timer
+ * directly, so tests and the simulator can swap in a virtual clock.
+ *
+ * @module
+ */
+
+/**
+ * Opaque id of a timer set through {@link Clock.setTimer} (a number or the
+ * runtime's timer object; never `undefined`).
+ */
+export type TimerId = number | object;
+
+/**
+ * A source of time and timers. All values are milliseconds.
+ *
+ * @example A clock that is always ten seconds ahead
+ * ```ts
+ * import { type Clock, systemClock } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const ahead: Clock = {
+ *   now: () => systemClock.now() + 10_000,
+ *   sleep: (ms, signal) => systemClock.sleep(ms, signal),
+ *   setTimer: (cb, ms) => systemClock.setTimer(cb, ms),
+ *   clearTimer: (id) => systemClock.clearTimer(id),
+ * };
+ * assert.ok(ahead.now() > systemClock.now());
+ * ```
+ */
+export interface Clock {
+  /** Current time in milliseconds. {@link systemClock} uses epoch milliseconds. */
+  now(): number;
+  /**
+   * Resolves after `ms`. Rejects with `signal.reason` as soon as `signal`
+   * aborts (at once if it already has), leaving no timer behind. A delay of
+   * zero or less resolves on the next microtask.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `callback` once after `ms`; returns an id for {@link Clock.clearTimer}. */
+  setTimer(callback: () => void, ms: number): TimerId;
+  /** Cancels a timer; ignores ids that already fired or were cleared. */
+  clearTimer(id: TimerId): void;
+}
+
+/**
+ * Shared implementation of an abortable sleep on top of a clock's timers.
+ * Exported for clock implementations, not for users.
+ */
+export function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    if (signal === undefined) {
+      clock.setTimer(resolve, ms);
+      return;
+    }
+    const onAbort = () => {
+      clock.clearTimer(id);
+      reject(signal.reason);
+    };
+    const id = clock.setTimer(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * The real clock: epoch milliseconds from the monotonic high-resolution
+ * timer (`performance.timeOrigin + performance.now()`, so it never jumps
+ * back when the wall clock is adjusted) and the runtime's timers.
+ *
+ * @example
+ * ```ts
+ * import { systemClock } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const start = systemClock.now();
+ * await systemClock.sleep(1);
+ * assert.ok(systemClock.now() >= start);
+ * ```
+ */
+export const systemClock: Clock = {
+  now(): number {
+    return performance.timeOrigin + performance.now();
+  },
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(systemClock, ms, signal);
+  },
+  setTimer(callback: () => void, ms: number): TimerId {
+    return setTimeout(callback, ms);
+  },
+  clearTimer(id: TimerId): void {
+    clearTimeout(id as number);
+  },
+};

@@ -1,0 +1,241 @@
+/**
+ * The events every part reports. Parts build an event object only when
+ * someone listens ({@link EventSink.active}), so an unobserved policy pays
+ * nothing; a listener that throws is isolated from the call it observes.
+ *
+ * @module
+ */
+
+import type { ErrorClass } from "../classify/error_class.ts";
+
+/** The states of a circuit breaker. */
+export type CircuitState = "closed" | "open" | "half_open" | "isolated";
+
+/** Fields every event carries. */
+export interface EventBase {
+  /** Name of the policy (or standalone part) that emitted the event. */
+  policy: string;
+  /** Clock time when it happened (milliseconds). */
+  timestamp: number;
+}
+
+/** Fields of events about one attempt's failure. */
+export interface AttemptFailure {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** How the failure was classified. */
+  errorClass: ErrorClass;
+  /** The thrown error, or the failing value the attempt returned. */
+  error: unknown;
+}
+
+/** The call succeeded on `attempt`. */
+export interface SuccessEvent extends EventBase {
+  type: "success";
+  /** The attempt that succeeded (1-based). */
+  attempt: number;
+}
+
+/** Attempt `attempt` failed and the next one runs after `delayMs`. */
+export interface RetryEvent extends EventBase, AttemptFailure {
+  type: "retry";
+  /** How long the policy waits before the next attempt. */
+  delayMs: number;
+}
+
+/** A permanent failure: no retry, the original error is rethrown. */
+export interface PermanentFailEvent extends EventBase, AttemptFailure {
+  type: "permanent_fail";
+}
+
+/** The deadline passed, or the next retry could not finish before it. */
+export interface DeadlineExceededEvent extends EventBase {
+  type: "deadline_exceeded";
+  /** Attempts made. */
+  attempt: number;
+  /** The last failure's class, if an attempt failed. */
+  errorClass?: ErrorClass;
+  /** The last failure, if an attempt failed. */
+  error?: unknown;
+  /** The delay that would have ended past the deadline, if that is why. */
+  delayMs?: number;
+}
+
+/** A retry limit ended the call; `type` names which. */
+export interface GiveUpEvent extends EventBase, AttemptFailure {
+  type:
+    | "max_attempts_exceeded"
+    | "max_unknown_attempts_exceeded"
+    | "class_budget_exhausted"
+    | "retry_budget_exhausted";
+}
+
+/** One attempt ran past `attemptTimeoutMs` and was aborted. */
+export interface AttemptTimeoutEvent extends EventBase {
+  type: "attempt_timeout";
+  /** The attempt that timed out (1-based). */
+  attempt: number;
+  /** The timeout that elapsed. */
+  timeoutMs: number;
+}
+
+/** A circuit breaker changed state. */
+export interface CircuitTransitionEvent extends EventBase {
+  type: "circuit_transition";
+  /** State before. */
+  from: CircuitState;
+  /** State after. */
+  to: CircuitState;
+  /** Why: `"failure_threshold"`, `"break_elapsed"`, `"probe_success"`, `"probe_failure"`, `"isolate"`, `"release"`, `"reset"`, ... */
+  reason: string;
+}
+
+/** An open (or isolated) circuit rejected a call. */
+export interface CircuitRejectedEvent extends EventBase {
+  type: "circuit_rejected";
+  /** The breaker's state. */
+  state: CircuitState;
+  /** Milliseconds until a probe is admitted (Infinity while isolated). */
+  retryAfterMs: number;
+}
+
+/** A failure budget went over (`failure_budget_breach`) or back under its threshold. */
+export interface FailureBudgetEvent extends EventBase {
+  type: "failure_budget_breach" | "failure_budget_recovered";
+  /** Failure rate over the window, 0..1. */
+  rate: number;
+  /** The configured threshold. */
+  threshold: number;
+  /** Samples in the window. */
+  samples: number;
+}
+
+/** A bulkhead refused a call (full, queue full, or queue wait timed out). */
+export interface BulkheadRejectedEvent extends EventBase {
+  type: "bulkhead_rejected";
+  /** Calls running when it refused. */
+  inFlight: number;
+  /** Calls queued when it refused. */
+  queued: number;
+  /** `"full"` when there was no room to queue, `"queue_timeout"` when the wait ran out. */
+  reason: "full" | "queue_timeout";
+}
+
+/** Fault injection added latency, dropped a request or returned an error. */
+export interface FaultInjectedEvent extends EventBase {
+  type: "fault_injected";
+  /** What was injected. */
+  fault: "latency" | "loss" | "error";
+  /** Injected latency, when `fault` is `"latency"`. */
+  delayMs?: number;
+}
+
+/** A watchdog fired on an operation that ran past its timeout. */
+export interface WatchdogTimeoutEvent extends EventBase {
+  type: "watchdog_timeout";
+  /** The timeout that elapsed. */
+  timeoutMs: number;
+}
+
+/** The durable buffer dropped entries. */
+export interface BufferDroppedEvent extends EventBase {
+  type: "buffer_dropped";
+  /** How many entries were dropped. */
+  count: number;
+  /** Why they were dropped. */
+  reason: string;
+}
+
+/**
+ * Every event a policy or part reports, discriminated on `type`.
+ *
+ * @example Counting retries by class
+ * ```ts
+ * import { policy, type ResilienceEvent, TransientError } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const retries: string[] = [];
+ * const onEvent = (e: ResilienceEvent) => {
+ *   if (e.type === "retry") retries.push(e.errorClass);
+ * };
+ * const p = policy("demo", { telemetry: false, onEvent, retry: { backoff: () => 0 } });
+ * let n = 0;
+ * await p.execute(() => (++n < 3 ? Promise.reject(new TransientError("x")) : Promise.resolve(n)));
+ * assert.deepEqual(retries, ["transient", "transient"]);
+ * ```
+ */
+export type ResilienceEvent =
+  | SuccessEvent
+  | RetryEvent
+  | PermanentFailEvent
+  | DeadlineExceededEvent
+  | GiveUpEvent
+  | AttemptTimeoutEvent
+  | CircuitTransitionEvent
+  | CircuitRejectedEvent
+  | FailureBudgetEvent
+  | BulkheadRejectedEvent
+  | FaultInjectedEvent
+  | WatchdogTimeoutEvent
+  | BufferDroppedEvent;
+
+/** The `type` of every {@link ResilienceEvent}. */
+export type ResilienceEventType = ResilienceEvent["type"];
+
+/** A function that receives events synchronously. */
+export type EventListener = (event: ResilienceEvent) => void;
+
+/**
+ * Fan-out of events to listeners. `active` is false while nobody listens, so
+ * emitters skip building the event at all; each listener runs inside its own
+ * `try`, so one that throws neither reaches the caller nor starves the others.
+ *
+ * @example
+ * ```ts
+ * import { EventSink, type ResilienceEvent } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const sink = new EventSink();
+ * assert.equal(sink.active, false);
+ * const seen: ResilienceEvent[] = [];
+ * sink.add(() => { throw new Error("broken listener"); });
+ * sink.add((e) => seen.push(e));
+ * sink.emit({ type: "success", policy: "p", timestamp: 0, attempt: 1 });
+ * assert.equal(seen.length, 1);
+ * ```
+ */
+export class EventSink {
+  #listeners: EventListener[] = [];
+
+  /** Creates a sink, optionally with a first listener. */
+  constructor(listener?: EventListener) {
+    if (listener !== undefined) this.add(listener);
+  }
+
+  /** True when at least one listener is registered. */
+  get active(): boolean {
+    return this.#listeners.length > 0;
+  }
+
+  /** Registers a listener; returns a function that removes it. */
+  add(listener: EventListener): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`onEvent must be a function: received ${typeof listener}`);
+    }
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Delivers `event` to every listener; listener errors are swallowed. */
+  emit(event: ResilienceEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener must never change the outcome of the call it observes.
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What the operation receives on each attempt.
+ *
+ * @module
+ */
+
+/** The argument passed to the operation on every attempt. */
+export interface AttemptContext {
+  /**
+   * Aborts when the caller's signal aborts, the call's deadline passes or
+   * this attempt's timeout elapses; `signal.reason` says which. Pass it to
+   * `fetch` and friends so abandoned work stops.
+   */
+  readonly signal: AbortSignal;
+  /** This attempt's number, 1-based. */
+  readonly attempt: number;
+  /** The call's deadline in the clock's milliseconds; `Infinity` when there is none. */
+  readonly deadline: number;
+}
+
+/** The operation a policy runs. */
+export type Operation<T> = (context: AttemptContext) => T | PromiseLike<T>;
+
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
+
+/**
+ * One attempt's context. The `AbortController` behind `signal` is created
+ * only if the operation reads `signal`, so operations that ignore it cost no
+ * allocation; `abort()` settles {@link AttemptRun.settle}'s promise at once
+ * even if the operation never looks at its signal.
+ */
+export class AttemptRun implements AttemptContext {
+  readonly attempt: number;
+  readonly deadline: number;
+  #controller: AbortController | undefined;
+  #reason: unknown = NOT_ABORTED;
+  #reject: ((reason: unknown) => void) | undefined;
+
+  constructor(attempt: number, deadline: number) {
+    this.attempt = attempt;
+    this.deadline = deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== NOT_ABORTED) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once {@link AttemptRun.abort} ran. */
+  get aborted(): boolean {
+    return this.#reason !== NOT_ABORTED;
+  }
+
+  /** Aborts the attempt: its signal aborts and `settle()` rejects with `reason`. */
+  abort(reason: unknown): void {
+    if (this.#reason !== NOT_ABORTED) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#reject?.(reason);
+  }
+
+  /** Runs `operation`, settling with it or with the abort reason, whichever comes first. */
+  settle<T>(operation: Operation<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      if (this.#reason !== NOT_ABORTED) {
+        reject(this.#reason);
+        return;
+      }
+      try {
+        Promise.resolve(operation(this)).then(resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The deadline-aware retry loop at the heart of every policy.
+ *
+ * @module
+ */
+
+import type { Classifier, ErrorClass } from "../classify/error_class.ts";
+import { defaultClassifier } from "../classify/default_classifier.ts";
+import { retryAfterMs } from "../classify/retry_after.ts";
+import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import {
+  AttemptTimeoutError,
+  DeadlineExceededError,
+  RetryExhaustedError,
+  type RetryExhaustedReason,
+} from "../core/errors.ts";
+import { type EventListener, EventSink, type GiveUpEvent } from "../core/events.ts";
+import { defaultRandom, type RandomSource } from "../core/random.ts";
+import {
+  functionValue,
+  numberAbove,
+  optionalSignal,
+  rangeError,
+  typeError,
+} from "../core/validate.ts";
+import { AttemptRun, type Operation } from "./attempt_context.ts";
+import {
+  CLASS_INDEX,
+  type ResolvedRetryOptions,
+  resolveRetryOptions,
+  type RetryOptions,
+} from "./retry_options.ts";
+
+/** Options shared by `policy()` and `retry()` that drive the retry loop. */
+export interface EngineOptions {
+  /** One deadline across all attempts and sleeps, from the start of the call. */
+  deadlineMs?: number;
+  /** Timeout of each attempt. */
+  attemptTimeoutMs?: number;
+  /** Maps errors and returned values to classes. Default {@link defaultClassifier}. */
+  classify?: Classifier;
+  /** Receives every event synchronously; a listener that throws changes nothing. */
+  onEvent?: EventListener;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for jitter. Default `Math.random`. */
+  random?: RandomSource;
+}
+
+/** Per-call options of `execute`. */
+export interface ExecuteOptions {
+  /** Aborts the call: sleeps, queue waits and the running attempt stop at once. */
+  signal?: AbortSignal;
+  /**
+   * An absolute deadline (clock milliseconds) for this call, e.g. one
+   * propagated from an incoming request. The earlier of this and the
+   * policy's `deadlineMs` applies.
+   */
+  deadline?: number;
+}
+
+const GIVE_UP_EVENT: Readonly<Record<RetryExhaustedReason, GiveUpEvent["type"]>> = {
+  max_attempts: "max_attempts_exceeded",
+  max_unknown_attempts: "max_unknown_attempts_exceeded",
+  class_budget: "class_budget_exhausted",
+  retry_budget: "retry_budget_exhausted",
+};
+
+const UNKNOWN = CLASS_INDEX.unknown;
+const PERMANENT = CLASS_INDEX.permanent;
+
+/**
+ * Runs an operation with retries, classification, per-class budgets, backoff,
+ * a deadline and per-attempt timeouts. Used by `policy()` and `retry()`.
+ *
+ * The success path with no deadline, timeout or signal sets no timer and
+ * allocates only the attempt's context; the failure path pays for what it
+ * uses.
+ */
+export class RetryEngine {
+  /** Name reported in events and errors. */
+  readonly name: string;
+  /** The event fan-out; telemetry attaches here. */
+  readonly events: EventSink;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #classify: Classifier;
+  readonly #deadlineMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #retry: ResolvedRetryOptions;
+
+  /**
+   * Validates everything; `retry` undefined means a single attempt.
+   * `retryPath` prefixes retry option names in error messages.
+   */
+  constructor(
+    name: string,
+    options: EngineOptions,
+    retry: RetryOptions | undefined,
+    retryPath = "retry",
+  ) {
+    this.name = name;
+    this.#deadlineMs = options.deadlineMs === undefined
+      ? Infinity
+      : numberAbove("deadlineMs", options.deadlineMs, 0);
+    this.#attemptTimeoutMs = options.attemptTimeoutMs === undefined
+      ? Infinity
+      : numberAbove("attemptTimeoutMs", options.attemptTimeoutMs, 0);
+    this.#classify = options.classify === undefined
+      ? defaultClassifier
+      : functionValue("classify", options.classify);
+    this.#random = options.random === undefined
+      ? defaultRandom
+      : functionValue("random", options.random);
+    this.#clock = options.clock ?? systemClock;
+    if (
+      typeof this.#clock !== "object" || this.#clock === null ||
+      typeof this.#clock.now !== "function" || typeof this.#clock.setTimer !== "function"
+    ) {
+      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", this.#clock);
+    }
+    this.events = new EventSink();
+    if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
+    this.#retry = resolveRetryOptions(retry, retryPath);
+  }
+
+  /** The clock the engine reads. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /** Runs `operation` under the retry loop; see `Policy.execute`. */
+  async run<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    if (typeof operation !== "function") typeError("fn", "a function", operation);
+    const signal = options === undefined ? undefined : optionalSignal("signal", options.signal);
+    if (signal?.aborted) throw signal.reason;
+    const clock = this.#clock;
+    const sink = this.events;
+    const retry = this.#retry;
+    let deadline = this.#deadlineMs === Infinity ? Infinity : clock.now() + this.#deadlineMs;
+    if (options?.deadline !== undefined) {
+      if (typeof options.deadline !== "number" || Number.isNaN(options.deadline)) {
+        typeError("deadline", "a number (clock milliseconds)", options.deadline);
+      }
+      if (options.deadline < deadline) deadline = options.deadline;
+    }
+
+    let current: AttemptRun | undefined;
+    const onAbort = signal === undefined ? undefined : () => current?.abort(signal.reason);
+    if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true });
+
+    let failures: number[] | undefined;
+    let lastError: unknown;
+    let lastClass: ErrorClass | undefined;
+    let prevDelayMs: number | undefined;
+    try {
+      for (let attempt = 1;; attempt++) {
+        const startedAt = clock.now();
+        if (startedAt >= deadline) {
+          throw this.#deadlineExceeded(attempt - 1, deadline, lastError, lastClass, startedAt);
+        }
+        const run = new AttemptRun(attempt, deadline);
+        let value!: T;
+        let error: unknown;
+        let threw = false;
+        const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);
+        if (limitAt === Infinity && signal === undefined) {
+          try {
+            value = await operation(run);
+          } catch (e) {
+            threw = true;
+            error = e;
+          }
+        } else {
+          // 1 = the deadline fired, 2 = this attempt's timeout fired.
+          let fired = 0;
+          let timer: TimerId | undefined;
+          if (limitAt !== Infinity) {
+            const byDeadline = limitAt >= deadline;
+            timer = clock.setTimer(() => {
+              fired = byDeadline ? 1 : 2;
+              run.abort(
+                byDeadline
+                  ? this.#deadlineError(attempt, deadline, lastError)
+                  : new AttemptTimeoutError(
+                    `${this.#label()} attempt ${attempt} timed out after ${this.#attemptTimeoutMs} ms`,
+                    { policy: this.name, attempt, timeoutMs: this.#attemptTimeoutMs },
+                  ),
+              );
+            }, limitAt - startedAt);
+          }
+          current = run;
+          try {
+            value = await run.settle(operation);
+          } catch (e) {
+            threw = true;
+            error = e;
+          } finally {
+            if (timer !== undefined) clock.clearTimer(timer);
+            current = undefined;
+          }
+          if (threw) {
+            if (signal?.aborted) throw signal.reason;
+            if (fired === 1) {
+              if (sink.active) {
+                sink.emit({
+                  type: "deadline_exceeded",
+                  policy: this.name,
+                  timestamp: clock.now(),
+                  attempt,
+                  ...(lastClass === undefined ? {} : { errorClass: lastClass, error: lastError }),
+                });
+              }
+              throw error;
+            }
+            if (fired === 2 && sink.active) {
+              sink.emit({
+                type: "attempt_timeout",
+                policy: this.name,
+                timestamp: clock.now(),
+                attempt,
+                timeoutMs: this.#attemptTimeoutMs,
+              });
+            }
+          }
+        }
+
+        let verdict: ErrorClass | "success";
+        if (threw) {
+          verdict = this.#classify(error);
+          if (verdict === "success") verdict = "unknown";
+        } else {
+          verdict = this.#classify(value);
+          if (verdict === "success") {
+            if (sink.active) {
+              sink.emit({ type: "success", policy: this.name, timestamp: clock.now(), attempt });
+            }
+            return value;
+          }
+          error = value;
+        }
+
+        // The attempt failed: decide whether and when to try again.
+        const cls = verdict;
+        const index = CLASS_INDEX[cls];
+        failures ??= [0, 0, 0, 0, 0, 0, 0];
+        const count = ++failures[index];
+        lastError = error;
+        lastClass = cls;
+        const now = clock.now();
+        if (index === PERMANENT && count > retry.budgets[PERMANENT]) {
+          if (sink.active) {
+            sink.emit({
+              type: "permanent_fail",
+              policy: this.name,
+              timestamp: now,
+              attempt,
+              errorClass: cls,
+              error,
+            });
+          }
+          if (threw) throw error;
+          return value;
+        }
+        let reason: RetryExhaustedReason | undefined;
+        if (count > retry.budgets[index]) reason = "class_budget";
+        else if (index === UNKNOWN && count >= retry.maxUnknownAttempts) {
+          reason = "max_unknown_attempts";
+        } else if (attempt >= retry.maxAttempts) reason = "max_attempts";
+        if (reason !== undefined) {
+          if (sink.active) {
+            sink.emit({
+              type: GIVE_UP_EVENT[reason],
+              policy: this.name,
+              timestamp: now,
+              attempt,
+              errorClass: cls,
+              error,
+            });
+          }
+          throw new RetryExhaustedError(
+            `${this.#label()} gave up after ${attempt} attempt${attempt === 1 ? "" : "s"} (${
+              describeReason(reason, cls, retry)
+            })`,
+            {
+              policy: this.name,
+              cause: error,
+              attempts: attempt,
+              reason,
+              ...(threw ? {} : { lastResult: value }),
+            },
+          );
+        }
+
+        let delayMs = retry.honorRetryAfter ? retryAfterMs(error, now) : undefined;
+        if (delayMs === undefined) {
+          delayMs = retry.backoffs[index]({
+            attempt,
+            prevDelayMs,
+            errorClass: cls,
+            random: this.#random,
+            now,
+          });
+          if (typeof delayMs !== "number" || !(delayMs >= 0)) {
+            rangeError(`${this.#label()} backoff result`, "a number >= 0", delayMs);
+          }
+        }
+        if (now + delayMs >= deadline) {
+          throw this.#deadlineExceeded(attempt, deadline, error, cls, now, delayMs);
+        }
+        if (sink.active) {
+          sink.emit({
+            type: "retry",
+            policy: this.name,
+            timestamp: now,
+            attempt,
+            errorClass: cls,
+            error,
+            delayMs,
+          });
+        }
+        if (delayMs > 0) await clock.sleep(delayMs, signal);
+        prevDelayMs = delayMs;
+      }
+    } finally {
+      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #label(): string {
+    return `policy "${this.name}"`;
+  }
+
+  #deadlineError(attempts: number, deadline: number, cause: unknown): DeadlineExceededError {
+    return new DeadlineExceededError(
+      `${this.#label()} deadline exceeded after ${attempts} attempt${attempts === 1 ? "" : "s"}`,
+      { policy: this.name, attempts, deadline, cause },
+    );
+  }
+
+  /** Emits `deadline_exceeded` and returns the error to throw. */
+  #deadlineExceeded(
+    attempts: number,
+    deadline: number,
+    error: unknown,
+    errorClass: ErrorClass | undefined,
+    now: number,
+    delayMs?: number,
+  ): DeadlineExceededError {
+    if (this.events.active) {
+      this.events.emit({
+        type: "deadline_exceeded",
+        policy: this.name,
+        timestamp: now,
+        attempt: attempts,
+        ...(errorClass === undefined ? {} : { errorClass, error }),
+        ...(delayMs === undefined ? {} : { delayMs }),
+      });
+    }
+    return this.#deadlineError(attempts, deadline, error);
+  }
+}
+
+function describeReason(
+  reason: RetryExhaustedReason,
+  cls: ErrorClass,
+  retry: ResolvedRetryOptions,
+): string {
+  switch (reason) {
+    case "class_budget":
+      return `class_budget: ${cls} budget of ${retry.budgets[CLASS_INDEX[cls]]} retries used up`;
+    case "max_unknown_attempts":
+      return `max_unknown_attempts: ${retry.maxUnknownAttempts} attempts ended in unknown errors`;
+    case "max_attempts":
+      return `max_attempts: ${retry.maxAttempts}`;
+    case "retry_budget":
+      return "retry_budget: the shared retry budget refused another retry";
+  }
+}

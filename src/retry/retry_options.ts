@@ -1,0 +1,133 @@
+/**
+ * The `retry` block of a policy: limits, per-class budgets and backoff.
+ *
+ * @module
+ */
+
+import { ERROR_CLASSES, type ErrorClass } from "../classify/error_class.ts";
+import type { BackoffStrategy } from "../backoff/strategy.ts";
+import { decorrelatedJitter } from "../backoff/decorrelated_jitter.ts";
+import {
+  functionValue,
+  integerAtLeast,
+  knownKeys,
+  objectValue,
+  typeError,
+} from "../core/validate.ts";
+
+/** Options of the retry loop (the `retry` block of `policy()`). */
+export interface RetryOptions {
+  /** Most attempts in all, including the first. Default 3. */
+  maxAttempts?: number;
+  /**
+   * Most attempts that may end in an `unknown` error before the loop gives up
+   * with reason `max_unknown_attempts`. Default: no cap beyond `maxAttempts`.
+   */
+  maxUnknownAttempts?: number;
+  /**
+   * Retries allowed after failures of each class. A class not listed is
+   * limited only by `maxAttempts`; `permanent` defaults to 0 (a permanent
+   * failure is returned to the caller at once).
+   */
+  budgets?: Partial<Record<ErrorClass, number>>;
+  /**
+   * Delay before each retry. Default `decorrelatedJitter({ baseMs: 100,
+   * maxMs: 5_000 })`.
+   */
+  backoff?: BackoffStrategy;
+  /** A different strategy for some classes, e.g. `{ rate_limit: tokenBackoff(...) }`. */
+  backoffByClass?: Partial<Record<ErrorClass, BackoffStrategy>>;
+  /**
+   * Wait what a `Retry-After` header (or an error's `retryAfterMs`) asks for
+   * instead of the backoff. Default true.
+   */
+  honorRetryAfter?: boolean;
+}
+
+/** The keys of {@link RetryOptions}. */
+export const RETRY_OPTION_KEYS: readonly string[] = [
+  "maxAttempts",
+  "maxUnknownAttempts",
+  "budgets",
+  "backoff",
+  "backoffByClass",
+  "honorRetryAfter",
+];
+
+/** Retry options after validation and defaults. */
+export interface ResolvedRetryOptions {
+  readonly maxAttempts: number;
+  readonly maxUnknownAttempts: number;
+  /** Budget per class, indexed like {@link ERROR_CLASSES}; Infinity = unlimited. */
+  readonly budgets: readonly number[];
+  /** Strategy per class, indexed like {@link ERROR_CLASSES}. */
+  readonly backoffs: readonly BackoffStrategy[];
+  readonly honorRetryAfter: boolean;
+}
+
+/** Index of each class in {@link ERROR_CLASSES}, for array-based counters. */
+export const CLASS_INDEX: Readonly<Record<ErrorClass, number>> = Object.freeze(
+  Object.fromEntries(ERROR_CLASSES.map((c, i) => [c, i])) as Record<ErrorClass, number>,
+);
+
+/** Joins an option path and a key: `join("retry", "maxAttempts")` is `"retry.maxAttempts"`. */
+function join(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
+function checkClassKeys(name: string, record: object): void {
+  for (const key of Object.keys(record)) {
+    if (!(key in CLASS_INDEX)) {
+      typeError(`${name}.${key}`, `one of the error classes (${ERROR_CLASSES.join(", ")})`, key);
+    }
+  }
+}
+
+/** Validates retry options and fills in defaults; `path` prefixes option names in errors. */
+export function resolveRetryOptions(
+  options: RetryOptions | undefined,
+  path = "retry",
+): ResolvedRetryOptions {
+  if (options === undefined) {
+    return resolveRetryOptions({ maxAttempts: 1 }, path);
+  }
+  objectValue(path === "" ? "options" : path, options);
+  knownKeys(path, options, RETRY_OPTION_KEYS);
+  const maxAttempts = integerAtLeast(join(path, "maxAttempts"), options.maxAttempts ?? 3, 1);
+  const maxUnknownAttempts = options.maxUnknownAttempts === undefined
+    ? Infinity
+    : integerAtLeast(join(path, "maxUnknownAttempts"), options.maxUnknownAttempts, 1);
+  const budgets = ERROR_CLASSES.map((c) => (c === "permanent" ? 0 : Infinity));
+  if (options.budgets !== undefined) {
+    objectValue(join(path, "budgets"), options.budgets);
+    checkClassKeys(join(path, "budgets"), options.budgets);
+    for (const [key, value] of Object.entries(options.budgets)) {
+      if (value === undefined) continue;
+      budgets[CLASS_INDEX[key as ErrorClass]] = integerAtLeast(
+        join(path, `budgets.${key}`),
+        value,
+        0,
+      );
+    }
+  }
+  const backoff = options.backoff === undefined
+    ? decorrelatedJitter({ baseMs: 100, maxMs: 5_000 })
+    : functionValue(join(path, "backoff"), options.backoff);
+  const backoffs = ERROR_CLASSES.map(() => backoff);
+  if (options.backoffByClass !== undefined) {
+    objectValue(join(path, "backoffByClass"), options.backoffByClass);
+    checkClassKeys(join(path, "backoffByClass"), options.backoffByClass);
+    for (const [key, value] of Object.entries(options.backoffByClass)) {
+      if (value === undefined) continue;
+      backoffs[CLASS_INDEX[key as ErrorClass]] = functionValue(
+        join(path, `backoffByClass.${key}`),
+        value,
+      );
+    }
+  }
+  const honorRetryAfter = options.honorRetryAfter ?? true;
+  if (typeof honorRetryAfter !== "boolean") {
+    typeError(join(path, "honorRetryAfter"), "a boolean", honorRetryAfter);
+  }
+  return { maxAttempts, maxUnknownAttempts, budgets, backoffs, honorRetryAfter };
+}
