@@ -10,11 +10,27 @@ import { retryAfterMs } from "../classify/retry_after.ts";
 import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
 import {
   AttemptTimeoutError,
+  CircuitOpenError,
   DeadlineExceededError,
+  FailureBudgetExceededError,
   RetryExhaustedError,
   type RetryExhaustedReason,
 } from "../core/errors.ts";
-import { type EventListener, EventSink, type GiveUpEvent } from "../core/events.ts";
+import {
+  type EventListener,
+  EventSink,
+  type GiveUpEvent,
+  type ResilienceEvent,
+} from "../core/events.ts";
+import type {
+  AttemptGate,
+  CallObserver,
+  CallOutcome,
+  CallTracer,
+  ConcurrencyGate,
+  OutcomeRecorder,
+  RetryGate,
+} from "./call_parts.ts";
 import { defaultRandom, type RandomSource } from "../core/random.ts";
 import {
   functionValue,
@@ -45,6 +61,20 @@ export interface EngineOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. Default `Math.random`. */
   random?: RandomSource;
+}
+
+/** The parts a policy composes around the retry loop, all optional. */
+export interface EngineParts {
+  /** Checked before every attempt; fed every attempt's outcome. */
+  circuit?: AttemptGate;
+  /** Fed every attempt's outcome; with `action: "reject"` fails calls fast while breached. */
+  failureBudget?: OutcomeRecorder;
+  /** One permit per call, acquired after the deadline starts and before the first attempt. */
+  bulkhead?: ConcurrencyGate;
+  /** Consulted before every retry. */
+  retryBudget?: RetryGate;
+  /** Follows calls for telemetry. */
+  observer?: CallObserver;
 }
 
 /** Per-call options of `execute`. */
@@ -88,6 +118,7 @@ export class RetryEngine {
   readonly #deadlineMs: number;
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
+  readonly #parts: EngineParts;
 
   /**
    * Validates everything; `retry` undefined means a single attempt.
@@ -98,8 +129,10 @@ export class RetryEngine {
     options: EngineOptions,
     retry: RetryOptions | undefined,
     retryPath = "retry",
+    parts: EngineParts = {},
   ) {
     this.name = name;
+    this.#parts = parts;
     this.#deadlineMs = options.deadlineMs === undefined
       ? Infinity
       : numberAbove("deadlineMs", options.deadlineMs, 0);
@@ -135,8 +168,10 @@ export class RetryEngine {
     const signal = options === undefined ? undefined : optionalSignal("signal", options.signal);
     if (signal?.aborted) throw signal.reason;
     const clock = this.#clock;
-    const sink = this.events;
     const retry = this.#retry;
+    const parts = this.#parts;
+    const circuit = parts.circuit;
+    const failureBudget = parts.failureBudget;
     let deadline = this.#deadlineMs === Infinity ? Infinity : clock.now() + this.#deadlineMs;
     if (options?.deadline !== undefined) {
       if (typeof options.deadline !== "number" || Number.isNaN(options.deadline)) {
@@ -144,29 +179,83 @@ export class RetryEngine {
       }
       if (options.deadline < deadline) deadline = options.deadline;
     }
+    const tracer = parts.observer?.start(this.name, clock.now());
+    // Read the clock per attempt only when something needs the time.
+    const timed = deadline !== Infinity || this.#attemptTimeoutMs !== Infinity ||
+      tracer !== undefined || circuit !== undefined;
 
     let current: AttemptRun | undefined;
     const onAbort = signal === undefined ? undefined : () => current?.abort(signal.reason);
     if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true });
 
+    let outcome: CallOutcome = "success";
+    let attempts = 0;
+    let permit: { release(): void } | undefined;
     let failures: number[] | undefined;
     let lastError: unknown;
     let lastClass: ErrorClass | undefined;
     let prevDelayMs: number | undefined;
     try {
-      for (let attempt = 1;; attempt++) {
-        const startedAt = clock.now();
-        if (startedAt >= deadline) {
-          throw this.#deadlineExceeded(attempt - 1, deadline, lastError, lastClass, startedAt);
+      if (failureBudget?.action === "reject" && failureBudget.isBreached()) {
+        outcome = "failure_budget_exceeded";
+        throw new FailureBudgetExceededError(
+          `${this.#label()} rejected the call: failure budget "${failureBudget.name}" is breached`,
+          { policy: this.name },
+        );
+      }
+      if (parts.bulkhead !== undefined) {
+        try {
+          permit = await parts.bulkhead.acquire({
+            signal,
+            timeoutMs: deadline === Infinity ? undefined : Math.max(0, deadline - clock.now()),
+          });
+        } catch (error) {
+          if (signal?.aborted) {
+            outcome = "cancelled";
+          } else if (deadline !== Infinity && clock.now() >= deadline) {
+            outcome = "deadline_exceeded";
+            throw this.#deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
+          } else {
+            outcome = "bulkhead_rejected";
+          }
+          throw error;
         }
+      }
+      parts.retryBudget?.recordRequest();
+
+      for (let attempt = 1;; attempt++) {
+        const startedAt = timed ? clock.now() : 0;
+        if (startedAt >= deadline) {
+          outcome = "deadline_exceeded";
+          throw this.#deadlineExceeded(
+            tracer,
+            attempt - 1,
+            deadline,
+            lastError,
+            lastClass,
+            startedAt,
+          );
+        }
+        if (circuit !== undefined && !circuit.allowCall()) {
+          outcome = "circuit_open";
+          throw new CircuitOpenError(
+            `${this.#label()} rejected the call: circuit "${circuit.name}" is open`,
+            { policy: this.name, retryAfterMs: circuit.retryAfterMs, cause: lastError },
+          );
+        }
+        attempts = attempt;
+        tracer?.attemptStart(attempt, startedAt);
         const run = new AttemptRun(attempt, deadline);
+        const invoke: Operation<T> = tracer === undefined
+          ? operation
+          : (ctx) => tracer.runAttempt(() => operation(ctx));
         let value!: T;
         let error: unknown;
         let threw = false;
         const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);
         if (limitAt === Infinity && signal === undefined) {
           try {
-            value = await operation(run);
+            value = await invoke(run);
           } catch (e) {
             threw = true;
             error = e;
@@ -191,7 +280,7 @@ export class RetryEngine {
           }
           current = run;
           try {
-            value = await run.settle(operation);
+            value = await run.settle(invoke);
           } catch (e) {
             threw = true;
             error = e;
@@ -200,21 +289,31 @@ export class RetryEngine {
             current = undefined;
           }
           if (threw) {
-            if (signal?.aborted) throw signal.reason;
+            if (signal?.aborted) {
+              circuit?.releaseCall();
+              tracer?.attemptEnd(attempt, clock.now(), "unknown", signal.reason);
+              outcome = "cancelled";
+              throw signal.reason;
+            }
             if (fired === 1) {
-              if (sink.active) {
-                sink.emit({
+              const now = clock.now();
+              circuit?.recordFailure(now - startedAt);
+              failureBudget?.record(true);
+              tracer?.attemptEnd(attempt, now, "transient", error);
+              if (this.events.active || tracer !== undefined) {
+                this.#emit(tracer, {
                   type: "deadline_exceeded",
                   policy: this.name,
-                  timestamp: clock.now(),
+                  timestamp: now,
                   attempt,
                   ...(lastClass === undefined ? {} : { errorClass: lastClass, error: lastError }),
                 });
               }
+              outcome = "deadline_exceeded";
               throw error;
             }
-            if (fired === 2 && sink.active) {
-              sink.emit({
+            if (fired === 2 && (this.events.active || tracer !== undefined)) {
+              this.#emit(tracer, {
                 type: "attempt_timeout",
                 policy: this.name,
                 timestamp: clock.now(),
@@ -225,6 +324,7 @@ export class RetryEngine {
           }
         }
 
+        const endedAt = timed ? clock.now() : 0;
         let verdict: ErrorClass | "success";
         if (threw) {
           verdict = this.#classify(error);
@@ -232,34 +332,52 @@ export class RetryEngine {
         } else {
           verdict = this.#classify(value);
           if (verdict === "success") {
-            if (sink.active) {
-              sink.emit({ type: "success", policy: this.name, timestamp: clock.now(), attempt });
+            circuit?.recordSuccess(endedAt - startedAt);
+            failureBudget?.record(false);
+            if (tracer !== undefined) tracer.attemptEnd(attempt, endedAt, undefined, undefined);
+            if (this.events.active || tracer !== undefined) {
+              this.#emit(tracer, {
+                type: "success",
+                policy: this.name,
+                timestamp: endedAt,
+                attempt,
+              });
             }
+            tracer?.end(endedAt, "success", attempt, undefined);
             return value;
           }
           error = value;
         }
 
-        // The attempt failed: decide whether and when to try again.
+        // The attempt failed: record it, then decide whether and when to try again.
         const cls = verdict;
         const index = CLASS_INDEX[cls];
+        if (index === PERMANENT) {
+          // A permanent failure is the caller's problem, not the dependency's:
+          // it counts against neither the breaker nor the failure budget.
+          circuit?.releaseCall();
+        } else {
+          circuit?.recordFailure(endedAt - startedAt);
+          failureBudget?.record(true);
+        }
+        tracer?.attemptEnd(attempt, endedAt, cls, error);
         failures ??= [0, 0, 0, 0, 0, 0, 0];
         const count = ++failures[index];
         lastError = error;
         lastClass = cls;
         const now = clock.now();
         if (index === PERMANENT && count > retry.budgets[PERMANENT]) {
-          if (sink.active) {
-            sink.emit({
-              type: "permanent_fail",
-              policy: this.name,
-              timestamp: now,
-              attempt,
-              errorClass: cls,
-              error,
-            });
-          }
+          this.#emit(tracer, {
+            type: "permanent_fail",
+            policy: this.name,
+            timestamp: now,
+            attempt,
+            errorClass: cls,
+            error,
+          });
+          outcome = "permanent_fail";
           if (threw) throw error;
+          tracer?.end(now, "permanent_fail", attempt, undefined);
           return value;
         }
         let reason: RetryExhaustedReason | undefined;
@@ -267,17 +385,40 @@ export class RetryEngine {
         else if (index === UNKNOWN && count >= retry.maxUnknownAttempts) {
           reason = "max_unknown_attempts";
         } else if (attempt >= retry.maxAttempts) reason = "max_attempts";
-        if (reason !== undefined) {
-          if (sink.active) {
-            sink.emit({
-              type: GIVE_UP_EVENT[reason],
-              policy: this.name,
-              timestamp: now,
+        let delayMs: number | undefined;
+        if (reason === undefined) {
+          delayMs = retry.honorRetryAfter ? retryAfterMs(error, now) : undefined;
+          if (delayMs === undefined) {
+            delayMs = retry.backoffs[index]({
               attempt,
+              prevDelayMs,
               errorClass: cls,
-              error,
+              random: this.#random,
+              now,
             });
+            if (typeof delayMs !== "number" || !(delayMs >= 0)) {
+              rangeError(`${this.#label()} backoff result`, "a number >= 0", delayMs);
+            }
           }
+          if (now + delayMs >= deadline) {
+            outcome = "deadline_exceeded";
+            throw this.#deadlineExceeded(tracer, attempt, deadline, error, cls, now, delayMs);
+          }
+          if (parts.retryBudget !== undefined && !parts.retryBudget.tryRetry()) {
+            reason = "retry_budget";
+          }
+        }
+        if (reason !== undefined) {
+          const type = GIVE_UP_EVENT[reason];
+          this.#emit(tracer, {
+            type,
+            policy: this.name,
+            timestamp: now,
+            attempt,
+            errorClass: cls,
+            error,
+          });
+          outcome = type;
           throw new RetryExhaustedError(
             `${this.#label()} gave up after ${attempt} attempt${attempt === 1 ? "" : "s"} (${
               describeReason(reason, cls, retry)
@@ -291,40 +432,38 @@ export class RetryEngine {
             },
           );
         }
-
-        let delayMs = retry.honorRetryAfter ? retryAfterMs(error, now) : undefined;
-        if (delayMs === undefined) {
-          delayMs = retry.backoffs[index]({
-            attempt,
-            prevDelayMs,
-            errorClass: cls,
-            random: this.#random,
-            now,
-          });
-          if (typeof delayMs !== "number" || !(delayMs >= 0)) {
-            rangeError(`${this.#label()} backoff result`, "a number >= 0", delayMs);
+        this.#emit(tracer, {
+          type: "retry",
+          policy: this.name,
+          timestamp: now,
+          attempt,
+          errorClass: cls,
+          error,
+          delayMs: delayMs!,
+        });
+        if (delayMs! > 0) {
+          try {
+            await clock.sleep(delayMs!, signal);
+          } catch (e) {
+            outcome = "cancelled";
+            throw e;
           }
         }
-        if (now + delayMs >= deadline) {
-          throw this.#deadlineExceeded(attempt, deadline, error, cls, now, delayMs);
-        }
-        if (sink.active) {
-          sink.emit({
-            type: "retry",
-            policy: this.name,
-            timestamp: now,
-            attempt,
-            errorClass: cls,
-            error,
-            delayMs,
-          });
-        }
-        if (delayMs > 0) await clock.sleep(delayMs, signal);
         prevDelayMs = delayMs;
       }
+    } catch (error) {
+      tracer?.end(clock.now(), outcome, attempts, error);
+      throw error;
     } finally {
+      permit?.release();
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Delivers an event to the listeners and to the call's tracer. */
+  #emit(tracer: CallTracer | undefined, event: ResilienceEvent): void {
+    if (this.events.active) this.events.emit(event);
+    tracer?.event(event);
   }
 
   #label(): string {
@@ -340,6 +479,7 @@ export class RetryEngine {
 
   /** Emits `deadline_exceeded` and returns the error to throw. */
   #deadlineExceeded(
+    tracer: CallTracer | undefined,
     attempts: number,
     deadline: number,
     error: unknown,
@@ -347,8 +487,8 @@ export class RetryEngine {
     now: number,
     delayMs?: number,
   ): DeadlineExceededError {
-    if (this.events.active) {
-      this.events.emit({
+    if (this.events.active || tracer !== undefined) {
+      this.#emit(tracer, {
         type: "deadline_exceeded",
         policy: this.name,
         timestamp: now,

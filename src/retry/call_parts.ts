@@ -1,0 +1,90 @@
+/**
+ * What the retry engine needs from the parts a policy composes around it.
+ * These are structural interfaces so the engine does not depend on the
+ * circuit, budget, bulkhead or telemetry folders; the concrete classes
+ * satisfy them.
+ *
+ * @module
+ */
+
+import type { ErrorClass } from "../classify/error_class.ts";
+import type { ResilienceEvent } from "../core/events.ts";
+
+/** A circuit breaker as the engine sees it (checked before every attempt). */
+export interface AttemptGate {
+  readonly name: string;
+  /** Admits the attempt (reserving a half-open probe) or refuses it. */
+  allowCall(): boolean;
+  /** Milliseconds until a refused call would be admitted. */
+  readonly retryAfterMs: number;
+  /** The attempt succeeded after `durationMs`. */
+  recordSuccess(durationMs?: number): void;
+  /** The attempt failed after `durationMs`. */
+  recordFailure(durationMs?: number): void;
+  /** The admitted attempt ended without an outcome (the caller aborted). */
+  releaseCall(): void;
+}
+
+/** A failure budget as the engine sees it (fed every attempt's outcome). */
+export interface OutcomeRecorder {
+  readonly name: string;
+  readonly action: "observe" | "reject";
+  record(failed: boolean): void;
+  isBreached(): boolean;
+}
+
+/** A bulkhead as the engine sees it (one permit per call). */
+export interface ConcurrencyGate {
+  acquire(options: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ release(): void }>;
+}
+
+/** A retry budget as the engine sees it. */
+export interface RetryGate {
+  /** Counts a new call. */
+  recordRequest(): void;
+  /** Takes one retry from the budget, or says no. */
+  tryRetry(): boolean;
+}
+
+/** How a call ended, as telemetry reports it (`bulwark.outcome`). */
+export type CallOutcome =
+  | "success"
+  | "permanent_fail"
+  | "deadline_exceeded"
+  | "max_attempts_exceeded"
+  | "max_unknown_attempts_exceeded"
+  | "class_budget_exhausted"
+  | "retry_budget_exhausted"
+  | "circuit_open"
+  | "bulkhead_rejected"
+  | "failure_budget_exceeded"
+  | "cancelled";
+
+/**
+ * Follows one call through its attempts (the telemetry layer implements it).
+ * Every method is called synchronously from the engine; errors thrown by an
+ * implementation are the implementation's bug and are not caught, so keep
+ * them from throwing.
+ */
+export interface CallTracer {
+  /** An attempt starts at `time`. */
+  attemptStart(attempt: number, time: number): void;
+  /** Runs the attempt's operation, e.g. with the attempt's span as the active context. */
+  runAttempt<T>(fn: () => T): T;
+  /** The attempt ended; `errorClass` is set when it failed. */
+  attemptEnd(
+    attempt: number,
+    time: number,
+    errorClass: ErrorClass | undefined,
+    error: unknown,
+  ): void;
+  /** An event this call emitted (retry, give-ups, timeouts). */
+  event(event: ResilienceEvent): void;
+  /** The call ended. `error` is what the call rejected with, if it did. */
+  end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void;
+}
+
+/** Starts a {@link CallTracer} per call, or returns undefined to skip tracing it. */
+export interface CallObserver {
+  start(policy: string, time: number): CallTracer | undefined;
+}
