@@ -86,4 +86,13 @@ export type { AttemptContext, Operation } from "./src/retry/attempt_context.ts";
 export type { RetryOptions } from "./src/retry/retry_options.ts";
 export type { EngineOptions, ExecuteOptions } from "./src/retry/retry_engine.ts";
 export { retry, type RetryCallOptions } from "./src/retry/retry.ts";
-export { Policy, policy, type PolicyOptions, type TelemetryOptions } from "./src/policy/policy.ts";
+export { Policy, policy, type PolicyOptions } from "./src/policy/policy.ts";
+
+// telemetry
+export type {
+  MeterProviderLike,
+  SpanMode,
+  TelemetryOptions,
+  TracerProviderLike,
+} from "./src/telemetry/telemetry_options.ts";
+export { VERSION } from "./src/telemetry/version.ts";

@@ -5,19 +5,15 @@
  */
 
 import { knownKeys, objectValue, typeError } from "../core/validate.ts";
+import { OtelObserver } from "../telemetry/otel_observer.ts";
+import {
+  SPAN_MODES,
+  TELEMETRY_OPTION_KEYS,
+  type TelemetryOptions,
+} from "../telemetry/telemetry_options.ts";
 import type { Operation } from "../retry/attempt_context.ts";
 import type { RetryOptions } from "../retry/retry_options.ts";
 import { type EngineOptions, type ExecuteOptions, RetryEngine } from "../retry/retry_engine.ts";
-
-/**
- * OpenTelemetry settings. The OTel listener layer reads these; until a
- * tracer or meter is registered globally it costs nothing. `false` turns
- * telemetry off for the policy.
- */
-export interface TelemetryOptions {
-  /** Which calls get spans: every call (`"full"`), calls with a failure (`"failures"`), none (`"off"`). */
-  spans?: "full" | "failures" | "off";
-}
 
 /** Options of {@link policy}. */
 export interface PolicyOptions extends EngineOptions {
@@ -41,6 +37,24 @@ const POLICY_OPTION_KEYS = [
   "random",
 ];
 
+function validateTelemetry(telemetry: TelemetryOptions): void {
+  objectValue("telemetry", telemetry);
+  knownKeys("telemetry", telemetry, TELEMETRY_OPTION_KEYS);
+  if (telemetry.spans !== undefined && !SPAN_MODES.includes(telemetry.spans)) {
+    typeError("telemetry.spans", '"full", "failures" or "off"', telemetry.spans);
+  }
+  for (const [key, method] of [["tracerProvider", "getTracer"], ["meterProvider", "getMeter"]]) {
+    const provider = (telemetry as Record<string, unknown>)[key];
+    if (
+      provider !== undefined &&
+      (typeof provider !== "object" || provider === null ||
+        typeof (provider as Record<string, unknown>)[method] !== "function")
+    ) {
+      typeError(`telemetry.${key}`, `an object with ${method}()`, provider);
+    }
+  }
+}
+
 /**
  * A named, reusable resilience policy. Create one per downstream dependency
  * and share it across calls; it holds no per-call state.
@@ -57,19 +71,14 @@ export class Policy {
     }
     objectValue("options", options);
     knownKeys("", options, POLICY_OPTION_KEYS);
-    const telemetry = options.telemetry;
-    if (telemetry !== undefined && telemetry !== false) {
-      objectValue("telemetry", telemetry);
-      knownKeys("telemetry", telemetry, ["spans"]);
-      if (
-        telemetry.spans !== undefined &&
-        !["full", "failures", "off"].includes(telemetry.spans)
-      ) {
-        typeError("telemetry.spans", '"full", "failures" or "off"', telemetry.spans);
-      }
+    const telemetry = options.telemetry ?? {};
+    let observer: OtelObserver | undefined;
+    if (telemetry !== false) {
+      validateTelemetry(telemetry);
+      observer = new OtelObserver(name, telemetry);
     }
     this.name = name;
-    this.#engine = new RetryEngine(name, options, options.retry);
+    this.#engine = new RetryEngine(name, options, options.retry, "retry", { observer });
   }
 
   /**

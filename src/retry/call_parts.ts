@@ -8,6 +8,7 @@
  */
 
 import type { ErrorClass } from "../classify/error_class.ts";
+import type { Clock } from "../core/clock.ts";
 import type { ResilienceEvent } from "../core/events.ts";
 
 /** A circuit breaker as the engine sees it (checked before every attempt). */
@@ -86,5 +87,6 @@ export interface CallTracer {
 
 /** Starts a {@link CallTracer} per call, or returns undefined to skip tracing it. */
 export interface CallObserver {
-  start(policy: string, time: number): CallTracer | undefined;
+  /** Reads `clock` only when it will trace the call, so skipping costs no clock read. */
+  start(policy: string, clock: Clock): CallTracer | undefined;
 }

@@ -179,7 +179,7 @@ export class RetryEngine {
       }
       if (options.deadline < deadline) deadline = options.deadline;
     }
-    const tracer = parts.observer?.start(this.name, clock.now());
+    const tracer = parts.observer?.start(this.name, clock);
     // Read the clock per attempt only when something needs the time.
     const timed = deadline !== Infinity || this.#attemptTimeoutMs !== Infinity ||
       tracer !== undefined || circuit !== undefined;

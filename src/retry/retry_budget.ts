@@ -1,0 +1,162 @@
+/**
+ * The retry budget: a fleet-friendly cap on retries relative to requests.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../core/clock.ts";
+import { RollingWindow } from "../core/rolling_window.ts";
+import {
+  integerAtLeast,
+  knownKeys,
+  numberAbove,
+  numberAtLeast,
+  objectValue,
+  typeError,
+} from "../core/validate.ts";
+
+/** Options of {@link RetryBudget}. */
+export interface RetryBudgetOptions {
+  /**
+   * Retries allowed per request over the window, on top of the floor. A
+   * finite number >= 0: `0.1` lets retries add at most 10 % to the load;
+   * values above 1 are allowed (a retry-heavy client).
+   */
+  ratio: number;
+  /**
+   * Retries per second allowed whatever the traffic, so a quiet client can
+   * still retry. A finite number >= 0. Default 10.
+   */
+  minPerSecond?: number;
+  /** Length of the rolling window in milliseconds. A finite number > 0. Default 10,000. */
+  windowMs?: number;
+  /** Buckets the window is split into (its granularity). An integer >= 1. Default 10. */
+  buckets?: number;
+  /** Where the time comes from. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/** A snapshot of a {@link RetryBudget}'s window. */
+export interface RetryBudgetStats {
+  /** Requests (first attempts) recorded in the window. */
+  requests: number;
+  /** Retries granted in the window. */
+  retries: number;
+  /** Retries the window allows in all: `ratio * requests + minPerSecond * windowMs / 1000`. */
+  allowance: number;
+  /** Retries {@link RetryBudget.tryRetry} would grant now, before any more requests. */
+  available: number;
+}
+
+const KEYS: readonly string[] = ["ratio", "minPerSecond", "windowMs", "buckets", "clock"];
+
+const REQUESTS = 0;
+const RETRIES = 1;
+
+/**
+ * Slack for floating-point products such as `0.57 * 100`
+ * (= 56.99999999999999), so that an allowance that is an integer on paper
+ * grants that many retries.
+ */
+const EPSILON = 1e-9;
+
+/**
+ * Caps retries at a fraction of recent requests, so that when a dependency is
+ * down, every client retrying it does not multiply the load on it (a "retry
+ * storm"). Per-call limits such as `maxAttempts: 5` still let a fleet send
+ * five times its normal traffic to a failing service; a retry budget keeps
+ * the total near `1 + ratio` times.
+ *
+ * Call {@link RetryBudget.recordRequest} once per logical call (its first
+ * attempt) and {@link RetryBudget.tryRetry} before each retry. Over the
+ * rolling window, a retry is granted when
+ *
+ * ```text
+ * retries + 1 <= ratio * requests + minPerSecond * windowMs / 1000
+ * ```
+ *
+ * where `requests` and `retries` are the counts in the window, and the
+ * retry is then counted. The second term is a floor that lets a client with
+ * little traffic retry at all (with the defaults, 100 retries per 10 s
+ * window). Both counts age out together, a bucket (`windowMs / buckets`) at
+ * a time, so a sustained load is held to `ratio` retries per request plus
+ * the floor. Over any stretch of time `T`, a budget therefore grants at most
+ * `ratio * requests + minPerSecond * windowMs / 1000 * (floor(T / windowMs) + 1)`
+ * retries.
+ *
+ * The idea is the retry budget of Twitter's Finagle (a token bucket that
+ * requests deposit into and retries withdraw from, with a per-second
+ * reserve), also recommended by the Google SRE book ("Handling Overload":
+ * a per-client limit on the ratio of retries to requests). This one counts
+ * both over a fixed-bucket rolling window instead of keeping a balance.
+ *
+ * The budget keeps no per-caller state: share one instance between every
+ * policy that calls the same dependency.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@bulwark/bulwark";
+ * import { VirtualClock } from "@bulwark/bulwark/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new VirtualClock();
+ * const budget = new RetryBudget({ ratio: 0.2, minPerSecond: 0, clock });
+ * for (let i = 0; i < 10; i++) budget.recordRequest();
+ * assert.equal(budget.tryRetry(), true);
+ * assert.equal(budget.tryRetry(), true);
+ * assert.equal(budget.tryRetry(), false); // 2 retries for 10 requests is 0.2
+ * assert.deepEqual(budget.stats(), { requests: 10, retries: 2, allowance: 2, available: 0 });
+ * ```
+ */
+export class RetryBudget {
+  /** Retries allowed per request over the window, on top of the floor. */
+  readonly ratio: number;
+  /** Retries per second allowed whatever the traffic. */
+  readonly minPerSecond: number;
+  /** Length of the rolling window in milliseconds. */
+  readonly windowMs: number;
+  readonly #reserve: number;
+  readonly #window: RollingWindow;
+
+  /** Creates a budget. Throws a `TypeError` or `RangeError` on invalid options. */
+  constructor(options: RetryBudgetOptions) {
+    objectValue("options", options);
+    knownKeys("", options, KEYS);
+    this.ratio = numberAtLeast("ratio", options.ratio, 0);
+    this.minPerSecond = numberAtLeast("minPerSecond", options.minPerSecond ?? 10, 0);
+    this.windowMs = numberAbove("windowMs", options.windowMs ?? 10_000, 0);
+    const buckets = integerAtLeast("buckets", options.buckets ?? 10, 1);
+    const clock = options.clock ?? systemClock;
+    if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
+      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
+    }
+    this.#reserve = (this.minPerSecond * this.windowMs) / 1000;
+    this.#window = new RollingWindow({ windowMs: this.windowMs, buckets, counters: 2, clock });
+  }
+
+  /** Counts one request: call it once per logical call, for its first attempt only. */
+  recordRequest(): void {
+    this.#window.add(REQUESTS);
+  }
+
+  /**
+   * Asks for one retry: if the budget allows it, counts it and returns true;
+   * otherwise returns false and counts nothing.
+   */
+  tryRetry(): boolean {
+    const requests = this.#window.sum(REQUESTS);
+    const retries = this.#window.sum(RETRIES);
+    if (retries + 1 > this.ratio * requests + this.#reserve + EPSILON) return false;
+    this.#window.add(RETRIES);
+    return true;
+  }
+
+  /** The counts in the window now, and what they allow. */
+  stats(): RetryBudgetStats {
+    const requests = this.#window.sum(REQUESTS);
+    const retries = this.#window.sum(RETRIES);
+    const allowance = this.ratio * requests + this.#reserve;
+    const available = Math.max(0, Math.floor(allowance - retries + EPSILON));
+    return { requests, retries, allowance, available };
+  }
+}

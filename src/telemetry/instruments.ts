@@ -1,0 +1,71 @@
+/**
+ * The metric instruments (DESIGN.md §3), created once per meter. Durations
+ * are in seconds; no instrument uses `valueType: INT` and no counter is
+ * ever given a negative value (Deno's built-in SDK rejects both).
+ *
+ * @module
+ */
+
+import type { Counter, Gauge, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+
+/** Every instrument Bulwark records to. */
+export interface Instruments {
+  callDuration: Histogram;
+  attemptDuration: Histogram;
+  events: Counter;
+  retryDelay: Histogram;
+  circuitState: Gauge;
+  circuitTransitions: Counter;
+  failureBudgetRate: Gauge;
+  bulkheadInFlight: UpDownCounter;
+  bulkheadQueued: UpDownCounter;
+}
+
+const cache = new WeakMap<Meter, Instruments>();
+
+/** Returns the instruments of `meter`, creating them on first use. */
+export function instrumentsFor(meter: Meter): Instruments {
+  let found = cache.get(meter);
+  if (found === undefined) {
+    found = {
+      callDuration: meter.createHistogram("bulwark.call.duration", {
+        unit: "s",
+        description: "Duration of calls through a policy, retries and sleeps included.",
+      }),
+      attemptDuration: meter.createHistogram("bulwark.attempt.duration", {
+        unit: "s",
+        description: "Duration of single attempts.",
+      }),
+      events: meter.createCounter("bulwark.events", {
+        unit: "{event}",
+        description: "Resilience events by type (retry, permanent_fail, deadline_exceeded, ...).",
+      }),
+      retryDelay: meter.createHistogram("bulwark.retry.delay", {
+        unit: "s",
+        description: "Delay before each retry.",
+      }),
+      circuitState: meter.createGauge("bulwark.circuit.state", {
+        unit: "1",
+        description: "Circuit breaker state: 0 closed, 1 half_open, 2 open (or isolated).",
+      }),
+      circuitTransitions: meter.createCounter("bulwark.circuit.transitions", {
+        unit: "{transition}",
+        description: "Circuit breaker state transitions.",
+      }),
+      failureBudgetRate: meter.createGauge("bulwark.failure_budget.rate", {
+        unit: "1",
+        description: "Failure rate over the failure budget's rolling window.",
+      }),
+      bulkheadInFlight: meter.createUpDownCounter("bulwark.bulkhead.in_flight", {
+        unit: "{call}",
+        description: "Calls running inside the bulkhead.",
+      }),
+      bulkheadQueued: meter.createUpDownCounter("bulwark.bulkhead.queued", {
+        unit: "{call}",
+        description: "Calls waiting for a bulkhead permit.",
+      }),
+    };
+    cache.set(meter, found);
+  }
+  return found;
+}

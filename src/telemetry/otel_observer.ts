@@ -1,0 +1,384 @@
+/**
+ * The OpenTelemetry listener layer: turns a policy's calls, attempts and
+ * events into spans and metrics (names per DESIGN.md §3). The only code in
+ * Bulwark that imports `@opentelemetry/api`.
+ *
+ * @module
+ */
+
+import {
+  type Attributes,
+  type Context,
+  context,
+  createNoopMeter,
+  type Meter,
+  metrics,
+  ProxyTracerProvider,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import type { ErrorClass } from "../classify/error_class.ts";
+import type { Clock } from "../core/clock.ts";
+import type { CircuitState, ResilienceEvent } from "../core/events.ts";
+import type { CallObserver, CallOutcome, CallTracer } from "../retry/call_parts.ts";
+import { type Instruments, instrumentsFor } from "./instruments.ts";
+import { errorType } from "./error_type.ts";
+import type { SpanMode, TelemetryOptions } from "./telemetry_options.ts";
+import { SCOPE_NAME, VERSION } from "./version.ts";
+
+/** Calls between looks for a newly registered global tracer provider. */
+const RECHECK_EVERY = 1024;
+
+const NOOP_METER_CLASS = createNoopMeter().constructor;
+
+/** Gauge value of each circuit state (isolated is a forced open). */
+const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
+  closed: 0,
+  half_open: 1,
+  open: 2,
+  isolated: 2,
+};
+
+/**
+ * One policy's telemetry. With no tracer provider or meter provider
+ * registered it returns no tracer at all, so an uninstrumented process pays
+ * one check per call.
+ */
+export class OtelObserver implements CallObserver {
+  readonly #policy: string;
+  readonly #spans: SpanMode;
+  readonly #explicitTracer: Tracer | undefined;
+  #tracer: Tracer | undefined;
+  #skipChecks = 0;
+  readonly #instruments: Instruments | undefined;
+  readonly #attrCache = new Map<string, Attributes>();
+
+  /** Resolves the tracer and meter from `options` or the global API. */
+  constructor(policy: string, options: TelemetryOptions = {}) {
+    this.#policy = policy;
+    this.#spans = options.spans ?? "full";
+    if (options.tracerProvider !== undefined) {
+      this.#explicitTracer = options.tracerProvider.getTracer(SCOPE_NAME, VERSION) as Tracer;
+    }
+    const meter =
+      (options.meterProvider !== undefined
+        ? options.meterProvider.getMeter(SCOPE_NAME, VERSION)
+        : metrics.getMeter(SCOPE_NAME, VERSION)) as Meter;
+    this.#instruments = meter.constructor === NOOP_METER_CLASS ? undefined : instrumentsFor(meter);
+  }
+
+  /**
+   * The tracer to use, or undefined while no SDK is registered (or spans are
+   * off). Without an SDK the global provider is looked up again only every
+   * {@link RECHECK_EVERY} calls, so an SDK registered after the policy was
+   * created is picked up within that many calls.
+   */
+  #resolveTracer(): Tracer | undefined {
+    if (this.#spans === "off") return undefined;
+    if (this.#explicitTracer !== undefined) return this.#explicitTracer;
+    if (this.#tracer !== undefined) return this.#tracer;
+    if (this.#skipChecks > 0) {
+      this.#skipChecks--;
+      return undefined;
+    }
+    this.#skipChecks = RECHECK_EVERY - 1;
+    const provider = trace.getTracerProvider();
+    if (provider instanceof ProxyTracerProvider) {
+      // Only the proxy's delegate (a registered SDK) records anything.
+      const delegate = provider.getDelegateTracer(SCOPE_NAME, VERSION);
+      if (delegate === undefined) return undefined;
+      this.#tracer = delegate;
+    } else {
+      this.#tracer = provider.getTracer(SCOPE_NAME, VERSION);
+    }
+    return this.#tracer;
+  }
+
+  /** Starts following a call; undefined when neither traces nor metrics are recorded. */
+  start(_policy: string, clock: Clock): CallTracer | undefined {
+    const tracer = this.#resolveTracer();
+    if (tracer === undefined && this.#instruments === undefined) return undefined;
+    return new OtelCallTracer(this, tracer, this.#spans === "full", clock.now());
+  }
+
+  /** The policy name. */
+  get policy(): string {
+    return this.#policy;
+  }
+
+  /** The metric instruments, when a meter provider is registered. */
+  get instruments(): Instruments | undefined {
+    return this.#instruments;
+  }
+
+  /** A cached attribute set for a metric, built once per distinct key. */
+  attrs(key: string, build: () => Attributes): Attributes {
+    let found = this.#attrCache.get(key);
+    if (found === undefined) {
+      found = Object.freeze(build());
+      this.#attrCache.set(key, found);
+    }
+    return found;
+  }
+
+  /**
+   * Records an event that belongs to no call (or whose call is `cause`):
+   * circuit transitions and failure-budget changes become spans linked to
+   * the causing call span, plus their metrics.
+   */
+  partEvent(event: ResilienceEvent, cause?: Span): void {
+    const inst = this.#instruments;
+    switch (event.type) {
+      case "circuit_transition": {
+        if (inst !== undefined) {
+          inst.circuitState.record(
+            CIRCUIT_STATE_VALUE[event.to],
+            this.attrs(`circuit|${event.policy}`, () => ({ "bulwark.circuit.name": event.policy })),
+          );
+          inst.circuitTransitions.add(
+            1,
+            this.attrs(`transition|${event.policy}|${event.from}|${event.to}`, () => ({
+              "bulwark.circuit.name": event.policy,
+              "bulwark.circuit.from": event.from,
+              "bulwark.circuit.to": event.to,
+            })),
+          );
+        }
+        this.#partSpan("bulwark.circuit.transition", event.timestamp, cause, {
+          "bulwark.circuit.name": event.policy,
+          "bulwark.circuit.from": event.from,
+          "bulwark.circuit.to": event.to,
+          "bulwark.circuit.reason": event.reason,
+        });
+        break;
+      }
+      case "failure_budget_breach":
+      case "failure_budget_recovered": {
+        if (inst !== undefined) {
+          inst.failureBudgetRate.record(
+            event.rate,
+            this.attrs(`budget|${event.policy}`, () => ({
+              "bulwark.failure_budget.name": event.policy,
+            })),
+          );
+        }
+        if (event.type === "failure_budget_breach") {
+          this.#partSpan("bulwark.failure_budget.breach", event.timestamp, cause, {
+            "bulwark.failure_budget.name": event.policy,
+            "bulwark.failure_budget.rate": event.rate,
+            "bulwark.failure_budget.threshold": event.threshold,
+            "bulwark.failure_budget.samples": event.samples,
+          });
+        }
+        break;
+      }
+    }
+    this.countEvent(event);
+  }
+
+  /** Adds one to `bulwark.events` for `event`. */
+  countEvent(event: ResilienceEvent): void {
+    const inst = this.#instruments;
+    if (inst === undefined) return;
+    const cls = "errorClass" in event ? event.errorClass : undefined;
+    inst.events.add(
+      1,
+      this.attrs(`event|${event.type}|${cls ?? ""}`, () => {
+        const a: Attributes = { "bulwark.policy.name": this.#policy, "bulwark.event": event.type };
+        if (cls !== undefined) a["bulwark.error.class"] = cls;
+        return a;
+      }),
+    );
+  }
+
+  /** Records the failure budget's current rate on its gauge. */
+  recordFailureRate(name: string, rate: number): void {
+    this.#instruments?.failureBudgetRate.record(
+      rate,
+      this.attrs(`budget|${name}`, () => ({ "bulwark.failure_budget.name": name })),
+    );
+  }
+
+  /** Moves a bulkhead's in-flight / queued up-down counters. */
+  bulkheadChange(name: string, inFlight: number, queued: number): void {
+    const inst = this.#instruments;
+    if (inst === undefined) return;
+    const attrs = this.attrs(`bulkhead|${name}`, () => ({ "bulwark.bulkhead.name": name }));
+    if (inFlight !== 0) inst.bulkheadInFlight.add(inFlight, attrs);
+    if (queued !== 0) inst.bulkheadQueued.add(queued, attrs);
+  }
+
+  #partSpan(name: string, time: number, cause: Span | undefined, attributes: Attributes): void {
+    const tracer = this.#resolveTracer();
+    if (tracer === undefined) return;
+    tracer.startSpan(name, {
+      kind: SpanKind.INTERNAL,
+      root: true,
+      startTime: time,
+      attributes,
+      links: cause === undefined ? [] : [{ context: cause.spanContext() }],
+    }).end(time);
+  }
+}
+
+/** One call's spans and metrics. */
+class OtelCallTracer implements CallTracer {
+  readonly #observer: OtelObserver;
+  readonly #tracer: Tracer | undefined;
+  readonly #parent: Context;
+  readonly #start: number;
+  /** In `"failures"` mode, false until the first failure. */
+  #tracing: boolean;
+  #callSpan: Span | undefined;
+  #attemptSpan: Span | undefined;
+  #attemptStart = 0;
+  #lastError: unknown;
+
+  constructor(observer: OtelObserver, tracer: Tracer | undefined, full: boolean, time: number) {
+    this.#observer = observer;
+    this.#tracer = tracer;
+    this.#parent = context.active();
+    this.#start = time;
+    this.#tracing = tracer !== undefined && full;
+    if (this.#tracing) this.#callSpan = this.#startCallSpan();
+  }
+
+  /** The call span, if one exists yet. */
+  get span(): Span | undefined {
+    return this.#callSpan;
+  }
+
+  #startCallSpan(): Span {
+    return this.#tracer!.startSpan(this.#observer.policy, {
+      kind: SpanKind.INTERNAL,
+      startTime: this.#start,
+      attributes: { "bulwark.policy.name": this.#observer.policy },
+    }, this.#parent);
+  }
+
+  #startAttemptSpan(attempt: number, time: number): Span {
+    return this.#tracer!.startSpan(`${this.#observer.policy} attempt`, {
+      kind: SpanKind.INTERNAL,
+      startTime: time,
+      attributes: { "bulwark.attempt": attempt },
+    }, trace.setSpan(this.#parent, this.#callSpan!));
+  }
+
+  attemptStart(attempt: number, time: number): void {
+    this.#attemptStart = time;
+    if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time);
+  }
+
+  runAttempt<T>(fn: () => T): T {
+    const span = this.#attemptSpan;
+    if (span === undefined) return fn();
+    return context.with(trace.setSpan(this.#parent, span), fn);
+  }
+
+  attemptEnd(
+    attempt: number,
+    time: number,
+    errorClass: ErrorClass | undefined,
+    error: unknown,
+  ): void {
+    const observer = this.#observer;
+    const inst = observer.instruments;
+    if (inst !== undefined) {
+      inst.attemptDuration.record(
+        (time - this.#attemptStart) / 1000,
+        observer.attrs(`attempt|${errorClass ?? ""}`, () => {
+          const a: Attributes = {
+            "bulwark.policy.name": observer.policy,
+            "bulwark.attempt.outcome": errorClass === undefined ? "success" : "failure",
+          };
+          if (errorClass !== undefined) a["bulwark.error.class"] = errorClass;
+          return a;
+        }),
+      );
+    }
+    if (errorClass !== undefined) {
+      this.#lastError = error;
+      if (!this.#tracing && this.#tracer !== undefined) {
+        // "failures" mode: the first failure creates the call span and this
+        // attempt's span retroactively, with their true start times.
+        this.#tracing = true;
+        this.#callSpan = this.#startCallSpan();
+        this.#attemptSpan = this.#startAttemptSpan(attempt, this.#attemptStart);
+      }
+    }
+    const span = this.#attemptSpan;
+    if (span === undefined) return;
+    if (errorClass !== undefined) {
+      span.setAttribute("bulwark.error.class", errorClass);
+      span.setAttribute("error.type", errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(time);
+    this.#attemptSpan = undefined;
+  }
+
+  event(event: ResilienceEvent): void {
+    const observer = this.#observer;
+    switch (event.type) {
+      case "circuit_transition":
+      case "failure_budget_breach":
+      case "failure_budget_recovered":
+        observer.partEvent(event, this.#callSpan);
+        return;
+    }
+    observer.countEvent(event);
+    if (event.type === "retry") {
+      observer.instruments?.retryDelay.record(
+        event.delayMs / 1000,
+        observer.attrs(`delay|${event.errorClass}`, () => ({
+          "bulwark.policy.name": observer.policy,
+          "bulwark.error.class": event.errorClass,
+        })),
+      );
+    }
+    const span = this.#callSpan;
+    if (span === undefined || event.type === "success") return;
+    const attributes: Attributes = {};
+    if ("attempt" in event) attributes["bulwark.attempt"] = event.attempt;
+    if ("errorClass" in event && event.errorClass !== undefined) {
+      attributes["bulwark.error.class"] = event.errorClass;
+    }
+    if (event.type === "retry") attributes["bulwark.retry.delay_ms"] = event.delayMs;
+    if (event.type === "attempt_timeout") attributes["bulwark.timeout_ms"] = event.timeoutMs;
+    span.addEvent(`bulwark.${event.type}`, attributes, event.timestamp);
+  }
+
+  end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
+    const observer = this.#observer;
+    const failed = outcome !== "success";
+    const cause = error !== undefined ? error : this.#lastError;
+    const type = failed ? errorType(cause) : undefined;
+    const inst = observer.instruments;
+    if (inst !== undefined) {
+      inst.callDuration.record(
+        (time - this.#start) / 1000,
+        observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
+          const a: Attributes = {
+            "bulwark.policy.name": observer.policy,
+            "bulwark.outcome": outcome,
+          };
+          if (type !== undefined) a["error.type"] = type;
+          return a;
+        }),
+      );
+    }
+    const span = this.#callSpan;
+    if (span === undefined) return;
+    span.setAttribute("bulwark.attempts", attempts);
+    span.setAttribute("bulwark.outcome", outcome);
+    if (failed && outcome !== "cancelled") {
+      span.setAttribute("error.type", type!);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      if (cause instanceof Error) span.recordException(cause, time);
+    }
+    span.end(time);
+  }
+}

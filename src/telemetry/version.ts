@@ -1,0 +1,12 @@
+/**
+ * The package version reported as the instrumentation scope's version.
+ * A test keeps it equal to `deno.json`'s `version`.
+ *
+ * @module
+ */
+
+/** The version of `@bulwark/bulwark`. */
+export const VERSION = "0.1.0";
+
+/** The instrumentation scope name of every tracer and meter Bulwark creates. */
+export const SCOPE_NAME = "@bulwark/bulwark";
