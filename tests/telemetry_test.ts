@@ -1,0 +1,378 @@
+import assert from "node:assert/strict";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { policy, type PolicyOptions } from "../src/policy/policy.ts";
+import { VirtualClock } from "../src/core/virtual_clock.ts";
+import { constant } from "../src/backoff/constant.ts";
+import { PermanentError, TransientError } from "../src/classify/markers.ts";
+import { VERSION } from "../src/telemetry/version.ts";
+import { settleLater } from "./_helpers.ts";
+import {
+  counterValue,
+  descriptor,
+  histogramCount,
+  histogramSum,
+  hrMs,
+  otelHarness,
+  points,
+} from "./_otel.ts";
+
+const T0 = 1_700_000_000_000;
+
+/** A policy wired to an in-memory OTel pipeline, in virtual time. */
+function instrumented(name: string, options: PolicyOptions = {}, spans?: "full" | "failures") {
+  const otel = otelHarness();
+  const clock = new VirtualClock(T0);
+  const p = policy(name, {
+    clock,
+    telemetry: {
+      tracerProvider: otel.tracerProvider,
+      meterProvider: otel.meterProvider,
+      ...(spans === undefined ? {} : { spans }),
+    },
+    ...options,
+  });
+  return { otel, clock, p };
+}
+
+/** Runs fn through p in virtual time and returns its settlement. */
+async function run<T>(clock: VirtualClock, p: ReturnType<typeof policy>, fn: () => T | Promise<T>) {
+  const r = settleLater(p.execute(fn));
+  await clock.runAll();
+  return await r;
+}
+
+function failTimes(times: number, make: () => unknown = () => new TransientError("blip")) {
+  let n = 0;
+  return () => {
+    n++;
+    if (n <= times) return Promise.reject(make());
+    return Promise.resolve(`ok after ${n}`);
+  };
+}
+
+function byName(spans: ReadableSpan[], name: string) {
+  return spans.filter((s) => s.name === name);
+}
+
+Deno.test("two transient failures then success: 1 call span, 3 attempt spans, 2 retry events", async () => {
+  const { otel, clock, p } = instrumented("payments", {
+    retry: { maxAttempts: 5, backoff: constant(100) },
+  });
+  const out = await run(clock, p, failTimes(2));
+  assert.deepEqual(out, { ok: true, value: "ok after 3" });
+  const spans = await otel.spans();
+  assert.equal(spans.length, 4);
+  const [call] = byName(spans, "payments");
+  const attempts = byName(spans, "payments attempt");
+  assert.equal(attempts.length, 3);
+  assert.equal(call.kind, SpanKind.INTERNAL);
+  assert.equal(call.parentSpanContext, undefined);
+  assert.deepEqual(call.attributes, {
+    "bulwark.policy.name": "payments",
+    "bulwark.attempts": 3,
+    "bulwark.outcome": "success",
+  });
+  assert.equal(call.status.code, SpanStatusCode.UNSET);
+  assert.equal(hrMs(call.startTime), T0);
+  assert.equal(hrMs(call.endTime), T0 + 200);
+  const callId = call.spanContext().spanId;
+  attempts.sort((a, b) => hrMs(a.startTime) - hrMs(b.startTime));
+  attempts.forEach((a, i) => {
+    assert.equal(a.parentSpanContext?.spanId, callId);
+    assert.equal(a.spanContext().traceId, call.spanContext().traceId);
+    assert.equal(a.attributes["bulwark.attempt"], i + 1);
+    assert.equal(hrMs(a.startTime), T0 + i * 100);
+  });
+  assert.equal(attempts[0].attributes["bulwark.error.class"], "transient");
+  assert.equal(attempts[0].attributes["error.type"], "TransientError");
+  assert.equal(attempts[0].status.code, SpanStatusCode.ERROR);
+  assert.equal(attempts[2].attributes["bulwark.error.class"], undefined);
+  assert.equal(attempts[2].status.code, SpanStatusCode.UNSET);
+  const retries = call.events.filter((e) => e.name === "bulwark.retry");
+  assert.equal(retries.length, 2);
+  assert.deepEqual(retries.map((e) => e.attributes), [
+    { "bulwark.attempt": 1, "bulwark.error.class": "transient", "bulwark.retry.delay_ms": 100 },
+    { "bulwark.attempt": 2, "bulwark.error.class": "transient", "bulwark.retry.delay_ms": 100 },
+  ]);
+  assert.deepEqual(retries.map((e) => hrMs(e.time)), [T0, T0 + 100]);
+  await otel.shutdown();
+});
+
+Deno.test("a permanent failure: status ERROR, error.type, exception event, bulwark.permanent_fail", async () => {
+  const { otel, clock, p } = instrumented("orders", { retry: { maxAttempts: 3 } });
+  const out = await run(clock, p, () => Promise.reject(new PermanentError("400 bad input")));
+  assert.equal(out.ok, false);
+  const [call] = byName(await otel.spans(), "orders");
+  assert.equal(call.status.code, SpanStatusCode.ERROR);
+  assert.equal(call.attributes["error.type"], "PermanentError");
+  assert.equal(call.attributes["bulwark.outcome"], "permanent_fail");
+  assert.equal(call.attributes["bulwark.attempts"], 1);
+  const names = call.events.map((e) => e.name);
+  assert.deepEqual(names, ["bulwark.permanent_fail", "exception"]);
+  const exception = call.events[1];
+  assert.equal(exception.attributes?.["exception.type"], "PermanentError");
+  assert.equal(exception.attributes?.["exception.message"], "400 bad input");
+  await otel.shutdown();
+});
+
+Deno.test("every give-up outcome sets bulwark.outcome and its span event", async () => {
+  const cases: Array<[string, PolicyOptions, () => unknown, string, string]> = [
+    [
+      "max_attempts_exceeded",
+      { retry: { maxAttempts: 2, backoff: constant(1) } },
+      () => Promise.reject(new TransientError("t")),
+      "bulwark.max_attempts_exceeded",
+      "RetryExhaustedError",
+    ],
+    [
+      "max_unknown_attempts_exceeded",
+      { retry: { maxAttempts: 5, maxUnknownAttempts: 1, backoff: constant(1) } },
+      () => Promise.reject(new Error("?")),
+      "bulwark.max_unknown_attempts_exceeded",
+      "RetryExhaustedError",
+    ],
+    [
+      "class_budget_exhausted",
+      { retry: { maxAttempts: 5, budgets: { transient: 0 } } },
+      () => Promise.reject(new TransientError("t")),
+      "bulwark.class_budget_exhausted",
+      "RetryExhaustedError",
+    ],
+    [
+      "deadline_exceeded",
+      { deadlineMs: 50, retry: { maxAttempts: 5, backoff: constant(100) } },
+      () => Promise.reject(new TransientError("t")),
+      "bulwark.deadline_exceeded",
+      "DeadlineExceededError",
+    ],
+    [
+      "deadline_exceeded",
+      { deadlineMs: 50 },
+      () => new Promise(() => {}),
+      "bulwark.deadline_exceeded",
+      "DeadlineExceededError",
+    ],
+  ];
+  for (const [outcome, options, fn, eventName, errorType] of cases) {
+    const { otel, clock, p } = instrumented("giveup", options);
+    const out = await run(clock, p, fn);
+    assert.equal(out.ok, false, outcome);
+    const [call] = byName(await otel.spans(), "giveup");
+    assert.equal(call.attributes["bulwark.outcome"], outcome);
+    assert.equal(call.attributes["error.type"], errorType, outcome);
+    assert.equal(call.status.code, SpanStatusCode.ERROR);
+    assert.ok(call.events.some((e) => e.name === eventName), `${outcome}: ${eventName}`);
+    await otel.shutdown();
+  }
+});
+
+Deno.test("a cancelled call has outcome cancelled and is not marked as an error", async () => {
+  const { otel, clock, p } = instrumented("cancel", { retry: { maxAttempts: 3 } });
+  const controller = new AbortController();
+  const r = settleLater(p.execute(() => new Promise(() => {}), { signal: controller.signal }));
+  await clock.advance(10);
+  controller.abort(new Error("user left"));
+  assert.equal((await r).ok, false);
+  const [call] = byName(await otel.spans(), "cancel");
+  assert.equal(call.attributes["bulwark.outcome"], "cancelled");
+  assert.equal(call.status.code, SpanStatusCode.UNSET);
+  await otel.shutdown();
+});
+
+Deno.test("the attempt span is the active context while the attempt runs", async () => {
+  const { otel, clock, p } = instrumented("nest", {
+    retry: { maxAttempts: 2, backoff: constant(5) },
+  });
+  const inner = otel.tracerProvider.getTracer("test");
+  const out = await run(clock, p, async () => {
+    await Promise.resolve();
+    const span = inner.startSpan("fetch GET");
+    span.end();
+    return "done";
+  });
+  assert.deepEqual(out, { ok: true, value: "done" });
+  const spans = await otel.spans();
+  const [attempt] = byName(spans, "nest attempt");
+  const [child] = byName(spans, "fetch GET");
+  assert.equal(child.parentSpanContext?.spanId, attempt.spanContext().spanId);
+  // ...and the caller's active span is the call span's parent.
+  const { otel: o2, clock: c2, p: p2 } = instrumented("outer-parent");
+  const parent = o2.tracerProvider.getTracer("test").startSpan("request");
+  const ctx = trace.setSpan((await import("@opentelemetry/api")).context.active(), parent);
+  const r = (await import("@opentelemetry/api")).context.with(
+    ctx,
+    () => settleLater(p2.execute(() => 1)),
+  );
+  await c2.runAll();
+  await r;
+  parent.end();
+  const [call] = byName(await o2.spans(), "outer-parent");
+  assert.equal(call.parentSpanContext?.spanId, parent.spanContext().spanId);
+  await otel.shutdown();
+  await o2.shutdown();
+});
+
+Deno.test("exact metric values after collect()", async () => {
+  const { otel, clock, p } = instrumented("metered", {
+    retry: { maxAttempts: 3, backoff: constant(250) },
+  });
+  await run(clock, p, failTimes(2)); // 3 attempts, 2 retries, success
+  await run(clock, p, () => 1); // 1 attempt
+  await run(clock, p, () => Promise.reject(new PermanentError("no"))); // permanent
+  await run(clock, p, failTimes(5)); // 3 attempts, max_attempts_exceeded
+  const rm = await otel.metrics();
+  const policyAttr = { "bulwark.policy.name": "metered" };
+  const ev = (type: string) =>
+    counterValue(rm, "bulwark.events", { ...policyAttr, "bulwark.event": type });
+  assert.equal(ev("retry"), 4);
+  assert.equal(ev("success"), 2);
+  assert.equal(ev("permanent_fail"), 1);
+  assert.equal(ev("max_attempts_exceeded"), 1);
+  assert.equal(
+    counterValue(rm, "bulwark.events", {
+      "bulwark.event": "retry",
+      "bulwark.error.class": "transient",
+    }),
+    4,
+  );
+  const call = (outcome: string) =>
+    histogramCount(rm, "bulwark.call.duration", { ...policyAttr, "bulwark.outcome": outcome });
+  assert.equal(call("success"), 2);
+  assert.equal(call("permanent_fail"), 1);
+  assert.equal(call("max_attempts_exceeded"), 1);
+  assert.equal(
+    points(rm, "bulwark.call.duration").find((x) =>
+      x.attributes["bulwark.outcome"] === "max_attempts_exceeded"
+    )
+      ?.attributes["error.type"],
+    "RetryExhaustedError",
+  );
+  // Two calls took 0.5 s of retry sleeps each: the success one and the exhausted one.
+  assert.equal(histogramSum(rm, "bulwark.call.duration", { "bulwark.outcome": "success" }), 0.5);
+  assert.equal(
+    histogramCount(rm, "bulwark.attempt.duration", { "bulwark.attempt.outcome": "success" }),
+    2,
+  );
+  assert.equal(
+    histogramCount(rm, "bulwark.attempt.duration", { "bulwark.attempt.outcome": "failure" }),
+    6,
+  );
+  assert.equal(
+    histogramCount(rm, "bulwark.retry.delay", { "bulwark.error.class": "transient" }),
+    4,
+  );
+  assert.equal(histogramSum(rm, "bulwark.retry.delay", {}), 1);
+  assert.equal(descriptor(rm, "bulwark.call.duration")?.unit, "s");
+  assert.equal(descriptor(rm, "bulwark.retry.delay")?.unit, "s");
+  // No counter ever goes negative; no instrument is declared INT.
+  for (const scope of rm.scopeMetrics) {
+    assert.equal(scope.scope.name, "@bulwark/bulwark");
+    assert.equal(scope.scope.version, VERSION);
+    for (const m of scope.metrics) assert.notEqual(m.descriptor.valueType, 0, m.descriptor.name);
+  }
+  await otel.shutdown();
+});
+
+Deno.test('spans: "failures" makes no span for a first-attempt success', async () => {
+  const { otel, clock, p } = instrumented("quiet", {}, "failures");
+  await run(clock, p, () => "fine");
+  assert.equal((await otel.spans()).length, 0);
+  // Metrics are still recorded.
+  const rm = await otel.metrics();
+  assert.equal(histogramCount(rm, "bulwark.call.duration", { "bulwark.outcome": "success" }), 1);
+  await otel.shutdown();
+});
+
+Deno.test('spans: "failures" gives a retried call the same tree as "full", with true start times', async () => {
+  const shape = async (mode: "full" | "failures") => {
+    const { otel, clock, p } = instrumented("mixed", {
+      retry: { maxAttempts: 4, backoff: constant(100) },
+    }, mode);
+    let n = 0;
+    await run(clock, p, async () => {
+      n++;
+      await clock.sleep(30); // each attempt takes 30 ms
+      if (n < 3) throw new TransientError("t");
+      return "ok";
+    });
+    const spans = await otel.spans();
+    const [call] = byName(spans, "mixed");
+    const attempts = byName(spans, "mixed attempt").sort((a, b) =>
+      hrMs(a.startTime) - hrMs(b.startTime)
+    );
+    await otel.shutdown();
+    return {
+      call: [hrMs(call.startTime) - T0, hrMs(call.endTime) - T0, call.attributes],
+      attempts: attempts.map((a) => [
+        hrMs(a.startTime) - T0,
+        hrMs(a.endTime) - T0,
+        a.attributes,
+        a.parentSpanContext?.spanId === call.spanContext().spanId,
+      ]),
+      events: call.events.map((e) => [e.name, hrMs(e.time) - T0]),
+    };
+  };
+  const full = await shape("full");
+  const failures = await shape("failures");
+  assert.deepEqual(failures, full);
+  assert.deepEqual(full.attempts.map((a) => a.slice(0, 2)), [[0, 30], [130, 160], [260, 290]]);
+});
+
+Deno.test("a throwing exporter or listener changes neither result nor timing", async () => {
+  const scenario = async (sabotage: boolean) => {
+    const { otel, clock, p } = instrumented("robust", {
+      retry: { maxAttempts: 4, backoff: constant(100) },
+      onEvent: sabotage
+        ? () => {
+          throw new Error("listener bug");
+        }
+        : undefined,
+    });
+    if (sabotage) {
+      otel.exporter.export = () => {
+        throw new Error("exporter down");
+      };
+    }
+    const starts: number[] = [];
+    let n = 0;
+    const out = await run(clock, p, () => {
+      starts.push(clock.now() - T0);
+      return ++n < 3 ? Promise.reject(new TransientError("t")) : Promise.resolve(n);
+    });
+    await otel.shutdown().catch(() => {});
+    return { out, starts, end: clock.now() - T0 };
+  };
+  assert.deepEqual(await scenario(true), await scenario(false));
+});
+
+Deno.test("telemetry: false creates no spans and no metrics", async () => {
+  const otel = otelHarness();
+  const clock = new VirtualClock();
+  const p = policy("dark", { clock, telemetry: false });
+  await run(clock, p, () => 1);
+  assert.equal((await otel.spans()).length, 0);
+  assert.equal(points(await otel.metrics(), "bulwark.call.duration").length, 0);
+  await otel.shutdown();
+});
+
+Deno.test("telemetry options are validated", () => {
+  assert.throws(() => policy("p", { telemetry: { tracerProvider: {} as never } }), {
+    name: "TypeError",
+    message: "telemetry.tracerProvider must be an object with getTracer(): received {}",
+  });
+  assert.throws(() => policy("p", { telemetry: { meterProvider: 5 as never } }), {
+    name: "TypeError",
+    message: "telemetry.meterProvider must be an object with getMeter(): received 5",
+  });
+  assert.throws(() => policy("p", { telemetry: { span: "full" } as never }), {
+    name: "TypeError",
+    message:
+      "telemetry.span is not a known option (expected one of: tracerProvider, meterProvider, spans)",
+  });
+});
+
+Deno.test("VERSION matches deno.json", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assert.equal(VERSION, config.version);
+});
