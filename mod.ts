@@ -96,3 +96,22 @@ export type {
   TracerProviderLike,
 } from "./src/telemetry/telemetry_options.ts";
 export { VERSION } from "./src/telemetry/version.ts";
+
+// fault injection
+export {
+  type InstalledNetworkConditioner,
+  installNetworkConditioner,
+  networkConditioner,
+  type NetworkConditionerOptions,
+  type UrlFilter,
+} from "./src/fault/network_conditioner.ts";
+export { faultInjection, type FaultInjectionOptions } from "./src/fault/fault_injection.ts";
+
+// supervision
+export { type WatchdogOptions, withWatchdog } from "./src/supervise/watchdog.ts";
+export {
+  ProcessSupervisor,
+  type ProcessSupervisorOptions,
+  SubprocessUnavailableError,
+  type SupervisedSpawnOptions,
+} from "./src/supervise/process_supervisor.ts";

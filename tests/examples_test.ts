@@ -30,3 +30,19 @@ Deno.test("examples/retry_demo.ts (deno task demo) exits 0 and shows every scrip
   assert.match(stdout, /done in \d+\.\d+s/);
   assert.equal(stderr, "");
 });
+
+Deno.test("examples/fault_injection.ts exits 0 and reports its injected faults", async () => {
+  const { code, stdout, stderr } = await runExample("examples/fault_injection.ts", [
+    "--allow-net=127.0.0.1",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /order \d ok/);
+  assert.match(stdout, /network faults injected:/);
+});
+
+Deno.test("examples/supervisor.ts exits 0 and cleans up its children", async () => {
+  const { code, stdout, stderr } = await runExample("examples/supervisor.ts", ["--allow-run"]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /watchdog: job stuck while waiting for the lock/);
+  assert.match(stdout, /killOrphans signalled 3 processes \(the direct one too\)/);
+});
