@@ -86,7 +86,12 @@ export type { AttemptContext, Operation } from "./src/retry/attempt_context.ts";
 export type { RetryOptions } from "./src/retry/retry_options.ts";
 export type { EngineOptions, ExecuteOptions } from "./src/retry/retry_engine.ts";
 export { retry, type RetryCallOptions } from "./src/retry/retry.ts";
-export { Policy, policy, type PolicyOptions } from "./src/policy/policy.ts";
+export {
+  Policy,
+  policy,
+  type PolicyOptions,
+  type PolicyRetryOptions,
+} from "./src/policy/policy.ts";
 
 // telemetry
 export type {
@@ -115,3 +120,60 @@ export {
   SubprocessUnavailableError,
   type SupervisedSpawnOptions,
 } from "./src/supervise/process_supervisor.ts";
+
+// failure budget, bulkhead, retry budget
+export {
+  FailureBudget,
+  type FailureBudgetAction,
+  type FailureBudgetBreach,
+  type FailureBudgetOptions,
+} from "./src/budget/failure_budget.ts";
+export {
+  Bulkhead,
+  type BulkheadAcquireOptions,
+  type BulkheadExecuteOptions,
+  type BulkheadOptions,
+  type BulkheadPermit,
+} from "./src/bulkhead/bulkhead.ts";
+export {
+  RetryBudget,
+  type RetryBudgetOptions,
+  type RetryBudgetStats,
+} from "./src/retry/retry_budget.ts";
+
+// circuit breaker
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitBreakerSnapshot,
+  type CircuitBreakerStats,
+  type CircuitCommonOptions,
+  type CircuitExecuteOptions,
+  type IsolationHandle,
+} from "./src/circuit/circuit_breaker.ts";
+export type { DetectorOptions } from "./src/circuit/detector.ts";
+export {
+  ConsecutiveDetector,
+  type ConsecutiveDetectorOptions,
+  type ConsecutiveDetectorSettings,
+} from "./src/circuit/consecutive_detector.ts";
+export {
+  CountDetector,
+  type CountDetectorOptions,
+  type CountDetectorSettings,
+} from "./src/circuit/count_detector.ts";
+export {
+  TimeDetector,
+  type TimeDetectorOptions,
+  type TimeDetectorSettings,
+} from "./src/circuit/time_detector.ts";
+export type {
+  ConsecutiveDetectorSnapshot,
+  CountDetectorSnapshot,
+  DetectorKind,
+  DetectorSnapshot,
+  FailureDetector,
+  OutcomeCode,
+  TimeDetectorSnapshot,
+  TripReason,
+} from "./src/circuit/failure_detector.ts";

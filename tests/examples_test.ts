@@ -46,3 +46,18 @@ Deno.test("examples/supervisor.ts exits 0 and cleans up its children", async () 
   assert.match(stdout, /watchdog: job stuck while waiting for the lock/);
   assert.match(stdout, /killOrphans signalled 3 processes \(the direct one too\)/);
 });
+
+Deno.test("examples for the bulkhead, failure budget and circuit breaker exit 0", async () => {
+  for (
+    const path of [
+      "examples/bulkhead.ts",
+      "examples/failure_budget.ts",
+      "examples/circuit_breaker.ts",
+    ]
+  ) {
+    const { code, stdout, stderr } = await runExample(path, []);
+    assert.equal(code, 0, `${path}: ${stderr}`);
+    assert.notEqual(stdout.trim(), "", path);
+    assert.equal(stderr, "", path);
+  }
+});

@@ -85,7 +85,7 @@ const cases: Array<[string, unknown, string, string]> = [
     "retry typo",
     { retry: { maxAttemps: 3 } },
     "TypeError",
-    "retry.maxAttemps is not a known option (expected one of: maxAttempts, maxUnknownAttempts, budgets, backoff, backoffByClass, honorRetryAfter)",
+    "retry.maxAttemps is not a known option (expected one of: maxAttempts, maxUnknownAttempts, budgets, backoff, backoffByClass, honorRetryAfter, retryBudget)",
   ],
   ["retry not an object", { retry: 3 }, "TypeError", "retry must be an object: received 3"],
   [
@@ -118,7 +118,7 @@ const cases: Array<[string, unknown, string, string]> = [
     "top-level typo",
     { deadline: 100 },
     "TypeError",
-    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, classify, onEvent, telemetry, clock, random)",
+    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, circuit, failureBudget, bulkhead, classify, onEvent, telemetry, clock, random)",
   ],
 ];
 

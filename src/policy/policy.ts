@@ -13,29 +13,91 @@ import {
 } from "../telemetry/telemetry_options.ts";
 import type { Operation } from "../retry/attempt_context.ts";
 import type { RetryOptions } from "../retry/retry_options.ts";
-import { type EngineOptions, type ExecuteOptions, RetryEngine } from "../retry/retry_engine.ts";
+import {
+  type EngineOptions,
+  type EngineParts,
+  type ExecuteOptions,
+  RetryEngine,
+} from "../retry/retry_engine.ts";
+import { RetryBudget, type RetryBudgetOptions } from "../retry/retry_budget.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "../circuit/circuit_breaker.ts";
+import { FailureBudget, type FailureBudgetOptions } from "../budget/failure_budget.ts";
+import { Bulkhead, type BulkheadOptions } from "../bulkhead/bulkhead.ts";
+import type { Clock } from "../core/clock.ts";
+import type { EventSink } from "../core/events.ts";
+
+/** The `retry` block of {@link PolicyOptions}: retry options plus a retry budget. */
+export interface PolicyRetryOptions extends RetryOptions {
+  /**
+   * A fleet-friendly cap on retries: options for a budget of this policy's
+   * own, or a {@link RetryBudget} shared by several policies.
+   */
+  retryBudget?: RetryBudgetOptions | RetryBudget;
+}
 
 /** Options of {@link policy}. */
 export interface PolicyOptions extends EngineOptions {
   /**
    * Retry behaviour. Without it a policy makes one attempt (it still applies
-   * the deadline, the attempt timeout and classification).
+   * the deadline, the attempt timeout, classification and the other parts).
    */
-  retry?: RetryOptions;
+  retry?: PolicyRetryOptions;
+  /**
+   * A circuit breaker checked before every attempt: options for one of this
+   * policy's own (named after the policy unless `name` is given), or a
+   * {@link CircuitBreaker} shared with other policies.
+   */
+  circuit?: CircuitBreakerOptions | CircuitBreaker;
+  /** A rolling failure-rate budget fed by every attempt: options or a shared {@link FailureBudget}. */
+  failureBudget?: FailureBudgetOptions | FailureBudget;
+  /** A concurrency limit with a queue, one permit per call: options or a shared {@link Bulkhead}. */
+  bulkhead?: BulkheadOptions | Bulkhead;
   /** OpenTelemetry settings; `false` turns telemetry off. Default on. */
   telemetry?: TelemetryOptions | false;
 }
 
-const POLICY_OPTION_KEYS = [
+/** The keys of {@link PolicyOptions}. */
+export const POLICY_OPTION_KEYS: readonly string[] = [
   "deadlineMs",
   "attemptTimeoutMs",
   "retry",
+  "circuit",
+  "failureBudget",
+  "bulkhead",
   "classify",
   "onEvent",
   "telemetry",
   "clock",
   "random",
 ];
+
+/**
+ * Runs `build`, prefixing the option path to the message of a `RangeError`
+ * or `TypeError` it throws (`threshold must be...` becomes
+ * `circuit.threshold must be...`).
+ */
+function under<T>(path: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof RangeError) throw new RangeError(`${path}.${error.message}`);
+    if (error instanceof TypeError) throw new TypeError(`${path}.${error.message}`);
+    throw error;
+  }
+}
+
+/** Uses a shared part as is, or builds one owned by the policy from options. */
+function part<P extends { events: EventSink }, O extends object>(
+  path: string,
+  value: O | P | undefined,
+  type: new (options: O) => P,
+  defaults: Partial<O>,
+): { part: P; owned: boolean } | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof type) return { part: value, owned: false };
+  objectValue(path, value);
+  return { part: under(path, () => new type({ ...defaults, ...(value as O) })), owned: true };
+}
 
 function validateTelemetry(telemetry: TelemetryOptions): void {
   objectValue("telemetry", telemetry);
@@ -63,6 +125,10 @@ export class Policy {
   /** The policy's name, used in events, errors and telemetry. */
   readonly name: string;
   readonly #engine: RetryEngine;
+  readonly #circuit: CircuitBreaker | undefined;
+  readonly #failureBudget: FailureBudget | undefined;
+  readonly #bulkhead: Bulkhead | undefined;
+  readonly #retryBudget: RetryBudget | undefined;
 
   /** Validates `options`; prefer {@link policy}. */
   constructor(name: string, options: PolicyOptions = {}) {
@@ -78,7 +144,63 @@ export class Policy {
       observer = new OtelObserver(name, telemetry);
     }
     this.name = name;
-    this.#engine = new RetryEngine(name, options, options.retry, "retry", { observer });
+    const clock = options.clock;
+    const owned = { name, ...(clock === undefined ? {} : { clock }) } as {
+      name: string;
+      clock?: Clock;
+    };
+    const circuit = part("circuit", options.circuit, CircuitBreaker, owned);
+    const failureBudget = part("failureBudget", options.failureBudget, FailureBudget, owned);
+    const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, owned);
+    let retryOptions: RetryOptions | undefined = options.retry;
+    let retryBudget: RetryBudget | undefined;
+    if (options.retry !== undefined) {
+      objectValue("retry", options.retry);
+      const { retryBudget: budget, ...rest } = options.retry;
+      retryOptions = rest;
+      if (budget !== undefined) {
+        retryBudget = budget instanceof RetryBudget ? budget : under(
+          "retry.retryBudget",
+          () => new RetryBudget({ ...(clock === undefined ? {} : { clock }), ...budget }),
+        );
+      }
+    }
+    const parts: EngineParts = {
+      observer,
+      circuit: circuit?.part,
+      failureBudget: failureBudget?.part,
+      bulkhead: bulkhead?.part,
+      retryBudget,
+    };
+    const engine = new RetryEngine(name, options, retryOptions, "retry", parts);
+    for (const p of [circuit, failureBudget, bulkhead]) {
+      if (p !== undefined) p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
+    }
+    this.#engine = engine;
+    this.#circuit = circuit?.part;
+    this.#failureBudget = failureBudget?.part;
+    this.#bulkhead = bulkhead?.part;
+    this.#retryBudget = retryBudget;
+  }
+
+  /** The policy's circuit breaker, if it has one. */
+  get circuit(): CircuitBreaker | undefined {
+    return this.#circuit;
+  }
+
+  /** The policy's failure budget, if it has one. */
+  get failureBudget(): FailureBudget | undefined {
+    return this.#failureBudget;
+  }
+
+  /** The policy's bulkhead, if it has one. */
+  get bulkhead(): Bulkhead | undefined {
+    return this.#bulkhead;
+  }
+
+  /** The policy's retry budget, if it has one. */
+  get retryBudget(): RetryBudget | undefined {
+    return this.#retryBudget;
   }
 
   /**

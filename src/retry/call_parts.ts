@@ -32,10 +32,14 @@ export interface OutcomeRecorder {
   readonly action: "observe" | "reject";
   record(failed: boolean): void;
   isBreached(): boolean;
+  failureRate(): number;
 }
 
 /** A bulkhead as the engine sees it (one permit per call). */
 export interface ConcurrencyGate {
+  readonly name: string;
+  readonly inFlight: number;
+  readonly maxConcurrent: number;
   acquire(options: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ release(): void }>;
 }
 
@@ -85,8 +89,19 @@ export interface CallTracer {
   end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void;
 }
 
-/** Starts a {@link CallTracer} per call, or returns undefined to skip tracing it. */
+/**
+ * Starts a {@link CallTracer} per call (or returns undefined to skip it) and
+ * hears about the composed parts.
+ */
 export interface CallObserver {
   /** Reads `clock` only when it will trace the call, so skipping costs no clock read. */
   start(policy: string, clock: Clock): CallTracer | undefined;
+  /** True when part metrics (failure rate, bulkhead occupancy) are recorded. */
+  readonly recordsParts: boolean;
+  /** A part's event that no traced call caused (a breaker reset, a budget recovering). */
+  partEvent(event: ResilienceEvent): void;
+  /** The failure budget's rate after a recorded outcome. */
+  failureRate(name: string, rate: number): void;
+  /** A bulkhead's occupancy changed by these deltas. */
+  bulkheadChange(name: string, inFlight: number, queued: number): void;
 }

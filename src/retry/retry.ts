@@ -8,9 +8,12 @@ import { knownKeys, objectValue, typeError } from "../core/validate.ts";
 import type { Operation } from "./attempt_context.ts";
 import { type EngineOptions, RetryEngine } from "./retry_engine.ts";
 import { RETRY_OPTION_KEYS, type RetryOptions } from "./retry_options.ts";
+import { RetryBudget } from "./retry_budget.ts";
 
 /** Options of {@link retry}: the `retry` block plus deadline, timeout, signal, clock and events. */
 export interface RetryCallOptions extends RetryOptions, EngineOptions {
+  /** A retry budget shared across calls (a per-call budget would never say no). */
+  retryBudget?: RetryBudget;
   /** Name used in events and errors. Default `"retry"`. */
   name?: string;
   /** Aborts the call. */
@@ -52,7 +55,7 @@ const ENGINE_KEYS = [
 export function retry<T>(fn: Operation<T>, options: RetryCallOptions = {}): Promise<T> {
   objectValue("options", options);
   knownKeys("", options, [...ENGINE_KEYS, ...RETRY_OPTION_KEYS]);
-  const retryOptions: RetryOptions = {};
+  const retryOptions: RetryOptions & { retryBudget?: unknown } = {};
   const engineOptions: EngineOptions = {};
   for (const key of RETRY_OPTION_KEYS) {
     const value = options[key as keyof RetryCallOptions];
@@ -64,6 +67,12 @@ export function retry<T>(fn: Operation<T>, options: RetryCallOptions = {}): Prom
   }
   const name = options.name ?? "retry";
   if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
-  const engine = new RetryEngine(name, engineOptions, retryOptions, "");
+  const { retryBudget, ...loopOptions } = retryOptions;
+  if (retryBudget !== undefined && !(retryBudget instanceof RetryBudget)) {
+    typeError("retryBudget", "a RetryBudget shared across calls", retryBudget);
+  }
+  const engine = new RetryEngine(name, engineOptions, loopOptions, "", {
+    retryBudget: retryBudget as RetryBudget | undefined,
+  });
   return engine.run(fn, { signal: options.signal });
 }

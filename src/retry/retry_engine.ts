@@ -119,6 +119,8 @@ export class RetryEngine {
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
   readonly #parts: EngineParts;
+  /** The call whose part interaction is in progress (null: one without a tracer). */
+  #cause: CallTracer | null | undefined;
 
   /**
    * Validates everything; `retry` undefined means a single attempt.
@@ -196,20 +198,30 @@ export class RetryEngine {
     let lastClass: ErrorClass | undefined;
     let prevDelayMs: number | undefined;
     try {
-      if (failureBudget?.action === "reject" && failureBudget.isBreached()) {
+      if (failureBudget?.action === "reject" && this.#breached(failureBudget, tracer)) {
         outcome = "failure_budget_exceeded";
         throw new FailureBudgetExceededError(
           `${this.#label()} rejected the call: failure budget "${failureBudget.name}" is breached`,
           { policy: this.name },
         );
       }
-      if (parts.bulkhead !== undefined) {
+      const bulkhead = parts.bulkhead;
+      if (bulkhead !== undefined) {
+        const observer = parts.observer?.recordsParts ? parts.observer : undefined;
+        const queued = observer !== undefined && bulkhead.inFlight >= bulkhead.maxConcurrent;
+        if (queued) observer.bulkheadChange(bulkhead.name, 0, 1);
         try {
-          permit = await parts.bulkhead.acquire({
+          this.#cause = tracer ?? null;
+          const pending = bulkhead.acquire({
             signal,
             timeoutMs: deadline === Infinity ? undefined : Math.max(0, deadline - clock.now()),
           });
+          this.#cause = undefined;
+          permit = await pending;
+          observer?.bulkheadChange(bulkhead.name, 1, queued ? -1 : 0);
         } catch (error) {
+          this.#cause = undefined;
+          if (queued) observer.bulkheadChange(bulkhead.name, 0, -1);
           if (signal?.aborted) {
             outcome = "cancelled";
           } else if (deadline !== Infinity && clock.now() >= deadline) {
@@ -236,7 +248,7 @@ export class RetryEngine {
             startedAt,
           );
         }
-        if (circuit !== undefined && !circuit.allowCall()) {
+        if (circuit !== undefined && !this.#allow(circuit, tracer)) {
           outcome = "circuit_open";
           throw new CircuitOpenError(
             `${this.#label()} rejected the call: circuit "${circuit.name}" is open`,
@@ -290,16 +302,15 @@ export class RetryEngine {
           }
           if (threw) {
             if (signal?.aborted) {
-              circuit?.releaseCall();
+              if (circuit !== undefined) this.#record(tracer, circuit, undefined, 0, 0);
               tracer?.attemptEnd(attempt, clock.now(), "unknown", signal.reason);
               outcome = "cancelled";
               throw signal.reason;
             }
             if (fired === 1) {
               const now = clock.now();
-              circuit?.recordFailure(now - startedAt);
-              failureBudget?.record(true);
               tracer?.attemptEnd(attempt, now, "transient", error);
+              this.#record(tracer, circuit, failureBudget, 2, now - startedAt);
               if (this.events.active || tracer !== undefined) {
                 this.#emit(tracer, {
                   type: "deadline_exceeded",
@@ -332,9 +343,10 @@ export class RetryEngine {
         } else {
           verdict = this.#classify(value);
           if (verdict === "success") {
-            circuit?.recordSuccess(endedAt - startedAt);
-            failureBudget?.record(false);
             if (tracer !== undefined) tracer.attemptEnd(attempt, endedAt, undefined, undefined);
+            if (circuit !== undefined || failureBudget !== undefined) {
+              this.#record(tracer, circuit, failureBudget, 1, endedAt - startedAt);
+            }
             if (this.events.active || tracer !== undefined) {
               this.#emit(tracer, {
                 type: "success",
@@ -352,15 +364,18 @@ export class RetryEngine {
         // The attempt failed: record it, then decide whether and when to try again.
         const cls = verdict;
         const index = CLASS_INDEX[cls];
-        if (index === PERMANENT) {
+        tracer?.attemptEnd(attempt, endedAt, cls, error);
+        if (circuit !== undefined || failureBudget !== undefined) {
           // A permanent failure is the caller's problem, not the dependency's:
           // it counts against neither the breaker nor the failure budget.
-          circuit?.releaseCall();
-        } else {
-          circuit?.recordFailure(endedAt - startedAt);
-          failureBudget?.record(true);
+          this.#record(
+            tracer,
+            circuit,
+            index === PERMANENT ? undefined : failureBudget,
+            index === PERMANENT ? 0 : 2,
+            endedAt - startedAt,
+          );
         }
-        tracer?.attemptEnd(attempt, endedAt, cls, error);
         failures ??= [0, 0, 0, 0, 0, 0, 0];
         const count = ++failures[index];
         lastError = error;
@@ -455,8 +470,74 @@ export class RetryEngine {
       tracer?.end(clock.now(), outcome, attempts, error);
       throw error;
     } finally {
-      permit?.release();
+      if (permit !== undefined) {
+        permit.release();
+        if (parts.observer?.recordsParts) {
+          parts.observer.bulkheadChange(parts.bulkhead!.name, -1, 0);
+        }
+      }
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Forwards an event of a composed part (breaker, budget, bulkhead).
+   * Events of a part the policy owns are always forwarded; those of a shared
+   * part only when this policy's call caused them, so policies sharing a
+   * breaker do not all report each transition.
+   */
+  forwardPartEvent(event: ResilienceEvent, owned: boolean): void {
+    const cause = this.#cause;
+    if (cause === undefined && !owned) return;
+    if (this.events.active) this.events.emit(event);
+    if (cause) cause.event(event);
+    else this.#parts.observer?.partEvent(event);
+  }
+
+  #allow(circuit: AttemptGate, tracer: CallTracer | undefined): boolean {
+    this.#cause = tracer ?? null;
+    try {
+      return circuit.allowCall();
+    } finally {
+      this.#cause = undefined;
+    }
+  }
+
+  #breached(budget: OutcomeRecorder, tracer: CallTracer | undefined): boolean {
+    this.#cause = tracer ?? null;
+    try {
+      return budget.isBreached();
+    } finally {
+      this.#cause = undefined;
+    }
+  }
+
+  /**
+   * Records an attempt's outcome in the breaker and the failure budget.
+   * `outcome`: 0 = no outcome (release the breaker's slot, skip the budget),
+   * 1 = success, 2 = failure.
+   */
+  #record(
+    tracer: CallTracer | undefined,
+    circuit: AttemptGate | undefined,
+    budget: OutcomeRecorder | undefined,
+    outcome: 0 | 1 | 2,
+    durationMs: number,
+  ): void {
+    this.#cause = tracer ?? null;
+    try {
+      if (circuit !== undefined) {
+        if (outcome === 0) circuit.releaseCall();
+        else if (outcome === 1) circuit.recordSuccess(durationMs);
+        else circuit.recordFailure(durationMs);
+      }
+      if (budget !== undefined && outcome !== 0) {
+        budget.record(outcome === 2);
+        const observer = this.#parts.observer;
+        if (observer?.recordsParts) observer.failureRate(budget.name, budget.failureRate());
+      }
+    } finally {
+      this.#cause = undefined;
     }
   }
 

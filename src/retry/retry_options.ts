@@ -52,6 +52,7 @@ export const RETRY_OPTION_KEYS: readonly string[] = [
   "backoff",
   "backoffByClass",
   "honorRetryAfter",
+  "retryBudget",
 ];
 
 /** Retry options after validation and defaults. */

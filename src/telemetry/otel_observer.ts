@@ -194,8 +194,13 @@ export class OtelObserver implements CallObserver {
     );
   }
 
+  /** True when a meter provider records metrics. */
+  get recordsParts(): boolean {
+    return this.#instruments !== undefined;
+  }
+
   /** Records the failure budget's current rate on its gauge. */
-  recordFailureRate(name: string, rate: number): void {
+  failureRate(name: string, rate: number): void {
     this.#instruments?.failureBudgetRate.record(
       rate,
       this.attrs(`budget|${name}`, () => ({ "bulwark.failure_budget.name": name })),

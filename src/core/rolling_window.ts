@@ -1,0 +1,117 @@
+/**
+ * A rolling counter over a fixed number of time buckets, shared by the parts
+ * that need "how many X in the last `windowMs`" (the failure budget and the
+ * retry budget). Internal: not exported from `mod.ts`.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import { integerAtLeast, numberAbove } from "./validate.ts";
+
+/** Options of {@link RollingWindow}. */
+export interface RollingWindowOptions {
+  /** Length of the window in milliseconds. A finite number > 0. */
+  windowMs: number;
+  /** Buckets the window is split into. An integer >= 1. */
+  buckets: number;
+  /** Counters kept per bucket (e.g. 2 for "samples" and "failures"). An integer >= 1. */
+  counters: number;
+  /** Where the time comes from. */
+  clock: Clock;
+}
+
+/**
+ * Counts events in the last `windowMs`, split into `buckets` buckets of
+ * `windowMs / buckets` each, aligned to multiples of that width on the
+ * clock. Each bucket holds `counters` independent counts.
+ *
+ * A sum covers the current bucket and the `buckets - 1` before it, so a count
+ * added at time `t` is forgotten when the bucket `buckets` widths after its
+ * own begins: between `windowMs - windowMs / buckets` (exclusive) and
+ * `windowMs` (inclusive) after `t`. Memory is `buckets * counters` numbers,
+ * whatever the traffic; expiry is lazy (no timers): a bucket is cleared when
+ * it is reused, and stale buckets are skipped when summing.
+ *
+ * If the clock reads earlier than a time already seen, the window stays
+ * where it was (counts go into the newest bucket) rather than corrupting it.
+ *
+ * @example Two counters, one bucket forgotten after the window
+ * ```ts
+ * import { RollingWindow } from "./rolling_window.ts";
+ * import { VirtualClock } from "../../testing.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new VirtualClock();
+ * const window = new RollingWindow({ windowMs: 1_000, buckets: 10, counters: 2, clock });
+ * window.add(0, 3);
+ * window.add(1);
+ * assert.deepEqual([window.sum(0), window.sum(1)], [3, 1]);
+ * await clock.advance(999);
+ * assert.equal(window.sum(0), 3);
+ * await clock.advance(1);
+ * assert.deepEqual([window.sum(0), window.sum(1)], [0, 0]);
+ * ```
+ */
+export class RollingWindow {
+  readonly #clock: Clock;
+  readonly #buckets: number;
+  readonly #counters: number;
+  readonly #widthMs: number;
+  /** `buckets * counters` counts; bucket `b`'s counter `c` at `b * counters + c`. */
+  readonly #counts: Float64Array;
+  /** Absolute bucket number (time / width, floored) each slot holds. */
+  readonly #epochs: Float64Array;
+  /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
+  #head = -Infinity;
+
+  /** Creates an empty window. Throws on invalid options. */
+  constructor(options: RollingWindowOptions) {
+    const windowMs = numberAbove("windowMs", options.windowMs, 0);
+    this.#buckets = integerAtLeast("buckets", options.buckets, 1);
+    this.#counters = integerAtLeast("counters", options.counters, 1);
+    this.#clock = options.clock;
+    this.#widthMs = windowMs / this.#buckets;
+    this.#counts = new Float64Array(this.#buckets * this.#counters);
+    this.#epochs = new Float64Array(this.#buckets).fill(-Infinity);
+  }
+
+  /** Adds `amount` (default 1) to `counter` in the current bucket. */
+  add(counter: number, amount = 1): void {
+    const epoch = this.#epoch();
+    const slot = this.#slot(epoch);
+    if (this.#epochs[slot] !== epoch) {
+      this.#epochs[slot] = epoch;
+      this.#counts.fill(0, slot * this.#counters, (slot + 1) * this.#counters);
+    }
+    this.#counts[slot * this.#counters + counter] += amount;
+  }
+
+  /** Total of `counter` over the window. */
+  sum(counter: number): number {
+    const oldest = this.#epoch() - this.#buckets;
+    let total = 0;
+    for (let slot = 0; slot < this.#buckets; slot++) {
+      if (this.#epochs[slot] > oldest) total += this.#counts[slot * this.#counters + counter];
+    }
+    return total;
+  }
+
+  /** Forgets every count. */
+  clear(): void {
+    this.#epochs.fill(-Infinity);
+    this.#counts.fill(0);
+  }
+
+  /** The current bucket number, never earlier than one already seen. */
+  #epoch(): number {
+    const epoch = Math.floor(this.#clock.now() / this.#widthMs);
+    if (epoch > this.#head) this.#head = epoch;
+    return this.#head;
+  }
+
+  #slot(epoch: number): number {
+    const n = this.#buckets;
+    return ((epoch % n) + n) % n;
+  }
+}
