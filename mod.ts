@@ -177,3 +177,11 @@ export type {
   TimeDetectorSnapshot,
   TripReason,
 } from "./src/circuit/failure_detector.ts";
+
+// JSON declarations
+export {
+  type DeclarationIssue,
+  PolicyDeclarationError,
+  policyFromJSON,
+  policyJsonSchema,
+} from "./src/policy/policy_declaration.ts";

@@ -239,3 +239,61 @@ Deno.test("shared parts keep their own names and events go to the policy that ca
   assert.deepEqual(rb.types().filter((t) => t.startsWith("failure_budget")), []);
   assert.equal(ra.events.find((e) => e.type === "failure_budget_breach")?.policy, "fleet");
 });
+
+Deno.test("an open circuit ends the call with CircuitOpenError without calling fn; policies can share a breaker", async () => {
+  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
+  const { CircuitOpenError } = await import("../src/core/errors.ts");
+  const clock = new VirtualClock();
+  const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 2, breakMs: 5_000, clock });
+  const ra = recorder();
+  const rb = recorder();
+  const a = policy("a", { clock, onEvent: ra.onEvent, circuit: breaker });
+  const b = policy("b", {
+    clock,
+    onEvent: rb.onEvent,
+    circuit: breaker,
+    retry: { maxAttempts: 5 },
+  });
+  await settleLater(a.execute(fail));
+  await settleLater(a.execute(fail)); // opens the shared breaker
+  assert.equal(breaker.state, "open");
+  let called = false;
+  const r = await settleLater(b.execute(() => (called = true)));
+  assert.equal(called, false);
+  assert.ok(!r.ok && r.error instanceof CircuitOpenError);
+  assert.equal(r.error.retryAfterMs, 5_000);
+  assert.equal(r.error.policy, "b");
+  // The transition is reported by the policy whose call caused it, once.
+  assert.equal(ra.types().filter((t) => t === "circuit_transition").length, 1);
+  assert.deepEqual(rb.types(), ["circuit_rejected"]);
+  await clock.advance(5_000);
+  assert.equal(await b.execute(() => "probe ok"), "probe ok");
+  assert.equal(breaker.state, "closed");
+  assert.deepEqual(
+    rb.events.filter((e) => e.type === "circuit_transition").map((e) =>
+      e.type === "circuit_transition" ? `${e.from}->${e.to}` : ""
+    ),
+    ["open->half_open", "half_open->closed"],
+  );
+});
+
+Deno.test("a breaker opening mid-call stops the retry loop with CircuitOpenError", async () => {
+  const { CircuitOpenError } = await import("../src/core/errors.ts");
+  const clock = new VirtualClock();
+  let attempts = 0;
+  const p = policy("api", {
+    clock,
+    retry: { maxAttempts: 10, backoff: constant(10) },
+    circuit: { kind: "consecutive", threshold: 3, breakMs: 1_000 },
+  });
+  const r = settleLater(p.execute(() => {
+    attempts++;
+    return fail();
+  }));
+  await clock.runAll();
+  const out = await r;
+  assert.ok(!out.ok && out.error instanceof CircuitOpenError);
+  assert.equal(attempts, 3);
+  assert.ok(out.error.cause instanceof TransientError);
+  assert.equal(p.circuit!.name, "api", "an owned breaker is named after the policy");
+});

@@ -115,6 +115,9 @@ function numberRule(node: NumberNode): string {
   if (node.min !== undefined && node.max !== undefined) {
     return `${what} between ${node.min} and ${node.max}`;
   }
+  if (node.above !== undefined && node.max !== undefined) {
+    return `${what} > ${node.above} and <= ${node.max}`;
+  }
   if (node.above !== undefined) return `${what} > ${node.above}`;
   if (node.min !== undefined) return `${what} >= ${node.min}`;
   return what;
@@ -198,7 +201,9 @@ export function validateNode(
       if (typeof value !== "string" || !node.values.includes(value)) fail(listChoices(node.values));
       return;
     case "either": {
-      const option = node.options.find((o) => nodeJsonType(o) === jsonType(value));
+      const option = node.options.find((o) =>
+        o.kind === "false" ? value === false : nodeJsonType(o) === jsonType(value)
+      );
       if (option === undefined) return void fail(describeNode(node));
       return validateNode(option, value, path, issues);
     }
