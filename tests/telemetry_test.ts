@@ -376,3 +376,153 @@ Deno.test("VERSION matches deno.json", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   assert.equal(VERSION, config.version);
 });
+
+Deno.test("closed->open->half_open->closed: 3 transition spans linked to their calls, counter and gauge", async () => {
+  const { otel, clock, p } = instrumented("gate", {
+    circuit: { kind: "consecutive", threshold: 2, breakMs: 1_000 },
+  });
+  const failing = () => Promise.reject(new TransientError("t"));
+  await run(clock, p, failing);
+  await run(clock, p, failing); // opens
+  const rm1 = await otel.metrics();
+  assert.equal(
+    points(rm1, "bulwark.circuit.state").find((x) =>
+      x.attributes["bulwark.circuit.name"] === "gate"
+    )
+      ?.value,
+    2,
+  );
+  await clock.advance(1_000);
+  await run(clock, p, () => "probe"); // open -> half_open -> closed
+  const spans = await otel.spans();
+  const transitions = byName(spans, "bulwark.circuit.transition");
+  assert.deepEqual(
+    transitions.map((
+      s,
+    ) => [s.attributes["bulwark.circuit.from"], s.attributes["bulwark.circuit.to"]]),
+    [["closed", "open"], ["open", "half_open"], ["half_open", "closed"]],
+  );
+  const calls = byName(spans, "gate");
+  for (const t of transitions) {
+    assert.equal(t.attributes["bulwark.circuit.name"], "gate");
+    assert.equal(typeof t.attributes["bulwark.circuit.reason"], "string");
+    assert.equal(t.links.length, 1);
+    const linked = calls.find((c) => c.spanContext().spanId === t.links[0].context.spanId);
+    assert.ok(linked, "linked to the call span that caused it");
+  }
+  // The second failing call caused the open; the probe call caused the other two.
+  assert.equal(transitions[0].links[0].context.spanId, calls[1].spanContext().spanId);
+  assert.equal(transitions[2].links[0].context.spanId, calls[2].spanContext().spanId);
+  const rm = await otel.metrics();
+  assert.equal(
+    counterValue(rm, "bulwark.circuit.transitions", { "bulwark.circuit.name": "gate" }),
+    3,
+  );
+  for (const [from, to] of [["closed", "open"], ["open", "half_open"], ["half_open", "closed"]]) {
+    assert.equal(
+      counterValue(rm, "bulwark.circuit.transitions", {
+        "bulwark.circuit.from": from,
+        "bulwark.circuit.to": to,
+      }),
+      1,
+    );
+  }
+  assert.equal(
+    points(rm, "bulwark.circuit.state").find((x) => x.attributes["bulwark.circuit.name"] === "gate")
+      ?.value,
+    0,
+  );
+  assert.equal(counterValue(rm, "bulwark.events", { "bulwark.event": "circuit_transition" }), 3);
+  await otel.shutdown();
+});
+
+Deno.test("a failure-budget breach gives its span, its event counter and the rate gauge", async () => {
+  const { otel, clock, p } = instrumented("budgeted", {
+    failureBudget: { threshold: 0.25, windowMs: 60_000, minSamples: 4 },
+  });
+  for (const outcome of [true, true, true, false]) {
+    await run(clock, p, () => (outcome ? "ok" : Promise.reject(new TransientError("t"))));
+  }
+  // 1 of 4 failed: 0.25 is not above the threshold.
+  assert.equal(byName(await otel.spans(), "bulwark.failure_budget.breach").length, 0);
+  await run(clock, p, () => Promise.reject(new TransientError("t"))); // 2 of 5 = 0.4
+  const spans = await otel.spans();
+  const [breach] = byName(spans, "bulwark.failure_budget.breach");
+  assert.deepEqual(breach.attributes, {
+    "bulwark.failure_budget.name": "budgeted",
+    "bulwark.failure_budget.rate": 0.4,
+    "bulwark.failure_budget.threshold": 0.25,
+    "bulwark.failure_budget.samples": 5,
+  });
+  const lastCall = byName(spans, "budgeted").at(-1)!;
+  assert.equal(breach.links[0].context.spanId, lastCall.spanContext().spanId);
+  const rm = await otel.metrics();
+  assert.equal(counterValue(rm, "bulwark.events", { "bulwark.event": "failure_budget_breach" }), 1);
+  assert.equal(
+    points(rm, "bulwark.failure_budget.rate").find((x) =>
+      x.attributes["bulwark.failure_budget.name"] === "budgeted"
+    )?.value,
+    0.4,
+  );
+  await otel.shutdown();
+});
+
+Deno.test("bulkhead occupancy moves the in_flight and queued up-down counters back to zero", async () => {
+  const { otel, clock, p } = instrumented("pool", { bulkhead: { maxConcurrent: 1, maxQueue: 2 } });
+  const a = settleLater(p.execute(() => clock.sleep(10).then(() => "a")));
+  const b = settleLater(p.execute(() => "b"));
+  await clock.advance(0);
+  let rm = await otel.metrics();
+  assert.equal(
+    counterValue(rm, "bulwark.bulkhead.in_flight", { "bulwark.bulkhead.name": "pool" }),
+    1,
+  );
+  assert.equal(counterValue(rm, "bulwark.bulkhead.queued", { "bulwark.bulkhead.name": "pool" }), 1);
+  await clock.runAll();
+  await a;
+  await b;
+  rm = await otel.metrics();
+  assert.equal(
+    counterValue(rm, "bulwark.bulkhead.in_flight", { "bulwark.bulkhead.name": "pool" }),
+    0,
+  );
+  assert.equal(counterValue(rm, "bulwark.bulkhead.queued", { "bulwark.bulkhead.name": "pool" }), 0);
+  await otel.shutdown();
+});
+
+Deno.test("circuit_open, bulkhead_rejected and retry_budget_exhausted set bulwark.outcome", async () => {
+  const cases: Array<[string, PolicyOptions, string]> = [
+    [
+      "circuit_open",
+      { circuit: { kind: "consecutive", threshold: 1, breakMs: 1_000 } },
+      "CircuitOpenError",
+    ],
+    ["bulkhead_rejected", { bulkhead: { maxConcurrent: 1 } }, "BulkheadRejectedError"],
+    [
+      "retry_budget_exhausted",
+      {
+        retry: { maxAttempts: 3, backoff: constant(0), retryBudget: { ratio: 0, minPerSecond: 0 } },
+      },
+      "RetryExhaustedError",
+    ],
+  ];
+  for (const [outcome, options, errorType] of cases) {
+    const { otel, clock, p } = instrumented("edge", options);
+    if (outcome === "circuit_open") {
+      await run(clock, p, () => Promise.reject(new TransientError("t")));
+    }
+    let hold: Promise<unknown> | undefined;
+    if (outcome === "bulkhead_rejected") {
+      hold = settleLater(p.execute(() => clock.sleep(5)));
+      await clock.advance(0);
+    }
+    await run(clock, p, () => Promise.reject(new TransientError("t")));
+    await hold;
+    const call = byName(await otel.spans(), "edge")
+      .filter((s) => s.attributes["bulwark.outcome"] !== "success").at(-1)!;
+    assert.equal(call.attributes["bulwark.outcome"], outcome);
+    assert.equal(call.attributes["error.type"], errorType, outcome);
+    assert.equal(call.status.code, SpanStatusCode.ERROR);
+    await otel.shutdown();
+  }
+});
