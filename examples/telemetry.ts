@@ -1,0 +1,45 @@
+/**
+ * Telemetry in action: a retried call and a circuit breaker that trips, as
+ * OpenTelemetry spans and metrics.
+ *
+ * With Deno's built-in SDK, exporting OTLP/HTTP to a local Jaeger:
+ *
+ *   OTEL_DENO=true OTEL_SERVICE_NAME=bulwark-example \
+ *     OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 \
+ *     deno run examples/telemetry.ts
+ *
+ * Without OTEL_DENO it runs the same and records nothing (the API is a no-op).
+ */
+import { constant, policy, TransientError } from "../mod.ts";
+
+const inventory = policy("inventory", {
+  deadlineMs: 2_000,
+  retry: { maxAttempts: 3, budgets: { transient: 2 }, backoff: constant(20) },
+  circuit: { kind: "consecutive", threshold: 3, breakMs: 5_000 },
+});
+
+// 1. A call that fails twice, then succeeds: one call span, three attempt spans,
+//    two bulwark.retry events.
+let attempts = 0;
+const value = await inventory.execute(({ attempt }) => {
+  attempts++;
+  if (attempt < 3) throw new TransientError(`inventory service hiccup #${attempt}`);
+  return "42 widgets";
+});
+console.log(`retried call: ${value} after ${attempts} attempts`);
+
+// 2. A call that keeps failing: its third failure in a row opens the circuit
+//    (a bulwark.circuit.transition span linked to this call).
+try {
+  await inventory.execute(() => Promise.reject(new TransientError("inventory service down")));
+} catch (error) {
+  console.log(`failing call: ${(error as Error).name}`);
+}
+console.log(`circuit: ${inventory.circuit?.state}`);
+
+// 3. The open circuit rejects the next call without running it.
+try {
+  await inventory.execute(() => "never runs");
+} catch (error) {
+  console.log(`rejected call: ${(error as Error).name}`);
+}

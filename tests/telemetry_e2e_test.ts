@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { attr, type OtlpSpan, startOtlpReceiver } from "./_otlp_receiver.ts";
+
+Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics over OTLP/HTTP", async () => {
+  const receiver = startOtlpReceiver();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-env", "examples/telemetry.ts"],
+      env: {
+        OTEL_DENO: "true",
+        OTEL_SERVICE_NAME: "bulwark-e2e",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        NO_COLOR: "1",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stdout, stderr } = await child.output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(out, /retried call: 42 widgets after 3 attempts/);
+    assert.match(out, /circuit: open/);
+    assert.match(out, /rejected call: CircuitOpenError/);
+
+    const spans = receiver.spans;
+    const calls = spans.filter((s) => s.name === "inventory");
+    assert.equal(calls.length, 3, spans.map((s) => s.name).join(", "));
+    const [retried, failing, rejected] = calls.sort((a, b) =>
+      Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano))
+    );
+    assert.equal(attr(retried.attributes, "bulwark.outcome"), "success");
+    assert.equal(attr(retried.attributes, "bulwark.attempts"), 3);
+    assert.equal(attr(rejected.attributes, "bulwark.outcome"), "circuit_open");
+    const attemptsOf = (call: OtlpSpan) =>
+      spans.filter((s) => s.name === "inventory attempt" && s.parentSpanId === call.spanId);
+    assert.deepEqual(
+      attemptsOf(retried).map((s) => attr(s.attributes, "bulwark.attempt")).sort(),
+      [1, 2, 3],
+    );
+    const retries = (retried.events ?? []).filter((e) => e.name === "bulwark.retry");
+    assert.equal(retries.length, 2);
+    assert.equal(attr(retries[0].attributes, "bulwark.retry.delay_ms"), 20);
+    assert.equal(attr(retries[0].attributes, "bulwark.error.class"), "transient");
+
+    const transitions = spans.filter((s) => s.name === "bulwark.circuit.transition");
+    assert.equal(transitions.length, 1);
+    assert.equal(attr(transitions[0].attributes, "bulwark.circuit.from"), "closed");
+    assert.equal(attr(transitions[0].attributes, "bulwark.circuit.to"), "open");
+    assert.equal(transitions[0].links?.[0]?.spanId, failing.spanId);
+
+    for (
+      const name of [
+        "bulwark.call.duration",
+        "bulwark.attempt.duration",
+        "bulwark.events",
+        "bulwark.retry.delay",
+        "bulwark.circuit.transitions",
+      ]
+    ) {
+      assert.ok(receiver.metricNames.has(name), `${name} in ${[...receiver.metricNames]}`);
+    }
+  } finally {
+    await receiver.close();
+  }
+});
