@@ -543,3 +543,29 @@ Deno.test("retry() shortcut runs the same loop", async () => {
     message: /^maxAtempts is not a known option/,
   });
 });
+
+Deno.test("per-call maxAttempts caps retries; discard receives failing values that will not be returned", async () => {
+  const clock = new VirtualClock();
+  const p = policy("p", { clock, retry: { maxAttempts: 5, backoff: constant(10) } });
+  const once = script(clock, [T(), T()]);
+  const r1 = settleLater(p.execute(once.fn, { maxAttempts: 1 }));
+  await clock.runAll();
+  const e1 = ((await r1) as { error: RetryExhaustedError }).error;
+  assert.equal(e1.reason, "max_attempts");
+  assert.equal(e1.attempts, 1);
+
+  const discarded: unknown[] = [];
+  const responses = [503, 503, 503].map((status) => new Response(null, { status }));
+  let i = 0;
+  const r2 = settleLater(
+    p.execute(() => responses[i++], { maxAttempts: 3, discard: (v) => discarded.push(v) }),
+  );
+  await clock.runAll();
+  const e2 = ((await r2) as { error: RetryExhaustedError }).error;
+  assert.equal(e2.lastResult, responses[2], "the last response is returned, not discarded");
+  assert.deepEqual(discarded, [responses[0], responses[1]]);
+  await assert.rejects(p.execute(() => 1, { maxAttempts: 0 }), {
+    name: "RangeError",
+    message: "maxAttempts must be an integer >= 1: received 0",
+  });
+});

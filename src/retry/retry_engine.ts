@@ -34,6 +34,7 @@ import type {
 import { defaultRandom, type RandomSource } from "../core/random.ts";
 import {
   functionValue,
+  integerAtLeast,
   numberAbove,
   optionalSignal,
   rangeError,
@@ -87,6 +88,20 @@ export interface ExecuteOptions {
    * policy's `deadlineMs` applies.
    */
   deadline?: number;
+  /**
+   * Caps this call's attempts below the policy's `maxAttempts` (1 = no
+   * retry, e.g. for a non-idempotent request). The outcome is still recorded
+   * by the circuit and the failure budget.
+   */
+  maxAttempts?: number;
+  /**
+   * Receives a failing value an attempt returned that will not be returned
+   * to the caller (the policy retries instead, or the deadline ends the
+   * call), so its resources can be freed: the HTTP client cancels the body
+   * of a 503 it is about to retry. Not called for a value that ends up in
+   * `RetryExhaustedError.lastResult` or is returned as a permanent failure.
+   */
+  discard?: (value: unknown) => void;
 }
 
 const GIVE_UP_EVENT: Readonly<Record<RetryExhaustedReason, GiveUpEvent["type"]>> = {
@@ -181,6 +196,11 @@ export class RetryEngine {
       }
       if (options.deadline < deadline) deadline = options.deadline;
     }
+    let maxAttempts = retry.maxAttempts;
+    if (options?.maxAttempts !== undefined) {
+      maxAttempts = Math.min(maxAttempts, integerAtLeast("maxAttempts", options.maxAttempts, 1));
+    }
+    if (options?.discard !== undefined) functionValue("discard", options.discard);
     const tracer = parts.observer?.start(this.name, clock);
     // Read the clock per attempt only when something needs the time.
     const timed = deadline !== Infinity || this.#attemptTimeoutMs !== Infinity ||
@@ -399,7 +419,7 @@ export class RetryEngine {
         if (count > retry.budgets[index]) reason = "class_budget";
         else if (index === UNKNOWN && count >= retry.maxUnknownAttempts) {
           reason = "max_unknown_attempts";
-        } else if (attempt >= retry.maxAttempts) reason = "max_attempts";
+        } else if (attempt >= maxAttempts) reason = "max_attempts";
         let delayMs: number | undefined;
         if (reason === undefined) {
           delayMs = retry.honorRetryAfter ? retryAfterMs(error, now) : undefined;
@@ -417,6 +437,7 @@ export class RetryEngine {
           }
           if (now + delayMs >= deadline) {
             outcome = "deadline_exceeded";
+            if (!threw) options?.discard?.(value);
             throw this.#deadlineExceeded(tracer, attempt, deadline, error, cls, now, delayMs);
           }
           if (parts.retryBudget !== undefined && !parts.retryBudget.tryRetry()) {
@@ -456,6 +477,7 @@ export class RetryEngine {
           error,
           delayMs: delayMs!,
         });
+        if (!threw) options?.discard?.(value);
         if (delayMs! > 0) {
           try {
             await clock.sleep(delayMs!, signal);
