@@ -185,3 +185,26 @@ export {
   policyFromJSON,
   policyJsonSchema,
 } from "./src/policy/policy_declaration.ts";
+
+// HTTP client
+export {
+  type ClientOptions,
+  type ClientRequestInit,
+  type ClientStats,
+  createClient,
+  type PoolOptions,
+  type ResilientClient,
+} from "./src/http/client.ts";
+export { IDEMPOTENT_METHODS } from "./src/http/request_body.ts";
+export {
+  LatencyHistogram,
+  type LatencyHistogramJSON,
+  type LatencyHistogramOptions,
+} from "./src/http/latency_histogram.ts";
+export {
+  DEADLINE_HEADER,
+  deadlineFromRequest,
+  GRPC_TIMEOUT_HEADER,
+  parseGrpcTimeout,
+  withDeadlineHeader,
+} from "./src/http/deadline_propagation.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 
 /** Runs an example in a child Deno and returns its exit code and output. */
-async function runExample(path: string, permissions: string[]) {
+async function runExample(path: string, permissions: string[], args: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, path],
+    args: ["run", ...permissions, path, ...args],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -60,4 +60,40 @@ Deno.test("examples for the bulkhead, failure budget and circuit breaker exit 0"
     assert.notEqual(stdout.trim(), "", path);
     assert.equal(stderr, "", path);
   }
+});
+
+Deno.test("deno task demo --json: exits 0 and reports every phase with the listed fields", async () => {
+  const { code, stdout, stderr } = await runExample("examples/demo.ts", [
+    "--allow-net=127.0.0.1",
+    "--allow-env",
+  ], ["--json"]);
+  assert.equal(code, 0, stderr);
+  const summary = JSON.parse(stdout);
+  assert.equal(summary.totalRequests, 2_000);
+  assert.deepEqual(summary.phases.map((p: { phase: string }) => p.phase), [
+    "healthy",
+    "degraded",
+    "outage",
+    "recovery",
+  ]);
+  for (const p of summary.phases) {
+    for (const key of ["successRate", "attemptsPerRequest", "retriesByClass", "latencyMs"]) {
+      assert.ok(key in p, `${p.phase}.${key}`);
+    }
+    for (const q of ["p50", "p95", "p99"]) assert.equal(typeof p.latencyMs[q], "number");
+  }
+  const [healthy, degraded, outage, recovery] = summary.phases;
+  assert.equal(healthy.successRate, 1);
+  assert.ok(degraded.retriesByClass.transient > 0, "503s in the degraded phase were retried");
+  assert.equal(outage.successRate, 0);
+  assert.ok(recovery.successRate > 0.5, `recovery success ${recovery.successRate}`);
+  const transitions = summary.circuitTransitions.map((t: { from: string; to: string }) =>
+    `${t.from}->${t.to}`
+  );
+  assert.equal(transitions[0], "closed->open");
+  assert.equal(transitions.at(-1), "half_open->closed");
+  assert.ok(
+    summary.failureBudget.some((b: { event: string }) => b.event === "failure_budget_breach"),
+  );
+  assert.ok(summary.elapsedMs < 20_000, `${summary.elapsedMs} ms`);
 });

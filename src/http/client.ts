@@ -1,0 +1,347 @@
+/**
+ * `createClient`: a resilient `fetch` with a policy, a connection pool,
+ * idempotency-aware retries, deadline propagation and latency percentiles.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../core/clock.ts";
+import {
+  AttemptTimeoutError,
+  BulkheadRejectedError,
+  CircuitOpenError,
+  FailureBudgetExceededError,
+  PoolTimeoutError,
+  RetryExhaustedError,
+} from "../core/errors.ts";
+import {
+  integerAtLeast,
+  knownKeys,
+  numberAbove,
+  objectValue,
+  typeError,
+} from "../core/validate.ts";
+import { Bulkhead } from "../bulkhead/bulkhead.ts";
+import { Policy, type PolicyOptions } from "../policy/policy.ts";
+import type { AttemptContext } from "../retry/attempt_context.ts";
+import { LatencyHistogram } from "./latency_histogram.ts";
+import { DEADLINE_HEADER } from "./deadline_propagation.ts";
+import { bufferBody, isRetryable } from "./request_body.ts";
+
+/** Connection pool settings of {@link createClient}. */
+export interface PoolOptions {
+  /** Requests in flight at once (each attempt holds one slot until its response headers arrive). Default 64. */
+  maxConnections?: number;
+  /** Longest wait for a free slot before `PoolTimeoutError`. Default 5,000 ms. */
+  connectionTimeoutMs?: number;
+  /** How long an idle keep-alive connection is kept. Default 30,000 ms. */
+  idleTimeoutMs?: number;
+  /** Most requests waiting for a slot; more are rejected at once with `PoolTimeoutError`. Default 10,000. */
+  maxQueue?: number;
+}
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Name of the client (and of the policy it creates). Default `"http"`. */
+  name?: string;
+  /** Base for relative URLs. */
+  baseUrl?: string | URL;
+  /**
+   * The policy every request runs under: a {@link Policy} (shared with other
+   * code) or options for one of the client's own. Default: 3 attempts with
+   * decorrelated jitter, `Retry-After` honoured.
+   */
+  policy?: Policy | PolicyOptions;
+  /** Timeout of each attempt (request until response headers). */
+  timeoutMs?: number;
+  /** Connection pool. */
+  pool?: PoolOptions;
+  /** Retry POST and PATCH without an `Idempotency-Key` too. Default false. */
+  retryNonIdempotent?: boolean;
+  /** Largest streamed request body buffered for retries. Default 1 MiB. */
+  maxBufferedBodyBytes?: number;
+  /** The fetch to call. Default: `globalThis.fetch`, looked up per request. */
+  fetch?: typeof fetch;
+  /** Time source for timeouts, pool waits and latencies. Default `systemClock`. */
+  clock?: Clock;
+}
+
+/** `init` of {@link ResilientClient.fetch}: `RequestInit` plus a deadline. */
+export interface ClientRequestInit extends RequestInit {
+  /**
+   * Absolute deadline (clock milliseconds; epoch ms with the system clock),
+   * e.g. from `deadlineFromRequest(incoming, now)`. Sent downstream in the
+   * `bulwark-deadline` header.
+   */
+  deadline?: number;
+}
+
+/** Counters of {@link ResilientClient.stats}. */
+export interface ClientStats {
+  /** Attempts sent to the network (first tries and retries). */
+  requestsSent: number;
+  /** Attempts that got a response (any status). */
+  responsesReceived: number;
+  /** Attempts that timed out (`timeoutMs` or the policy's attempt timeout). */
+  timeouts: number;
+  /** Attempts after the first of their call. */
+  retries: number;
+  /** Calls that ended in an error or returned a failing response. */
+  failures: number;
+  /** Calls refused without a request: pool timeout, open circuit, full bulkhead, breached budget. */
+  rejected: number;
+}
+
+/** What {@link createClient} returns. */
+export interface ResilientClient {
+  /** `fetch` with the client's policy, pool and deadline propagation. */
+  fetch(input: string | URL | Request, init?: ClientRequestInit): Promise<Response>;
+  /** A snapshot of the counters. */
+  stats(): ClientStats;
+  /** The p-th percentile (0..100) of attempt latency in ms (request to headers); NaN before any. */
+  percentile(p: number): number;
+  /** Aborts requests in flight, closes pooled connections; later calls reject. */
+  close(): void;
+}
+
+const CLIENT_KEYS = [
+  "name",
+  "baseUrl",
+  "policy",
+  "timeoutMs",
+  "pool",
+  "retryNonIdempotent",
+  "maxBufferedBodyBytes",
+  "fetch",
+  "clock",
+];
+const POOL_KEYS = ["maxConnections", "connectionTimeoutMs", "idleTimeoutMs", "maxQueue"];
+
+/** Cancels the body of a response that will not reach the caller. */
+function cancelBody(value: unknown): void {
+  if (value instanceof Response && value.body !== null && !value.bodyUsed) {
+    value.body.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Creates a resilient HTTP client. Every request runs under the policy
+ * (retries by classification, `Retry-After`, circuit breaker, deadline), with
+ * these HTTP rules on top:
+ *
+ * - Only idempotent requests are retried: GET, HEAD, OPTIONS, PUT, DELETE,
+ *   TRACE, and any request with an `Idempotency-Key` header (or all, with
+ *   `retryNonIdempotent`). Others make one attempt.
+ * - A failing response (503, 429, ...) is a failed attempt; its body is
+ *   cancelled before a retry so no connection leaks. When retries run out,
+ *   the last response is returned as `fetch` would return it.
+ * - A streamed request body is buffered once (up to `maxBufferedBodyBytes`)
+ *   so retries can resend it.
+ * - At most `pool.maxConnections` attempts are in flight; others wait in
+ *   FIFO order up to `connectionTimeoutMs`, then the call fails with
+ *   `PoolTimeoutError` (not retried). Keep-alive connections come from one
+ *   `Deno.createHttpClient` where the runtime has it.
+ * - The call's deadline travels downstream in the `bulwark-deadline` header.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * let hits = 0;
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   ++hits === 1 ? new Response("busy", { status: 503 }) : new Response("ok"));
+ * const client = createClient({
+ *   baseUrl: `http://127.0.0.1:${server.addr.port}`,
+ *   policy: { telemetry: false, retry: { maxAttempts: 3, backoff: () => 0 } },
+ * });
+ * const res = await client.fetch("/thing");
+ * assert.equal(await res.text(), "ok");
+ * assert.equal(client.stats().retries, 1);
+ * client.close();
+ * await server.shutdown();
+ * ```
+ */
+export function createClient(options: ClientOptions = {}): ResilientClient {
+  objectValue("options", options);
+  knownKeys("", options, CLIENT_KEYS);
+  const name = options.name ?? "http";
+  if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+  const clock = options.clock ?? systemClock;
+  const baseUrl = options.baseUrl === undefined ? undefined : new URL(options.baseUrl);
+  const timeoutMs = options.timeoutMs === undefined
+    ? undefined
+    : numberAbove("timeoutMs", options.timeoutMs, 0);
+  const maxBody = integerAtLeast(
+    "maxBufferedBodyBytes",
+    options.maxBufferedBodyBytes ?? 1 << 20,
+    0,
+  );
+  const retryNonIdempotent = options.retryNonIdempotent ?? false;
+  if (typeof retryNonIdempotent !== "boolean") {
+    typeError("retryNonIdempotent", "a boolean", retryNonIdempotent);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function") {
+    typeError("fetch", "a function", options.fetch);
+  }
+  const pool = options.pool ?? {};
+  objectValue("pool", pool);
+  knownKeys("pool", pool, POOL_KEYS);
+  const maxConnections = integerAtLeast("pool.maxConnections", pool.maxConnections ?? 64, 1);
+  const connectionTimeoutMs = numberAbove(
+    "pool.connectionTimeoutMs",
+    pool.connectionTimeoutMs ?? 5_000,
+    0,
+  );
+  const idleTimeoutMs = numberAbove("pool.idleTimeoutMs", pool.idleTimeoutMs ?? 30_000, 0);
+  const maxQueue = integerAtLeast("pool.maxQueue", pool.maxQueue ?? 10_000, 0);
+  const policy = options.policy instanceof Policy
+    ? options.policy
+    : new Policy(name, { clock, ...(options.policy ?? { retry: {} }) });
+  const gate = new Bulkhead({
+    name: `${name} pool`,
+    maxConcurrent: maxConnections,
+    maxQueue,
+    queueTimeoutMs: connectionTimeoutMs,
+    clock,
+  });
+  const httpClient = typeof Deno !== "undefined" && typeof Deno.createHttpClient === "function"
+    ? Deno.createHttpClient({ poolMaxIdlePerHost: maxConnections, poolIdleTimeout: idleTimeoutMs })
+    : undefined;
+  const histogram = new LatencyHistogram();
+  const stats: ClientStats = {
+    requestsSent: 0,
+    responsesReceived: 0,
+    timeouts: 0,
+    retries: 0,
+    failures: 0,
+    rejected: 0,
+  };
+  const closing = new AbortController();
+
+  async function send(
+    url: URL,
+    method: string,
+    headers: Headers,
+    body: BodyInit | null,
+    ctx: AttemptContext,
+    fail: AbortController,
+  ): Promise<Response> {
+    if (ctx.attempt > 1) stats.retries++;
+    let permit;
+    try {
+      permit = await gate.acquire({ signal: ctx.signal });
+    } catch (error) {
+      if (error instanceof BulkheadRejectedError) {
+        // A local queue that is too long says nothing about the server:
+        // end the call instead of retrying into the congestion.
+        const timeout = new PoolTimeoutError(
+          `client "${name}": no free connection within ${connectionTimeoutMs} ms ` +
+            `(${maxConnections} in use, ${gate.queued} waiting)`,
+          { policy: name, cause: error },
+        );
+        fail.abort(timeout);
+        throw timeout;
+      }
+      throw error;
+    }
+    const attemptHeaders = new Headers(headers);
+    if (Number.isFinite(ctx.deadline)) {
+      attemptHeaders.set(DEADLINE_HEADER, String(Math.floor(ctx.deadline)));
+    }
+    let signal = ctx.signal;
+    let timer;
+    let timedOut: AttemptTimeoutError | undefined;
+    if (timeoutMs !== undefined) {
+      const controller = new AbortController();
+      signal = AbortSignal.any([ctx.signal, controller.signal]);
+      timer = clock.setTimer(() => {
+        timedOut = new AttemptTimeoutError(
+          `client "${name}": attempt ${ctx.attempt} got no response within ${timeoutMs} ms`,
+          { policy: name, attempt: ctx.attempt, timeoutMs },
+        );
+        controller.abort(timedOut);
+      }, timeoutMs);
+    }
+    const started = clock.now();
+    stats.requestsSent++;
+    try {
+      const init: RequestInit & { client?: Deno.HttpClient } = {
+        method,
+        headers: attemptHeaders,
+        body,
+        signal,
+        redirect: "follow",
+      };
+      if (httpClient !== undefined) init.client = httpClient;
+      const response = await (options.fetch ?? globalThis.fetch)(url, init);
+      stats.responsesReceived++;
+      histogram.record(clock.now() - started);
+      return response;
+    } catch (error) {
+      if (timedOut !== undefined || error instanceof AttemptTimeoutError) stats.timeouts++;
+      throw timedOut ?? error;
+    } finally {
+      if (timer !== undefined) clock.clearTimer(timer);
+      permit.release();
+    }
+  }
+
+  async function clientFetch(
+    input: string | URL | Request,
+    init: ClientRequestInit = {},
+  ): Promise<Response> {
+    if (closing.signal.aborted) throw new TypeError(`client "${name}" is closed`);
+    const request = input instanceof Request ? input : undefined;
+    const url = request !== undefined
+      ? new URL(request.url)
+      : new URL(input as string | URL, baseUrl);
+    const method = (init.method ?? request?.method ?? "GET").toUpperCase();
+    const headers = new Headers(init.headers ?? request?.headers);
+    const retryable = isRetryable(method, headers, retryNonIdempotent);
+    let body: BodyInit | null = init.body ?? request?.body ?? null;
+    if (retryable && body instanceof ReadableStream) body = await bufferBody(body, maxBody);
+    const fail = new AbortController();
+    const signals = [closing.signal, fail.signal];
+    const callerSignal = init.signal ?? request?.signal;
+    if (callerSignal) signals.push(callerSignal);
+    try {
+      const response = await policy.execute(
+        (ctx) => send(url, method, headers, body, ctx, fail),
+        {
+          signal: AbortSignal.any(signals),
+          deadline: init.deadline,
+          maxAttempts: retryable ? undefined : 1,
+          discard: cancelBody,
+        },
+      );
+      if (!response.ok) stats.failures++;
+      return response;
+    } catch (error) {
+      if (error instanceof RetryExhaustedError && error.lastResult instanceof Response) {
+        // Out of retries on a failing response: hand it over as fetch would.
+        stats.failures++;
+        return error.lastResult;
+      }
+      if (
+        error instanceof PoolTimeoutError || error instanceof CircuitOpenError ||
+        error instanceof BulkheadRejectedError || error instanceof FailureBudgetExceededError
+      ) {
+        stats.rejected++;
+      }
+      stats.failures++;
+      throw error;
+    }
+  }
+
+  return {
+    fetch: clientFetch,
+    stats: () => ({ ...stats }),
+    percentile: (p) => histogram.percentile(p),
+    close() {
+      if (closing.signal.aborted) return;
+      closing.abort(new TypeError(`client "${name}" is closed`));
+      httpClient?.close();
+    },
+  };
+}

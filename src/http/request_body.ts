@@ -1,0 +1,59 @@
+/**
+ * Request bodies that can be sent more than once.
+ *
+ * @module
+ */
+
+/** Methods that are idempotent by definition (RFC 9110 §9.2.2) and so safe to retry. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "OPTIONS",
+  "PUT",
+  "DELETE",
+  "TRACE",
+]);
+
+/** True when a request may be retried without risking a duplicate effect. */
+export function isRetryable(
+  method: string,
+  headers: Headers,
+  retryNonIdempotent: boolean,
+): boolean {
+  return retryNonIdempotent || IDEMPOTENT_METHODS.has(method) || headers.has("idempotency-key");
+}
+
+/**
+ * Reads a streamed body into memory once, so every attempt can resend it.
+ * Rejects with a `RangeError` naming `maxBufferedBodyBytes` as soon as the
+ * body grows past the limit (the rest of the stream is cancelled).
+ */
+export async function bufferBody(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new RangeError(
+        `request body is larger than maxBufferedBodyBytes (${maxBytes} bytes): a streamed body is ` +
+          `buffered so a retry can resend it; raise the limit, send a non-streamed body, or make ` +
+          `the request non-retryable`,
+      );
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,378 @@
+import assert from "node:assert/strict";
+import { createClient } from "../src/http/client.ts";
+import { deadlineFromRequest } from "../src/http/deadline_propagation.ts";
+import { policy } from "../src/policy/policy.ts";
+import { type Clock, systemClock } from "../src/core/clock.ts";
+import { VirtualClock } from "../src/core/virtual_clock.ts";
+import { constant } from "../src/backoff/constant.ts";
+import { DeadlineExceededError, PoolTimeoutError } from "../src/core/errors.ts";
+import type { ResilienceEvent } from "../src/core/events.ts";
+
+/** A real server on 127.0.0.1 with a scripted handler. */
+function serve(handler: (req: Request, n: number) => Response | Promise<Response>) {
+  let n = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => handler(req, ++n),
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    get hits(): number {
+      return n;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+/** The system clock, except that backoff sleeps are recorded and skipped. */
+function recordingClock(): Clock & { sleeps: number[] } {
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => systemClock.now(),
+    sleep: (ms, signal) => {
+      sleeps.push(ms);
+      return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+    },
+    setTimer: (cb, ms) => systemClock.setTimer(cb, ms),
+    clearTimer: (id) => systemClock.clearTimer(id),
+  };
+}
+
+/** Waits (a few real milliseconds at a time) until `cond` holds. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test("503 with Retry-After is retried after exactly that delay; the 503 body is cancelled", async () => {
+  const server = serve((_req, n) =>
+    n === 1
+      ? new Response("try later ".repeat(1000), { status: 503, headers: { "retry-after": "1" } })
+      : new Response("fresh")
+  );
+  const clock = recordingClock();
+  const client = createClient({
+    baseUrl: server.url,
+    clock,
+    policy: { telemetry: false, retry: { maxAttempts: 3, backoff: constant(5) } },
+  });
+  try {
+    const res = await client.fetch("/item");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "fresh");
+    assert.deepEqual(clock.sleeps, [1_000]);
+    assert.equal(server.hits, 2);
+    assert.deepEqual(client.stats(), {
+      requestsSent: 2,
+      responsesReceived: 2,
+      timeouts: 0,
+      retries: 1,
+      failures: 0,
+      rejected: 0,
+    });
+    assert.ok(client.percentile(50) >= 0);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("out of retries, the last failing response is returned as fetch would", async () => {
+  const server = serve(() => new Response("down", { status: 503 }));
+  const client = createClient({
+    baseUrl: server.url,
+    clock: recordingClock(),
+    policy: { telemetry: false, retry: { maxAttempts: 3, backoff: constant(1) } },
+  });
+  try {
+    const res = await client.fetch("/down");
+    assert.equal(res.status, 503);
+    assert.equal(await res.text(), "down");
+    assert.equal(server.hits, 3);
+    const s = client.stats();
+    assert.equal(s.requestsSent, 3);
+    assert.equal(s.retries, 2);
+    assert.equal(s.failures, 1);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("POST without Idempotency-Key is not retried; with one (or retryNonIdempotent) it is", async () => {
+  const server = serve(() => new Response("no", { status: 503 }));
+  const make = (retryNonIdempotent = false) =>
+    createClient({
+      baseUrl: server.url,
+      clock: recordingClock(),
+      retryNonIdempotent,
+      policy: { telemetry: false, retry: { maxAttempts: 3, backoff: constant(1) } },
+    });
+  const plain = make();
+  const eager = make(true);
+  try {
+    const r1 = await plain.fetch("/orders", { method: "POST", body: "{}" });
+    await r1.body?.cancel();
+    assert.equal(server.hits, 1);
+    const r2 = await plain.fetch("/orders", {
+      method: "POST",
+      body: "{}",
+      headers: { "Idempotency-Key": "order-42" },
+    });
+    await r2.body?.cancel();
+    assert.equal(server.hits, 4);
+    const r3 = await plain.fetch("/orders", { method: "PATCH", body: "{}" });
+    await r3.body?.cancel();
+    assert.equal(server.hits, 5);
+    const r4 = await eager.fetch("/orders", { method: "POST", body: "{}" });
+    await r4.body?.cancel();
+    assert.equal(server.hits, 8);
+    for (const method of ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]) {
+      const before: number = server.hits;
+      const r = await plain.fetch("/x", { method, ...(method === "PUT" ? { body: "x" } : {}) });
+      await r.body?.cancel();
+      assert.equal(server.hits - before, 3, method);
+    }
+  } finally {
+    plain.close();
+    eager.close();
+    await server.close();
+  }
+});
+
+Deno.test("a streamed body is buffered once and resent on retry; too large a body is refused", async () => {
+  const bodies: string[] = [];
+  const server = serve(async (req, n) => {
+    bodies.push(await req.text());
+    return n === 1 ? new Response(null, { status: 502 }) : new Response("stored");
+  });
+  const client = createClient({
+    baseUrl: server.url,
+    clock: recordingClock(),
+    maxBufferedBodyBytes: 64,
+    policy: { telemetry: false, retry: { maxAttempts: 3, backoff: constant(1) } },
+  });
+  const stream = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const part of text.match(/.{1,4}/g)!) c.enqueue(new TextEncoder().encode(part));
+        c.close();
+      },
+    });
+  try {
+    const res = await client.fetch("/upload", {
+      method: "PUT",
+      body: stream("hello streamed world"),
+    });
+    assert.equal(await res.text(), "stored");
+    assert.deepEqual(bodies, ["hello streamed world", "hello streamed world"]);
+    await assert.rejects(
+      client.fetch("/upload", { method: "PUT", body: stream("x".repeat(100)) }),
+      {
+        name: "RangeError",
+        message: /^request body is larger than maxBufferedBodyBytes \(64 bytes\)/,
+      },
+    );
+    assert.equal(server.hits, 2, "nothing was sent for the refused body");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("pool: at most maxConnections in flight, FIFO wait, then PoolTimeoutError", async () => {
+  const clock = new VirtualClock(Date.now());
+  let inFlight = 0;
+  let peak = 0;
+  const releases: Array<() => void> = [];
+  const server = serve(async () => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise<void>((r) => releases.push(r));
+    inFlight--;
+    return new Response("done");
+  });
+  const client = createClient({
+    baseUrl: server.url,
+    clock,
+    pool: { maxConnections: 2, connectionTimeoutMs: 50 },
+    policy: { telemetry: false, retry: { maxAttempts: 3 } },
+  });
+  try {
+    const a = client.fetch("/a");
+    const b = client.fetch("/b");
+    const c = client.fetch("/c").then(
+      () => "resolved",
+      (e) => e,
+    );
+    await until(() => releases.length === 2, "two requests at the server");
+    await clock.advance(50); // c's wait for a connection runs out
+    const error = await c;
+    assert.ok(error instanceof PoolTimeoutError, String(error));
+    assert.match(error.message, /no free connection within 50 ms \(2 in use, 0 waiting\)/);
+    assert.equal(server.hits, 2);
+    releases.forEach((r) => r());
+    assert.equal(await (await a).text(), "done");
+    assert.equal(await (await b).text(), "done");
+    assert.equal(peak, 2);
+    const s = client.stats();
+    assert.equal(s.rejected, 1);
+    assert.equal(s.requestsSent, 2);
+    assert.equal(s.failures, 1);
+    assert.equal(s.retries, 0, "a pool timeout is not retried");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("timeoutMs aborts a slow attempt and the retry succeeds", async () => {
+  const clock = new VirtualClock(Date.now());
+  const gate: Array<() => void> = [];
+  const server = serve(async (_req, n) => {
+    if (n === 1) await new Promise<void>((r) => gate.push(r));
+    return new Response(`answer ${n}`);
+  });
+  const client = createClient({
+    baseUrl: server.url,
+    clock,
+    timeoutMs: 100,
+    policy: { telemetry: false, clock, retry: { maxAttempts: 2, backoff: constant(0) } },
+  });
+  try {
+    const pending = client.fetch("/slow");
+    await until(() => gate.length === 1, "the first request at the server");
+    await clock.advance(100);
+    const res = await pending;
+    assert.equal(await res.text(), "answer 2");
+    const s = client.stats();
+    assert.equal(s.timeouts, 1);
+    assert.equal(s.requestsSent, 2);
+    assert.equal(s.responsesReceived, 1);
+  } finally {
+    gate.forEach((r) => r());
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("deadline round trip through two services: downstream sees the budget and stops in time", async () => {
+  const clock = new VirtualClock(Date.now());
+  const seenByB: Array<string | null> = [];
+  let stoppedAt = -1;
+  let bStarted = false;
+  const downstream = policy("b-work", { clock, telemetry: false });
+  const b = serve(async (req) => {
+    seenByB.push(req.headers.get("bulwark-deadline"));
+    const deadline = deadlineFromRequest(req, clock.now());
+    try {
+      await downstream.execute(({ signal }) => {
+        bStarted = true;
+        return new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason))
+        );
+      }, { deadline });
+      return new Response("finished");
+    } catch (error) {
+      stoppedAt = clock.now();
+      return new Response((error as Error).name, { status: 504 });
+    }
+  });
+  const toB = createClient({
+    baseUrl: b.url,
+    clock,
+    policy: { telemetry: false, retry: { maxAttempts: 1 } },
+  });
+  let aStoppedAt = -1;
+  const a = serve(async (req) => {
+    const deadline = deadlineFromRequest(req, clock.now());
+    try {
+      const res = await toB.fetch("/work", { deadline });
+      return new Response(`B said ${res.status}: ${await res.text()}`);
+    } catch (error) {
+      aStoppedAt = clock.now();
+      return new Response(`A gave up: ${(error as Error).name}`, { status: 504 });
+    }
+  });
+  try {
+    const deadline = Math.floor(clock.now()) + 500;
+    const reply = fetch(`${a.url}/start`, { headers: { "bulwark-deadline": String(deadline) } });
+    await until(() => bStarted, "B to start its work");
+    await clock.advance(499);
+    assert.equal(stoppedAt, -1, "B is still within its budget");
+    await clock.advance(1);
+    const res = await reply;
+    // Both services give up at the one deadline: A on its call to B, B on its own work.
+    assert.equal(await res.text(), "A gave up: DeadlineExceededError");
+    assert.equal(aStoppedAt, Math.floor(deadline));
+    await until(() => stoppedAt !== -1, "B to stop");
+    assert.deepEqual(seenByB, [String(Math.floor(deadline))]);
+    assert.equal(stoppedAt, Math.floor(deadline));
+  } finally {
+    toB.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("a policy deadline rejects the client call with DeadlineExceededError", async () => {
+  const clock = new VirtualClock(Date.now());
+  const gate: Array<() => void> = [];
+  const server = serve(async () => {
+    await new Promise<void>((r) => gate.push(r));
+    return new Response("late");
+  });
+  const events: ResilienceEvent[] = [];
+  const client = createClient({
+    baseUrl: server.url,
+    clock,
+    policy: { telemetry: false, deadlineMs: 300, onEvent: (e) => events.push(e) },
+  });
+  try {
+    const pending = client.fetch("/hang").catch((e) => e);
+    await until(() => gate.length === 1, "the request at the server");
+    await clock.advance(300);
+    assert.ok((await pending) instanceof DeadlineExceededError);
+    assert.equal(events.at(-1)?.type, "deadline_exceeded");
+  } finally {
+    gate.forEach((r) => r());
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("createClient validates its options", () => {
+  assert.throws(() => createClient({ pool: { maxConnections: 0 } }), {
+    name: "RangeError",
+    message: "pool.maxConnections must be an integer >= 1: received 0",
+  });
+  assert.throws(() => createClient({ timeoutMs: -1 }), {
+    name: "RangeError",
+    message: "timeoutMs must be a number > 0: received -1",
+  });
+  assert.throws(() => createClient({ pool: { size: 3 } } as never), {
+    name: "TypeError",
+    message: /^pool\.size is not a known option/,
+  });
+  assert.throws(() => createClient({ retryNonIdempotent: "yes" } as never), {
+    name: "TypeError",
+    message: 'retryNonIdempotent must be a boolean: received "yes"',
+  });
+  assert.throws(() => createClient({ policy: { retry: { maxAttempts: 0 } } }), {
+    name: "RangeError",
+    message: "retry.maxAttempts must be an integer >= 1: received 0",
+  });
+});
+
+Deno.test("a closed client rejects new requests", async () => {
+  const client = createClient({ policy: { telemetry: false } });
+  client.close();
+  await assert.rejects(client.fetch("http://127.0.0.1:9/"), {
+    name: "TypeError",
+    message: 'client "http" is closed',
+  });
+});
