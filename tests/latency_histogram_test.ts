@@ -195,6 +195,39 @@ Deno.test("a decimal percentile is not pushed to the next rank by binary roundin
   assertWithin(histogram.percentile(99.95), 1_000, 1e-4, "p99.95 of 1..1000");
 });
 
+Deno.test("small random sets: every rank from either end of the bucket array", () => {
+  // n from 1 to 60, values in the zero bucket, in range and above maxValue
+  const random = seededRandom(10);
+  const minValue = 0.01;
+  const maxValue = 10_000;
+  for (let trial = 0; trial < 300; trial++) {
+    const n = 1 + Math.floor(random() * 60);
+    const values = Float64Array.from({ length: n }, () => {
+      const r = random();
+      return r < 0.1
+        ? random() * minValue
+        : r < 0.15
+        ? maxValue * (1 + random())
+        : Math.exp(-4 + 13 * random());
+    });
+    const histogram = new LatencyHistogram({ minValue, maxValue });
+    for (const value of values) histogram.record(value);
+    const sorted = values.slice().sort();
+    for (let tenths = 0; tenths <= 1_000; tenths += 5) {
+      const exact = exactPercentile(sorted, tenths, 10);
+      const actual = histogram.percentile(tenths / 10);
+      const what = `trial ${trial} n=${n} p${tenths / 10}`;
+      if (exact <= minValue) {
+        assert.ok(Math.abs(actual - exact) < minValue, `${what}: ${actual} vs ${exact}`);
+      } else if (exact <= maxValue) {
+        assertWithin(actual, exact, 0.01, what);
+      } else {
+        assert.ok(actual >= maxValue * 0.99 && actual <= exact, `${what}: ${actual} vs ${exact}`);
+      }
+    }
+  }
+});
+
 // --- range ends -------------------------------------------------------------
 
 Deno.test("values at or below minValue share the zero bucket and report the minimum", () => {

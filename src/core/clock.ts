@@ -6,6 +6,8 @@
  * @module
  */
 
+import { TimerWheel, type WheelEntry } from "./timer_wheel.ts";
+
 /**
  * Opaque id of a timer set through {@link Clock.setTimer} (a number or the
  * runtime's timer object; never `undefined`).
@@ -68,10 +70,20 @@ export function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promi
   });
 }
 
+/** The wheel behind {@link systemClock}'s timers. */
+export const systemTimerWheel: TimerWheel = new TimerWheel();
+
 /**
  * The real clock: epoch milliseconds from the monotonic high-resolution
  * timer (`performance.timeOrigin + performance.now()`, so it never jumps
- * back when the wall clock is adjusted) and the runtime's timers.
+ * back when the wall clock is adjusted).
+ *
+ * - `setTimer` / `clearTimer` (deadlines, attempt and queue timeouts) go
+ *   through one shared, coarse timer wheel: arming costs a bucket insert, not
+ *   a runtime timer; a timer fires no earlier than asked and at most one 5 ms
+ *   tick (plus event-loop latency) later. The wheel's single interval stops
+ *   once no timer is pending, so it never keeps an idle process alive.
+ * - `sleep` (backoff delays) uses a precise runtime timer.
  *
  * @example
  * ```ts
@@ -88,12 +100,20 @@ export const systemClock: Clock = {
     return performance.timeOrigin + performance.now();
   },
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepWith(systemClock, ms, signal);
+    return sleepWith(preciseTimers, ms, signal);
   },
   setTimer(callback: () => void, ms: number): TimerId {
-    return setTimeout(callback, ms);
+    return systemTimerWheel.schedule(callback, ms);
   },
   clearTimer(id: TimerId): void {
-    clearTimeout(id as number);
+    systemTimerWheel.cancel(id as WheelEntry);
   },
+};
+
+/** Runtime timers, for sleeps that should end on time rather than on a tick. */
+const preciseTimers: Clock = {
+  now: () => systemClock.now(),
+  sleep: (ms, signal) => sleepWith(preciseTimers, ms, signal),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (id) => clearTimeout(id as number),
 };

@@ -276,7 +276,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       if (httpClient !== undefined) init.client = httpClient;
       const response = await (options.fetch ?? globalThis.fetch)(url, init);
       stats.responsesReceived++;
-      histogram.record(clock.now() - started);
+      histogram.record(Math.max(0, clock.now() - started));
       return response;
     } catch (error) {
       if (timedOut !== undefined || error instanceof AttemptTimeoutError) stats.timeouts++;

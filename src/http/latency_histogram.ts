@@ -289,10 +289,20 @@ export class LatencyHistogram {
     if (rank === n) return this.#max;
     const counts = this.#counts;
     let seen = 0;
-    let k = 0;
-    for (; k < this.#top; k++) {
-      seen += counts[k];
-      if (seen >= rank) break;
+    let k: number;
+    if (rank <= n / 2) {
+      // the bucket where the running count from the bottom reaches `rank`
+      for (k = 0; k < this.#top; k++) {
+        seen += counts[k];
+        if (seen >= rank) break;
+      }
+    } else {
+      // the rank-th smallest is the (n - rank + 1)-th largest: scan from the top
+      const fromTop = n - rank + 1;
+      for (k = this.#top; k > 0; k--) {
+        seen += counts[k];
+        if (seen >= fromTop) break;
+      }
     }
     const estimate = k === 0
       ? 0

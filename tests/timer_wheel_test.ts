@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { TimerWheel } from "../src/core/timer_wheel.ts";
+import { systemClock, systemTimerWheel } from "../src/core/clock.ts";
+import { policy } from "../src/policy/policy.ts";
+
+/** A wheel on a hand-moved clock; `runDue` stands in for the interval. */
+function manual(tickMs = 10) {
+  let now = 1_000;
+  const wheel = new TimerWheel({ tickMs, now: () => now });
+  return {
+    wheel,
+    at: (t: number) => {
+      now = t;
+      wheel.runDue();
+    },
+  };
+}
+
+Deno.test("TimerWheel fires no earlier than the delay and within one tick after it", () => {
+  const { wheel, at } = manual(10);
+  const fired: Array<[string, number]> = [];
+  let clock = 1_000;
+  const move = (t: number) => {
+    clock = t;
+    at(t);
+  };
+  wheel.schedule(() => fired.push(["a", clock]), 25); // due 1025 -> tick 103 (1030)
+  wheel.schedule(() => fired.push(["b", clock]), 30); // due 1030 -> tick 103
+  wheel.schedule(() => fired.push(["c", clock]), 0); // due now -> tick 100 (already current)
+  move(1_009);
+  assert.deepEqual(fired, []);
+  move(1_010);
+  assert.deepEqual(fired, [["c", 1_010]]);
+  move(1_029);
+  assert.equal(fired.length, 1, "not before its tick");
+  move(1_030);
+  assert.deepEqual(fired.map((f) => f[0]), ["c", "a", "b"]);
+  assert.equal(wheel.pending, 0);
+  assert.equal(wheel.running, false, "stops once nothing is pending");
+});
+
+Deno.test("TimerWheel: cancelled entries never fire; a late tick catches up in order", () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  const x = wheel.schedule(() => fired.push("x"), 15);
+  wheel.schedule(() => fired.push("y"), 40);
+  wheel.schedule(() => fired.push("z"), 90);
+  wheel.cancel(x);
+  wheel.cancel(x); // twice is harmless
+  assert.equal(wheel.pending, 2);
+  at(1_100); // the event loop was blocked for 100 ms
+  assert.deepEqual(fired, ["y", "z"]);
+  wheel.stop();
+});
+
+Deno.test("TimerWheel: a throwing callback does not stop the others", async () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  const errors: unknown[] = [];
+  const onError = (e: ErrorEvent) => {
+    e.preventDefault();
+    errors.push(e.error);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    wheel.schedule(() => {
+      throw new Error("bad callback");
+    }, 5);
+    wheel.schedule(() => fired.push("after"), 5);
+    at(1_010);
+    assert.deepEqual(fired, ["after"]);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal((errors[0] as Error).message, "bad callback");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+    wheel.stop();
+  }
+});
+
+Deno.test("1,000 successful calls with a deadline arm the shared timer once and leave nothing pending", async () => {
+  const p = policy("hot", {
+    telemetry: false,
+    deadlineMs: 2_000,
+    attemptTimeoutMs: 500,
+    retry: { maxAttempts: 3 },
+  });
+  const armedBefore = systemTimerWheel.armCount;
+  for (let i = 0; i < 1_000; i++) await p.execute(() => i);
+  assert.ok(systemTimerWheel.armCount - armedBefore <= 1, "one runtime timer for 1,000 calls");
+  assert.equal(systemTimerWheel.pending, 0);
+  await new Promise((r) => setTimeout(r, 0)); // let the wheel see it is idle
+  assert.equal(systemTimerWheel.running, false);
+  // ...and the op sanitizer would fail this test if any timer were left.
+});
+
+Deno.test("a deadline on the system clock still fires, within a tick", async () => {
+  const p = policy("hung", { telemetry: false, deadlineMs: 12 });
+  const start = systemClock.now();
+  await assert.rejects(p.execute(() => new Promise(() => {})), { name: "DeadlineExceededError" });
+  const took = systemClock.now() - start;
+  assert.ok(took >= 12, `fired early: ${took} ms`);
+  assert.equal(systemTimerWheel.running, false);
+});
