@@ -170,9 +170,11 @@ export class FailureBudget {
 
   /** Records one call's outcome: `true` if it failed. */
   record(failed: boolean): void {
-    this.#window.add(SAMPLES);
-    if (failed) this.#window.add(FAILURES);
-    this.#evaluate();
+    // One clock read per record, shared by the window's updates and sums.
+    const now = this.#clock.now();
+    this.#window.add(SAMPLES, 1, now);
+    if (failed) this.#window.add(FAILURES, 1, now);
+    this.#evaluate(now);
   }
 
   /** Failure rate over the window, 0..1; 0 when the window is empty. */
@@ -195,9 +197,9 @@ export class FailureBudget {
     return this.#evaluate();
   }
 
-  #evaluate(): boolean {
-    const samples = this.#window.sum(SAMPLES);
-    const rate = samples === 0 ? 0 : this.#window.sum(FAILURES) / samples;
+  #evaluate(now: number = this.#clock.now()): boolean {
+    const samples = this.#window.sum(SAMPLES, now);
+    const rate = samples === 0 ? 0 : this.#window.sum(FAILURES, now) / samples;
     const breached = samples >= this.#minSamples && rate > this.threshold;
     if (breached === this.#breached) return breached;
     // Flip first, so a listener or onBreach that reads isBreached() sees the
@@ -207,7 +209,7 @@ export class FailureBudget {
       this.events.emit({
         type: breached ? "failure_budget_breach" : "failure_budget_recovered",
         policy: this.name,
-        timestamp: this.#clock.now(),
+        timestamp: now,
         rate,
         threshold: this.threshold,
         samples,

@@ -172,6 +172,30 @@ export class Bulkhead {
   }
 
   /**
+   * Takes a permit at once if one is free, without queueing or awaiting;
+   * returns `undefined` when the bulkhead is full (no event: the caller
+   * decides whether to queue with {@link Bulkhead.acquire}).
+   *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "@bulwark/bulwark";
+   * import assert from "node:assert/strict";
+   *
+   * const bulkhead = new Bulkhead({ maxConcurrent: 1 });
+   * const permit = bulkhead.tryAcquire();
+   * assert.ok(permit !== undefined);
+   * assert.equal(bulkhead.tryAcquire(), undefined);
+   * permit.release();
+   * ```
+   */
+  tryAcquire(): BulkheadPermit | undefined {
+    // A free permit means an empty queue (releases hand permits to waiters).
+    if (this.#inFlight >= this.maxConcurrent) return undefined;
+    this.#inFlight++;
+    return this.#permit();
+  }
+
+  /**
    * Waits for a permit (see the class description for when it rejects). The
    * caller must release it: call `release()` in a `finally`, or hold it with
    * `using`.

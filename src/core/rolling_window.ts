@@ -77,8 +77,8 @@ export class RollingWindow {
   }
 
   /** Adds `amount` (default 1) to `counter` in the current bucket. */
-  add(counter: number, amount = 1): void {
-    const epoch = this.#epoch();
+  add(counter: number, amount = 1, now: number = this.#clock.now()): void {
+    const epoch = this.#epoch(now);
     const slot = this.#slot(epoch);
     if (this.#epochs[slot] !== epoch) {
       this.#epochs[slot] = epoch;
@@ -88,8 +88,8 @@ export class RollingWindow {
   }
 
   /** Total of `counter` over the window. */
-  sum(counter: number): number {
-    const oldest = this.#epoch() - this.#buckets;
+  sum(counter: number, now: number = this.#clock.now()): number {
+    const oldest = this.#epoch(now) - this.#buckets;
     let total = 0;
     for (let slot = 0; slot < this.#buckets; slot++) {
       if (this.#epochs[slot] > oldest) total += this.#counts[slot * this.#counters + counter];
@@ -104,8 +104,8 @@ export class RollingWindow {
   }
 
   /** The current bucket number, never earlier than one already seen. */
-  #epoch(): number {
-    const epoch = Math.floor(this.#clock.now() / this.#widthMs);
+  #epoch(now: number): number {
+    const epoch = Math.floor(now / this.#widthMs);
     if (epoch > this.#head) this.#head = epoch;
     return this.#head;
   }

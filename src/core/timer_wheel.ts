@@ -6,12 +6,18 @@
  * @module
  */
 
+/** Ticks covered by the ring of slots (a power of two): 20 s at 5 ms ticks. */
+const SLOTS = 4096;
+const MASK = SLOTS - 1;
+
 /** A scheduled callback. */
 export interface WheelEntry {
   /** Called once when the entry falls due. */
   readonly callback: () => void;
   /** True once the entry fired or was cancelled. */
   done: boolean;
+  /** Index of its slot in the ring, or -1 when it waits in the far map. */
+  readonly slot: number;
 }
 
 /** Options of {@link TimerWheel}. */
@@ -39,7 +45,12 @@ export interface TimerWheelOptions {
 export class TimerWheel {
   readonly #tickMs: number;
   readonly #now: () => number;
-  readonly #buckets = new Map<number, WheelEntry[]>();
+  /** Slots for the next {@link SLOTS} ticks, reused as the wheel turns. */
+  readonly #slots: WheelEntry[][] = Array.from({ length: SLOTS }, () => []);
+  /** Live (not fired, not cancelled) entries per slot: an emptied slot is truncated at once. */
+  readonly #slotLive = new Int32Array(SLOTS);
+  /** Entries further out than the slots reach, by tick. */
+  readonly #far = new Map<number, WheelEntry[]>();
   #live = 0;
   #handle: ReturnType<typeof setInterval> | undefined;
   /** Every tick up to and including this one has been processed. */
@@ -80,16 +91,23 @@ export class TimerWheel {
 
   /** Schedules `callback` to run after at least `delayMs`. */
   schedule(callback: () => void, delayMs: number): WheelEntry {
-    const entry: WheelEntry = { callback, done: false };
     const now = this.#now();
     if (this.#handle === undefined) this.#arm(now);
     // The first tick boundary at or after now + delay; never one already processed.
     let tick = Math.ceil((now + (delayMs > 0 ? delayMs : 0)) / this.#tickMs);
     if (tick <= this.#doneTick) tick = this.#doneTick + 1;
-    const bucket = this.#buckets.get(tick);
-    if (bucket === undefined) this.#buckets.set(tick, [entry]);
-    else bucket.push(entry);
     this.#live++;
+    if (tick - this.#doneTick < SLOTS) {
+      const slot = tick & MASK;
+      const entry: WheelEntry = { callback, done: false, slot };
+      this.#slots[slot].push(entry);
+      this.#slotLive[slot]++;
+      return entry;
+    }
+    const entry: WheelEntry = { callback, done: false, slot: -1 };
+    const bucket = this.#far.get(tick);
+    if (bucket === undefined) this.#far.set(tick, [entry]);
+    else bucket.push(entry);
     return entry;
   }
 
@@ -97,6 +115,9 @@ export class TimerWheel {
   cancel(entry: WheelEntry): void {
     if (entry.done) return;
     entry.done = true;
+    // A slot whose entries were all cancelled drops them now, so the common
+    // arm-then-cancel of a successful call leaves no garbage behind.
+    if (entry.slot >= 0 && --this.#slotLive[entry.slot] === 0) this.#slots[entry.slot].length = 0;
     if (--this.#live === 0 && !this.#idleCheck) {
       this.#idleCheck = true;
       setImmediate(this.#onIdleCheck);
@@ -107,7 +128,9 @@ export class TimerWheel {
   stop(): void {
     if (this.#handle !== undefined) clearInterval(this.#handle);
     this.#handle = undefined;
-    this.#buckets.clear();
+    for (const slot of this.#slots) slot.length = 0;
+    this.#slotLive.fill(0);
+    this.#far.clear();
     this.#live = 0;
   }
 
@@ -127,11 +150,17 @@ export class TimerWheel {
       return;
     }
     const current = Math.floor(this.#now() / this.#tickMs);
-    for (let t = this.#doneTick + 1; t <= current; t++) {
+    for (let t = this.#doneTick + 1; t <= current && this.#live > 0; t++) {
       this.#doneTick = t;
-      const bucket = this.#buckets.get(t);
-      if (bucket === undefined) continue;
-      this.#buckets.delete(t);
+      const index = t & MASK;
+      const slot = this.#slots[index];
+      const far = this.#far.size > 0 ? this.#far.get(t) : undefined;
+      if (far !== undefined) this.#far.delete(t);
+      if (slot.length === 0 && far === undefined) continue;
+      // Callbacks cannot add to this slot (new entries go to later ticks),
+      // so it can be emptied after the loop.
+      const bucket = far === undefined ? slot : slot.concat(far);
+      this.#slotLive[index] = 0;
       for (const entry of bucket) {
         if (entry.done) continue;
         entry.done = true;
@@ -146,7 +175,9 @@ export class TimerWheel {
           });
         }
       }
+      slot.length = 0;
     }
     if (this.#live === 0) this.stop();
+    else if (this.#doneTick < current) this.#doneTick = current;
   }
 }

@@ -21,6 +21,8 @@ export interface AttemptContext {
 /** The operation a policy runs. */
 export type Operation<T> = (context: AttemptContext) => T | PromiseLike<T>;
 
+import type { Clock, TimerId } from "../core/clock.ts";
+
 const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
 /**
@@ -32,6 +34,12 @@ const NOT_ABORTED: unique symbol = Symbol("not aborted");
 export class AttemptRun implements AttemptContext {
   readonly attempt: number;
   readonly deadline: number;
+  /** Which timer aborted the attempt: 0 none, 1 the deadline, 2 the attempt timeout. */
+  fired: 0 | 1 | 2 = 0;
+  /** The previous attempt's failure (the cause of a deadline error). */
+  previousError: unknown;
+  #clock: Clock | undefined;
+  #timer: TimerId | undefined;
   #controller: AbortController | undefined;
   #reason: unknown = NOT_ABORTED;
   #reject: ((reason: unknown) => void) | undefined;
@@ -52,6 +60,28 @@ export class AttemptRun implements AttemptContext {
   /** True once {@link AttemptRun.abort} ran. */
   get aborted(): boolean {
     return this.#reason !== NOT_ABORTED;
+  }
+
+  /**
+   * Arms the attempt's timer: after `ms`, `fired` becomes `kind` and the
+   * attempt aborts with `reasonFor(this, kind)`.
+   */
+  arm(
+    clock: Clock,
+    ms: number,
+    kind: 1 | 2,
+    reasonFor: (run: AttemptRun, kind: 1 | 2) => unknown,
+  ): void {
+    this.#clock = clock;
+    this.#timer = clock.setTimer(() => {
+      this.fired = kind;
+      this.abort(reasonFor(this, kind));
+    }, ms);
+  }
+
+  /** Cancels the timer set by {@link AttemptRun.arm}, if any. */
+  disarm(): void {
+    if (this.#timer !== undefined) this.#clock!.clearTimer(this.#timer);
   }
 
   /** Aborts the attempt: its signal aborts and `settle()` rejects with `reason`. */

@@ -14,6 +14,8 @@ import type { ResilienceEvent } from "../core/events.ts";
 /** A circuit breaker as the engine sees it (checked before every attempt). */
 export interface AttemptGate {
   readonly name: string;
+  /** Set when the breaker detects slow calls, so attempt durations must be measured. */
+  readonly slowCallMs: number | undefined;
   /** Admits the attempt (reserving a half-open probe) or refuses it. */
   allowCall(): boolean;
   /** Milliseconds until a refused call would be admitted. */
@@ -40,6 +42,8 @@ export interface ConcurrencyGate {
   readonly name: string;
   readonly inFlight: number;
   readonly maxConcurrent: number;
+  /** A permit right away if one is free (the fast path: no promise, no await). */
+  tryAcquire(): { release(): void } | undefined;
   acquire(options: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ release(): void }>;
 }
 

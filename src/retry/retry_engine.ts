@@ -7,7 +7,7 @@
 import type { Classifier, ErrorClass } from "../classify/error_class.ts";
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import { retryAfterMs } from "../classify/retry_after.ts";
-import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
@@ -174,6 +174,15 @@ export class RetryEngine {
     this.#retry = resolveRetryOptions(retry, retryPath);
   }
 
+  /** Builds the abort reason when an attempt's timer fires (1 deadline, 2 attempt timeout). */
+  readonly #reasonFor = (run: AttemptRun, kind: 1 | 2): unknown =>
+    kind === 1
+      ? this.#deadlineError(run.attempt, run.deadline, run.previousError)
+      : new AttemptTimeoutError(
+        `${this.#label()} attempt ${run.attempt} timed out after ${this.#attemptTimeoutMs} ms`,
+        { policy: this.name, attempt: run.attempt, timeoutMs: this.#attemptTimeoutMs },
+      );
+
   /** The clock the engine reads. */
   get clock(): Clock {
     return this.#clock;
@@ -202,9 +211,11 @@ export class RetryEngine {
     }
     if (options?.discard !== undefined) functionValue("discard", options.discard);
     const tracer = parts.observer?.start(this.name, clock);
-    // Read the clock per attempt only when something needs the time.
-    const timed = deadline !== Infinity || this.#attemptTimeoutMs !== Infinity ||
-      tracer !== undefined || circuit !== undefined;
+    // Read the clock per attempt only when something needs the time: the
+    // start for a deadline, a timeout or a trace; the end for a trace or a
+    // breaker that detects slow calls.
+    const timedEnd = tracer !== undefined || circuit?.slowCallMs !== undefined;
+    const timed = timedEnd || deadline !== Infinity || this.#attemptTimeoutMs !== Infinity;
 
     let current: AttemptRun | undefined;
     const onAbort = signal === undefined ? undefined : () => current?.abort(signal.reason);
@@ -228,29 +239,33 @@ export class RetryEngine {
       const bulkhead = parts.bulkhead;
       if (bulkhead !== undefined) {
         const observer = parts.observer?.recordsParts ? parts.observer : undefined;
-        const queued = observer !== undefined && bulkhead.inFlight >= bulkhead.maxConcurrent;
+        permit = bulkhead.tryAcquire();
+        if (permit !== undefined) observer?.bulkheadChange(bulkhead.name, 1, 0);
+        const queued = observer !== undefined && permit === undefined;
         if (queued) observer.bulkheadChange(bulkhead.name, 0, 1);
-        try {
-          this.#cause = tracer ?? null;
-          const pending = bulkhead.acquire({
-            signal,
-            timeoutMs: deadline === Infinity ? undefined : Math.max(0, deadline - clock.now()),
-          });
-          this.#cause = undefined;
-          permit = await pending;
-          observer?.bulkheadChange(bulkhead.name, 1, queued ? -1 : 0);
-        } catch (error) {
-          this.#cause = undefined;
-          if (queued) observer.bulkheadChange(bulkhead.name, 0, -1);
-          if (signal?.aborted) {
-            outcome = "cancelled";
-          } else if (deadline !== Infinity && clock.now() >= deadline) {
-            outcome = "deadline_exceeded";
-            throw this.#deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
-          } else {
-            outcome = "bulkhead_rejected";
+        if (permit === undefined) {
+          try {
+            this.#cause = tracer ?? null;
+            const pending = bulkhead.acquire({
+              signal,
+              timeoutMs: deadline === Infinity ? undefined : Math.max(0, deadline - clock.now()),
+            });
+            this.#cause = undefined;
+            permit = await pending;
+            observer?.bulkheadChange(bulkhead.name, 1, queued ? -1 : 0);
+          } catch (error) {
+            this.#cause = undefined;
+            if (queued) observer.bulkheadChange(bulkhead.name, 0, -1);
+            if (signal?.aborted) {
+              outcome = "cancelled";
+            } else if (deadline !== Infinity && clock.now() >= deadline) {
+              outcome = "deadline_exceeded";
+              throw this.#deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
+            } else {
+              outcome = "bulkhead_rejected";
+            }
+            throw error;
           }
-          throw error;
         }
       }
       parts.retryBudget?.recordRequest();
@@ -293,22 +308,9 @@ export class RetryEngine {
             error = e;
           }
         } else {
-          // 1 = the deadline fired, 2 = this attempt's timeout fired.
-          let fired = 0;
-          let timer: TimerId | undefined;
           if (limitAt !== Infinity) {
-            const byDeadline = limitAt >= deadline;
-            timer = clock.setTimer(() => {
-              fired = byDeadline ? 1 : 2;
-              run.abort(
-                byDeadline
-                  ? this.#deadlineError(attempt, deadline, lastError)
-                  : new AttemptTimeoutError(
-                    `${this.#label()} attempt ${attempt} timed out after ${this.#attemptTimeoutMs} ms`,
-                    { policy: this.name, attempt, timeoutMs: this.#attemptTimeoutMs },
-                  ),
-              );
-            }, limitAt - startedAt);
+            run.previousError = lastError;
+            run.arm(clock, limitAt - startedAt, limitAt >= deadline ? 1 : 2, this.#reasonFor);
           }
           current = run;
           try {
@@ -317,9 +319,10 @@ export class RetryEngine {
             threw = true;
             error = e;
           } finally {
-            if (timer !== undefined) clock.clearTimer(timer);
+            run.disarm();
             current = undefined;
           }
+          const fired = run.fired;
           if (threw) {
             if (signal?.aborted) {
               if (circuit !== undefined) this.#record(tracer, circuit, undefined, 0, 0);
@@ -355,7 +358,8 @@ export class RetryEngine {
           }
         }
 
-        const endedAt = timed ? clock.now() : 0;
+        const endedAt = timedEnd ? clock.now() : 0;
+        const durationMs = timedEnd ? endedAt - startedAt : 0;
         let verdict: ErrorClass | "success";
         if (threw) {
           verdict = this.#classify(error);
@@ -365,13 +369,13 @@ export class RetryEngine {
           if (verdict === "success") {
             if (tracer !== undefined) tracer.attemptEnd(attempt, endedAt, undefined, undefined);
             if (circuit !== undefined || failureBudget !== undefined) {
-              this.#record(tracer, circuit, failureBudget, 1, endedAt - startedAt);
+              this.#record(tracer, circuit, failureBudget, 1, durationMs);
             }
             if (this.events.active || tracer !== undefined) {
               this.#emit(tracer, {
                 type: "success",
                 policy: this.name,
-                timestamp: endedAt,
+                timestamp: timedEnd ? endedAt : clock.now(),
                 attempt,
               });
             }
@@ -393,7 +397,7 @@ export class RetryEngine {
             circuit,
             index === PERMANENT ? undefined : failureBudget,
             index === PERMANENT ? 0 : 2,
-            endedAt - startedAt,
+            durationMs,
           );
         }
         failures ??= [0, 0, 0, 0, 0, 0, 0];

@@ -23,6 +23,31 @@ export interface Instruments {
 
 const cache = new WeakMap<Meter, Instruments>();
 
+/**
+ * Bucket boundaries in seconds for the duration histograms: the SDKs'
+ * defaults (0, 5, 10, ... 10,000) are meant for milliseconds and would put
+ * nearly every call in the first bucket. These are OpenTelemetry's semantic
+ * conventions' recommendation for HTTP durations.
+ */
+const DURATION_BUCKETS_S = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.075,
+  0.1,
+  0.25,
+  0.5,
+  0.75,
+  1,
+  2.5,
+  5,
+  7.5,
+  10,
+];
+/** Retry delays run longer (backoff caps, Retry-After). */
+const DELAY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 /** Returns the instruments of `meter`, creating them on first use. */
 export function instrumentsFor(meter: Meter): Instruments {
   let found = cache.get(meter);
@@ -31,10 +56,12 @@ export function instrumentsFor(meter: Meter): Instruments {
       callDuration: meter.createHistogram("bulwark.call.duration", {
         unit: "s",
         description: "Duration of calls through a policy, retries and sleeps included.",
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
       attemptDuration: meter.createHistogram("bulwark.attempt.duration", {
         unit: "s",
         description: "Duration of single attempts.",
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
       events: meter.createCounter("bulwark.events", {
         unit: "{event}",
@@ -43,6 +70,7 @@ export function instrumentsFor(meter: Meter): Instruments {
       retryDelay: meter.createHistogram("bulwark.retry.delay", {
         unit: "s",
         description: "Delay before each retry.",
+        advice: { explicitBucketBoundaries: DELAY_BUCKETS_S },
       }),
       circuitState: meter.createGauge("bulwark.circuit.state", {
         unit: "1",
