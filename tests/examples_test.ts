@@ -62,11 +62,16 @@ Deno.test("examples for the bulkhead, failure budget and circuit breaker exit 0"
   }
 });
 
-Deno.test("deno task demo --json: exits 0 and reports every phase with the listed fields", async () => {
-  const { code, stdout, stderr } = await runExample("examples/demo.ts", [
-    "--allow-net=127.0.0.1",
-    "--allow-env",
-  ], ["--json"]);
+Deno.test("deno task demo and demo --json: exit 0; the JSON reports every phase with the listed fields", async () => {
+  const permissions = ["--allow-net=127.0.0.1", "--allow-env"];
+  const [plain, { code, stdout, stderr }] = await Promise.all([
+    runExample("examples/demo.ts", permissions),
+    runExample("examples/demo.ts", permissions, ["--json"]),
+  ]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /^phase\s+success\s+attempts\/req\s+p50 ms\s+p95 ms\s+p99 ms/m);
+  assert.match(plain.stdout, /circuit transitions:\n\s+\d+ ms\s+\[\w+\]\s+closed -> open/);
+  assert.match(plain.stdout, /traces: start Jaeger/);
   assert.equal(code, 0, stderr);
   const summary = JSON.parse(stdout);
   assert.equal(summary.totalRequests, 2_000);
