@@ -1,4 +1,5 @@
 // Shared test helpers (not part of the package).
+import assert from "node:assert/strict";
 import type { ResilienceEvent } from "../src/core/events.ts";
 
 /** Collects events and offers a compact view of them. */
@@ -23,4 +24,22 @@ export function settleLater<T>(
     (value) => ({ ok: true as const, value }),
     (error) => ({ ok: false as const, error }),
   );
+}
+
+/** Passes a deliberately ill-typed value (for bad-input tests). */
+export function loose(value: unknown): never {
+  return value as never;
+}
+
+/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
+export function throwsExactly(
+  fn: () => unknown,
+  Class: RangeErrorConstructor | TypeErrorConstructor,
+  message: string,
+): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
+    assert.equal((e as Error).message, message);
+    return true;
+  });
 }

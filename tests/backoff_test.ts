@@ -8,6 +8,7 @@ import { equalJitter } from "../src/backoff/equal_jitter.ts";
 import { decorrelatedJitter } from "../src/backoff/decorrelated_jitter.ts";
 import { tokenBackoff } from "../src/backoff/token_backoff.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { loose, throwsExactly } from "./_helpers.ts";
 
 const ATTEMPTS = [1, 2, 3, 4, 5, 6];
 
@@ -35,24 +36,6 @@ function ctx(attempt: number, random: () => number, extra: Partial<BackoffContex
 /** Delays for attempts 1..6 with a fixed random number. */
 function delays(strategy: BackoffStrategy, r: number): number[] {
   return ATTEMPTS.map((attempt) => strategy(ctx(attempt, fixed(r))));
-}
-
-/** Passes a deliberately ill-typed value to a strategy factory. */
-function loose(value: unknown): never {
-  return value as never;
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
 }
 
 type BadCase = [

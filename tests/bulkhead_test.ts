@@ -4,24 +4,7 @@ import { BulkheadRejectedError } from "../src/core/errors.ts";
 import { VirtualClock } from "../src/core/virtual_clock.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { recorder, settleLater } from "./_helpers.ts";
-
-/** Passes a deliberately ill-typed value. */
-function loose(value: unknown): never {
-  return value as never;
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
+import { loose, throwsExactly } from "./_helpers.ts";
 
 /** Asserts that `p` rejects with exactly `Class` and `message`. */
 async function rejectsExactly(

@@ -19,6 +19,7 @@ import type {
 } from "../src/core/events.ts";
 import { VirtualClock } from "../src/core/virtual_clock.ts";
 import { recorder } from "./_helpers.ts";
+import { throwsExactly } from "./_helpers.ts";
 
 type Options = CircuitBreakerOptions;
 
@@ -1045,19 +1046,6 @@ Deno.test("time detector keeps `buckets` buckets after 100,000 calls over a long
 });
 
 // --- 9. bad input ------------------------------------------------------------------------
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}: ${e}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
 
 Deno.test("bad options: every option, exact messages", () => {
   const make = (options: unknown) => () => new CircuitBreaker(options as Options);

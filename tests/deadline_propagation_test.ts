@@ -6,29 +6,12 @@ import {
   parseGrpcTimeout,
   withDeadlineHeader,
 } from "../src/http/deadline_propagation.ts";
+import { loose, throwsExactly } from "./_helpers.ts";
 
 const NOW = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 function request(headers: Record<string, string>): Request {
   return new Request("http://localhost/", { headers });
-}
-
-/** Passes a deliberately ill-typed value. */
-function loose(value: unknown): never {
-  return value as never;
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
 }
 
 Deno.test("header names", () => {

@@ -7,24 +7,7 @@ import {
 import { VirtualClock } from "../src/core/virtual_clock.ts";
 import type { FailureBudgetEvent } from "../src/core/events.ts";
 import { recorder } from "./_helpers.ts";
-
-/** Passes a deliberately ill-typed value. */
-function loose(value: unknown): never {
-  return value as never;
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
+import { loose, throwsExactly } from "./_helpers.ts";
 
 /** Records `failures` failures then `successes` successes. */
 function feed(budget: FailureBudget, failures: number, successes: number): void {

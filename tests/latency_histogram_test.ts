@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "../src/http/latency_histogram.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { loose, throwsExactly } from "./_helpers.ts";
 
 const N = 100_000;
 
@@ -88,24 +89,6 @@ function bimodal(seed: number, n = N): Float64Array {
     { length: n },
     () => (random() < 0.9 ? 5 + 10 * random() : 800 + 400 * random()),
   );
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
-
-/** Passes a deliberately ill-typed value. */
-function loose(value: unknown): never {
-  return value as never;
 }
 
 // --- the test helper itself ------------------------------------------------

@@ -1,24 +1,7 @@
 import assert from "node:assert/strict";
 import { RetryBudget } from "../src/retry/retry_budget.ts";
 import { VirtualClock } from "../src/core/virtual_clock.ts";
-
-/** Passes a deliberately ill-typed value. */
-function loose(value: unknown): never {
-  return value as never;
-}
-
-/** Asserts that `fn` throws exactly `Class` (not a subclass) with `message`. */
-function throwsExactly(
-  fn: () => unknown,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
+import { loose, throwsExactly } from "./_helpers.ts";
 
 const MAX_ATTEMPTS = 5;
 
