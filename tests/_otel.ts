@@ -94,15 +94,20 @@ export function descriptor(rm: ResourceMetrics, name: string) {
   return undefined;
 }
 
+/** Data points of the metric `name` whose attributes include `attrs`. */
+function matching(rm: ResourceMetrics, name: string, attrs: Record<string, unknown>) {
+  return points(rm, name).filter((p) =>
+    Object.entries(attrs).every(([k, v]) => p.attributes[k] === v)
+  );
+}
+
 /** Sum of counter points matching `attrs`. */
 export function counterValue(
   rm: ResourceMetrics,
   name: string,
   attrs: Record<string, unknown>,
 ): number {
-  return points(rm, name)
-    .filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))
-    .reduce((sum, p) => sum + (p.value as number), 0);
+  return matching(rm, name, attrs).reduce((sum, p) => sum + (p.value as number), 0);
 }
 
 /** Histogram count of points matching `attrs`. */
@@ -111,9 +116,7 @@ export function histogramCount(
   name: string,
   attrs: Record<string, unknown>,
 ): number {
-  return points(rm, name)
-    .filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))
-    .reduce((sum, p) => sum + (p.value as Histogram).count, 0);
+  return matching(rm, name, attrs).reduce((sum, p) => sum + (p.value as Histogram).count, 0);
 }
 
 /** Histogram sum of points matching `attrs`. */
@@ -122,7 +125,5 @@ export function histogramSum(
   name: string,
   attrs: Record<string, unknown>,
 ): number {
-  return points(rm, name)
-    .filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))
-    .reduce((sum, p) => sum + ((p.value as Histogram).sum ?? 0), 0);
+  return matching(rm, name, attrs).reduce((sum, p) => sum + ((p.value as Histogram).sum ?? 0), 0);
 }
