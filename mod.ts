@@ -111,6 +111,7 @@ export {
   type UrlFilter,
 } from "./src/fault/network_conditioner.ts";
 export { faultInjection, type FaultInjectionOptions } from "./src/fault/fault_injection.ts";
+export type { CommonFaultOptions } from "./src/fault/_shared.ts";
 
 // supervision
 export { type WatchdogOptions, withWatchdog } from "./src/supervise/watchdog.ts";

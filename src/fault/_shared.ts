@@ -13,7 +13,7 @@ import {
   typeError,
 } from "../core/validate.ts";
 
-/** Options both fault injectors take (each public options type repeats them). */
+/** Options both fault injectors take. */
 export interface CommonFaultOptions {
   /** Fixed latency added to every affected call. Default 0. */
   latencyMs?: number;

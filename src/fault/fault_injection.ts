@@ -5,12 +5,16 @@
  * @module
  */
 
-import type { Clock } from "../core/clock.ts";
 import { InjectedFaultError } from "../core/errors.ts";
-import type { EventListener } from "../core/events.ts";
-import type { RandomSource } from "../core/random.ts";
 import { typeError } from "../core/validate.ts";
-import { COMMON_FAULT_KEYS, drawDelay, emitFault, rate, resolveCommon } from "./_shared.ts";
+import {
+  COMMON_FAULT_KEYS,
+  type CommonFaultOptions,
+  drawDelay,
+  emitFault,
+  rate,
+  resolveCommon,
+} from "./_shared.ts";
 
 /**
  * Options of {@link faultInjection}.
@@ -28,21 +32,7 @@ import { COMMON_FAULT_KEYS, drawDelay, emitFault, rate, resolveCommon } from "./
  * there is latency to add) and the share that fails is
  * `injectionRate * errorRate`.
  */
-export interface FaultInjectionOptions {
-  /** Fixed latency added to every affected call, in milliseconds. Default 0. */
-  latencyMs?: number;
-  /** Extra random latency, uniform in [0, jitterMs), in milliseconds. Default 0. */
-  jitterMs?: number;
-  /** Turns injection on and off; a function is asked on every call. Default true. */
-  enabled?: boolean | (() => boolean);
-  /** Name reported as `policy` in events and errors. Default `"fault"`. */
-  name?: string;
-  /** Random numbers in [0, 1) for every decision. Default `Math.random`. */
-  random?: RandomSource;
-  /** Clock that times the injected latency. Default the system clock. */
-  clock?: Clock;
-  /** Receives a `fault_injected` event for every injection. */
-  onEvent?: EventListener;
+export interface FaultInjectionOptions extends CommonFaultOptions {
   /** Probability that a call is selected for injection at all. Default 1. */
   injectionRate?: number;
   /** Probability that a selected call fails instead of running `fn`. Default 0. */

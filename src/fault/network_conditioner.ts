@@ -6,13 +6,11 @@
  * @module
  */
 
-import type { Clock } from "../core/clock.ts";
 import { InjectedFaultError } from "../core/errors.ts";
-import type { EventListener } from "../core/events.ts";
-import type { RandomSource } from "../core/random.ts";
 import { typeError } from "../core/validate.ts";
 import {
   COMMON_FAULT_KEYS,
+  type CommonFaultOptions,
   drawDelay,
   emitFault,
   rate,
@@ -45,21 +43,7 @@ export type UrlFilter = string | RegExp | ((url: URL) => boolean);
  * So over many requests the loss fraction is `lossRate` and the error
  * fraction is `(1 - lossRate) * errorRate`.
  */
-export interface NetworkConditionerOptions {
-  /** Fixed latency added to every affected call, in milliseconds. Default 0. */
-  latencyMs?: number;
-  /** Extra random latency, uniform in [0, jitterMs), in milliseconds. Default 0. */
-  jitterMs?: number;
-  /** Turns injection on and off; a function is asked on every call. Default true. */
-  enabled?: boolean | (() => boolean);
-  /** Name reported as `policy` in events and errors. Default `"fault"`. */
-  name?: string;
-  /** Random numbers in [0, 1) for every decision. Default `Math.random`. */
-  random?: RandomSource;
-  /** Clock that times the injected latency. Default the system clock. */
-  clock?: Clock;
-  /** Receives a `fault_injected` event for every injection. */
-  onEvent?: EventListener;
+export interface NetworkConditionerOptions extends CommonFaultOptions {
   /** Probability that a request is lost. Default 0. */
   lossRate?: number;
   /** Probability that a request that was not lost is answered with `errorStatus`. Default 0. */
