@@ -7,7 +7,7 @@
  * Locally: UPSTREAM_URL=https://example.com deno run --allow-net --allow-env examples/deploy.ts
  * On Deno Deploy: set UPSTREAM_URL; telemetry goes to Deploy's built-in observability.
  */
-import { createClient, deadlineFromRequest, type ResilientClient, systemClock } from "../mod.ts";
+import { createClient, deadlineFromRequest, type ResilientClient } from "../mod.ts";
 
 /** Builds the proxy handler for an upstream base URL. */
 export function createProxy(upstreamUrl: string): {
@@ -27,11 +27,18 @@ export function createProxy(upstreamUrl: string): {
   });
   async function handler(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    const deadline = deadlineFromRequest(req, systemClock.now());
+    const deadline = deadlineFromRequest(req);
     try {
+      // Forward the end-to-end headers that matter here; Idempotency-Key lets
+      // the client retry a proxied POST safely.
+      const headers = new Headers();
+      for (const name of ["accept", "content-type", "idempotency-key", "authorization"]) {
+        const value = req.headers.get(name);
+        if (value !== null) headers.set(name, value);
+      }
       const upstream = await client.fetch(url.pathname + url.search, {
         method: req.method,
-        headers: { accept: req.headers.get("accept") ?? "*/*" },
+        headers,
         body: req.body,
         deadline,
         signal: req.signal,

@@ -7,6 +7,7 @@ import {
   AttemptTimeoutError,
   CircuitOpenError,
   InjectedFaultError,
+  PoolTimeoutError,
   RetryExhaustedError,
 } from "../src/core/errors.ts";
 
@@ -62,6 +63,7 @@ Deno.test("defaultClassifier: markers and Bulwark's own errors", () => {
       "transient",
     ],
     ["InjectedFaultError", () => new InjectedFaultError("lost"), "transient"],
+    ["PoolTimeoutError", () => new PoolTimeoutError("pool full"), "permanent"],
     ["CircuitOpenError", () => new CircuitOpenError("open", { retryAfterMs: 1 }), "unknown"],
     [
       "RetryExhaustedError",

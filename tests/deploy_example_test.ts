@@ -48,3 +48,27 @@ Deno.test("examples/deploy.ts proxies a flaky upstream through its policy, on 12
     await upstream.shutdown();
   }
 });
+
+Deno.test("examples/deploy.ts forwards Idempotency-Key, so a proxied POST is retried", async () => {
+  let hits = 0;
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    hits++;
+    await req.body?.cancel();
+    return hits === 1 ? new Response("busy", { status: 503 }) : new Response("created");
+  });
+  const { handler, client } = createProxy(`http://127.0.0.1:${upstream.addr.port}`);
+  const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  try {
+    const res = await fetch(`http://127.0.0.1:${proxy.addr.port}/orders`, {
+      method: "POST",
+      body: JSON.stringify({ item: 42 }),
+      headers: { "content-type": "application/json", "idempotency-key": "order-42" },
+    });
+    assert.equal(await res.text(), "created");
+    assert.equal(hits, 2);
+  } finally {
+    client.close();
+    await proxy.shutdown();
+    await upstream.shutdown();
+  }
+});

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AttemptTimeoutError, InjectedFaultError } from "../core/errors.ts";
+import { AttemptTimeoutError, InjectedFaultError, PoolTimeoutError } from "../core/errors.ts";
 import type { ErrorClass } from "./error_class.ts";
 import { FlakyError, PermanentError, TransientError } from "./markers.ts";
 
@@ -124,6 +124,9 @@ function classifyValue(value: object, depth: number): ErrorClass | "success" {
   if (value instanceof AttemptTimeoutError || value instanceof InjectedFaultError) {
     return "transient";
   }
+  // A full local connection pool says nothing about the server, and retrying
+  // into it only lengthens the queue: end the call.
+  if (value instanceof PoolTimeoutError) return "permanent";
 
   // (b) numeric status: a Response, `.status`, or a numeric `.code`.
   const status = (value as { status?: unknown }).status;
@@ -150,7 +153,8 @@ function classifyValue(value: object, depth: number): ErrorClass | "success" {
  * 1. Markers: {@link TransientError} is `"transient"`, {@link FlakyError}
  *    `"flaky"`, {@link PermanentError} `"permanent"` (subclasses included);
  *    Bulwark's own `AttemptTimeoutError` and `InjectedFaultError` are
- *    `"transient"`.
+ *    `"transient"`, its `PoolTimeoutError` (the client's local pool was full)
+ *    `"permanent"`.
  * 2. A numeric status, read from a `Response`, from a numeric `status`
  *    property, or else from a numeric `code` property: 408, 502, 503 and 504
  *    are `"transient"`; 429 is `"rate_limit"`; 409 and 423 are

@@ -71,7 +71,7 @@ export function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promi
 }
 
 /** The wheel behind {@link systemClock}'s timers. */
-export const systemTimerWheel: TimerWheel = new TimerWheel();
+export const systemTimerWheel: TimerWheel = new TimerWheel({ now: () => performance.now() });
 
 /**
  * The real clock: epoch milliseconds from the monotonic high-resolution

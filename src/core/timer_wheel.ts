@@ -24,7 +24,10 @@ export interface WheelEntry {
 export interface TimerWheelOptions {
   /** Bucket width in milliseconds: entries fire at most about one tick late. Default 5. */
   tickMs?: number;
-  /** Current time in milliseconds. Default `Date.now`. */
+  /**
+   * Current time in milliseconds; should be monotonic, or a wall-clock step
+   * backwards delays every pending timer. Default `performance.now`.
+   */
   now?: () => number;
 }
 
@@ -66,7 +69,7 @@ export class TimerWheel {
   /** Creates an idle wheel. */
   constructor(options: TimerWheelOptions = {}) {
     this.#tickMs = options.tickMs ?? 5;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Bucket width in milliseconds. */

@@ -225,7 +225,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     headers: Headers,
     body: BodyInit | null,
     ctx: AttemptContext,
-    fail: AbortController,
   ): Promise<Response> {
     if (ctx.attempt > 1) stats.retries++;
     let permit;
@@ -233,15 +232,13 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       permit = await gate.acquire({ signal: ctx.signal });
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
-        // A local queue that is too long says nothing about the server:
-        // end the call instead of retrying into the congestion.
-        const timeout = new PoolTimeoutError(
+        // Classified permanent: a local queue that is too long says nothing
+        // about the server, so the call ends instead of retrying into it.
+        throw new PoolTimeoutError(
           `client "${name}": no free connection within ${connectionTimeoutMs} ms ` +
             `(${maxConnections} in use, ${gate.queued} waiting)`,
           { policy: name, cause: error },
         );
-        fail.abort(timeout);
-        throw timeout;
       }
       throw error;
     }
@@ -301,15 +298,12 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     const retryable = isRetryable(method, headers, retryNonIdempotent);
     let body: BodyInit | null = init.body ?? request?.body ?? null;
     if (retryable && body instanceof ReadableStream) body = await bufferBody(body, maxBody);
-    const fail = new AbortController();
-    const signals = [closing.signal, fail.signal];
     const callerSignal = init.signal ?? request?.signal;
-    if (callerSignal) signals.push(callerSignal);
     try {
       const response = await policy.execute(
-        (ctx) => send(url, method, headers, body, ctx, fail),
+        (ctx) => send(url, method, headers, body, ctx),
         {
-          signal: AbortSignal.any(signals),
+          signal: callerSignal ? AbortSignal.any([closing.signal, callerSignal]) : closing.signal,
           deadline: init.deadline,
           maxAttempts: retryable ? undefined : 1,
           discard: cancelBody,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { systemClock } from "../core/clock.ts";
 import { rangeError, typeError } from "../core/validate.ts";
 
 /**
@@ -110,13 +111,13 @@ function parseDeadline(value: string): number | undefined {
  *
  * When both are valid, the earlier deadline wins. The deadline may already
  * be in the past; the caller decides what that means. `now` is the current
- * time in epoch milliseconds (`systemClock.now()`); it is a parameter so
- * that this function never reads the clock itself. Throws a `TypeError` or
+ * time in epoch milliseconds, `systemClock.now()` unless given (pass the
+ * clock's time when testing in virtual time). Throws a `TypeError` or
  * `RangeError` when `now` is not a finite number.
  *
  * @example
  * ```ts
- * import { deadlineFromRequest, systemClock } from "@bulwark/bulwark";
+ * import { deadlineFromRequest } from "@bulwark/bulwark";
  * import assert from "node:assert/strict";
  *
  * const now = 1_767_225_600_000;
@@ -129,10 +130,13 @@ function parseDeadline(value: string): number | undefined {
  * assert.equal(deadlineFromRequest(both, now), now + 2_000); // the earlier one
  *
  * const none = new Request("http://localhost/");
- * assert.equal(deadlineFromRequest(none, systemClock.now()), undefined);
+ * assert.equal(deadlineFromRequest(none), undefined); // `now` defaults to the system clock
  * ```
  */
-export function deadlineFromRequest(req: Request, now: number): number | undefined {
+export function deadlineFromRequest(
+  req: Request,
+  now: number = systemClock.now(),
+): number | undefined {
   if (typeof now !== "number") typeError("now", "a finite number", now);
   if (!Number.isFinite(now)) rangeError("now", "a finite number", now);
   const headers = req.headers;
