@@ -61,6 +61,7 @@ export {
   type PermanentFailEvent,
   type ResilienceEvent,
   type ResilienceEventType,
+  type RetryBudgetExhaustedEvent,
   type RetryEvent,
   type SuccessEvent,
   type WatchdogTimeoutEvent,

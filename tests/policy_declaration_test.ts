@@ -354,7 +354,8 @@ const BULKHEAD_KEYS: Record<Keys<BulkheadOptions, "onEvent" | "clock">, true> = 
   maxQueue: true,
   queueTimeoutMs: true,
 };
-const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock">, true> = {
+const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent">, true> = {
+  name: true,
   ratio: true,
   minPerSecond: true,
   windowMs: true,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RetryBudget } from "../src/retry/retry_budget.ts";
 import { VirtualClock } from "../src/core/virtual_clock.ts";
+import type { ResilienceEvent } from "../src/core/events.ts";
 import { loose, throwsExactly } from "./_helpers.ts";
 
 const MAX_ATTEMPTS = 5;
@@ -248,7 +249,7 @@ Deno.test("retry budget: rejects bad input with the option's name", () => {
     [
       make({ minPerSec: 1 }),
       TypeError,
-      "minPerSec is not a known option (expected one of: ratio, minPerSecond, windowMs, buckets, clock)",
+      "minPerSec is not a known option (expected one of: ratio, minPerSecond, windowMs, buckets, clock, name, onEvent)",
     ],
     [make({ ratio: undefined }), TypeError, "ratio must be a number >= 0: received undefined"],
     [make({ ratio: -0.1 }), RangeError, "ratio must be a number >= 0: received -0.1"],
@@ -282,4 +283,32 @@ Deno.test("retry budget: rejects bad input with the option's name", () => {
   for (const [fn, Class, message] of cases) throwsExactly(fn, Class, message);
   // valid edge values
   new RetryBudget({ ratio: 0, minPerSecond: 0, windowMs: 1, buckets: 1, clock });
+});
+
+Deno.test("RetryBudget: a refused retry emits retry_budget_exhausted with the window's counts", () => {
+  const clock = new VirtualClock();
+  const events: ResilienceEvent[] = [];
+  const budget = new RetryBudget({
+    name: "fleet",
+    ratio: 0,
+    minPerSecond: 0.1,
+    windowMs: 10_000,
+    clock,
+    onEvent: (e) => events.push(e),
+  });
+  budget.recordRequest();
+  assert.equal(budget.tryRetry(), true);
+  assert.equal(budget.tryRetry(), false);
+  assert.deepEqual(events, [{
+    type: "retry_budget_exhausted",
+    policy: "fleet",
+    timestamp: 0,
+    requests: 1,
+    retries: 1,
+  }]);
+  throwsExactly(
+    () => new RetryBudget({ ratio: 1, name: "" }),
+    TypeError,
+    'name must be a non-empty string: received ""',
+  );
 });

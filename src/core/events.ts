@@ -31,6 +31,7 @@ export interface AttemptFailure {
 
 /** The call succeeded on `attempt`. */
 export interface SuccessEvent extends EventBase {
+  /** Discriminant. */
   type: "success";
   /** The attempt that succeeded (1-based). */
   attempt: number;
@@ -38,6 +39,7 @@ export interface SuccessEvent extends EventBase {
 
 /** Attempt `attempt` failed and the next one runs after `delayMs`. */
 export interface RetryEvent extends EventBase, AttemptFailure {
+  /** Discriminant. */
   type: "retry";
   /** How long the policy waits before the next attempt. */
   delayMs: number;
@@ -45,11 +47,13 @@ export interface RetryEvent extends EventBase, AttemptFailure {
 
 /** A permanent failure: no retry, the original error is rethrown. */
 export interface PermanentFailEvent extends EventBase, AttemptFailure {
+  /** Discriminant. */
   type: "permanent_fail";
 }
 
 /** The deadline passed, or the next retry could not finish before it. */
 export interface DeadlineExceededEvent extends EventBase {
+  /** Discriminant. */
   type: "deadline_exceeded";
   /** Attempts made. */
   attempt: number;
@@ -63,15 +67,30 @@ export interface DeadlineExceededEvent extends EventBase {
 
 /** A retry limit ended the call; `type` names which. */
 export interface GiveUpEvent extends EventBase, AttemptFailure {
+  /** Which limit: attempts in all, attempts ending in unknown errors, or the class's budget. */
   type:
     | "max_attempts_exceeded"
     | "max_unknown_attempts_exceeded"
-    | "class_budget_exhausted"
-    | "retry_budget_exhausted";
+    | "class_budget_exhausted";
+}
+
+/**
+ * A retry budget refused a retry. From a policy it carries the failed
+ * attempt (`attempt`, `errorClass`, `error`); from a standalone
+ * `RetryBudget` it carries the window's counts (`requests`, `retries`).
+ */
+export interface RetryBudgetExhaustedEvent extends EventBase, Partial<AttemptFailure> {
+  /** Discriminant. */
+  type: "retry_budget_exhausted";
+  /** Requests in the budget's window (standalone budget only). */
+  requests?: number;
+  /** Retries granted in the budget's window (standalone budget only). */
+  retries?: number;
 }
 
 /** One attempt ran past `attemptTimeoutMs` and was aborted. */
 export interface AttemptTimeoutEvent extends EventBase {
+  /** Discriminant. */
   type: "attempt_timeout";
   /** The attempt that timed out (1-based). */
   attempt: number;
@@ -81,6 +100,7 @@ export interface AttemptTimeoutEvent extends EventBase {
 
 /** A circuit breaker changed state. */
 export interface CircuitTransitionEvent extends EventBase {
+  /** Discriminant. */
   type: "circuit_transition";
   /** State before. */
   from: CircuitState;
@@ -92,6 +112,7 @@ export interface CircuitTransitionEvent extends EventBase {
 
 /** An open (or isolated) circuit rejected a call. */
 export interface CircuitRejectedEvent extends EventBase {
+  /** Discriminant. */
   type: "circuit_rejected";
   /** The breaker's state. */
   state: CircuitState;
@@ -101,6 +122,7 @@ export interface CircuitRejectedEvent extends EventBase {
 
 /** A failure budget went over (`failure_budget_breach`) or back under its threshold. */
 export interface FailureBudgetEvent extends EventBase {
+  /** Breach (the rate went over the threshold) or recovery. */
   type: "failure_budget_breach" | "failure_budget_recovered";
   /** Failure rate over the window, 0..1. */
   rate: number;
@@ -112,6 +134,7 @@ export interface FailureBudgetEvent extends EventBase {
 
 /** A bulkhead refused a call (full, queue full, or queue wait timed out). */
 export interface BulkheadRejectedEvent extends EventBase {
+  /** Discriminant. */
   type: "bulkhead_rejected";
   /** Calls running when it refused. */
   inFlight: number;
@@ -123,6 +146,7 @@ export interface BulkheadRejectedEvent extends EventBase {
 
 /** Fault injection added latency, dropped a request or returned an error. */
 export interface FaultInjectedEvent extends EventBase {
+  /** Discriminant. */
   type: "fault_injected";
   /** What was injected. */
   fault: "latency" | "loss" | "error";
@@ -132,6 +156,7 @@ export interface FaultInjectedEvent extends EventBase {
 
 /** A watchdog fired on an operation that ran past its timeout. */
 export interface WatchdogTimeoutEvent extends EventBase {
+  /** Discriminant. */
   type: "watchdog_timeout";
   /** The timeout that elapsed. */
   timeoutMs: number;
@@ -139,6 +164,7 @@ export interface WatchdogTimeoutEvent extends EventBase {
 
 /** The durable buffer dropped entries. */
 export interface BufferDroppedEvent extends EventBase {
+  /** Discriminant. */
   type: "buffer_dropped";
   /** How many entries were dropped. */
   count: number;
@@ -170,6 +196,7 @@ export type ResilienceEvent =
   | PermanentFailEvent
   | DeadlineExceededEvent
   | GiveUpEvent
+  | RetryBudgetExhaustedEvent
   | AttemptTimeoutEvent
   | CircuitTransitionEvent
   | CircuitRejectedEvent

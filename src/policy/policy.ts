@@ -161,7 +161,7 @@ export class Policy {
       if (budget !== undefined) {
         retryBudget = budget instanceof RetryBudget ? budget : under(
           "retry.retryBudget",
-          () => new RetryBudget({ ...(clock === undefined ? {} : { clock }), ...budget }),
+          () => new RetryBudget({ name, ...(clock === undefined ? {} : { clock }), ...budget }),
         );
       }
     }

@@ -157,6 +157,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
           kind: "object",
           description: "A cap on retries relative to requests.",
           properties: {
+            name,
             ratio: { kind: "number", min: 0, description: "Retries allowed per request." },
             minPerSecond: { kind: "number", min: 0, description: "Floor of retries per second." },
             windowMs: ms("Rolling window"),

@@ -6,6 +6,7 @@
 
 import { type Clock, systemClock } from "../core/clock.ts";
 import { RollingWindow } from "../core/rolling_window.ts";
+import { type EventListener, EventSink } from "../core/events.ts";
 import {
   integerAtLeast,
   knownKeys,
@@ -34,6 +35,10 @@ export interface RetryBudgetOptions {
   buckets?: number;
   /** Where the time comes from. Default {@link systemClock}. */
   clock?: Clock;
+  /** Name used in events. A non-empty string. Default `"retry-budget"`. */
+  name?: string;
+  /** Receives a `retry_budget_exhausted` event each time a retry is refused. */
+  onEvent?: EventListener;
 }
 
 /** A snapshot of a {@link RetryBudget}'s window. */
@@ -48,7 +53,15 @@ export interface RetryBudgetStats {
   available: number;
 }
 
-const KEYS: readonly string[] = ["ratio", "minPerSecond", "windowMs", "buckets", "clock"];
+const KEYS: readonly string[] = [
+  "ratio",
+  "minPerSecond",
+  "windowMs",
+  "buckets",
+  "clock",
+  "name",
+  "onEvent",
+];
 
 const REQUESTS = 0;
 const RETRIES = 1;
@@ -115,8 +128,13 @@ export class RetryBudget {
   readonly minPerSecond: number;
   /** Length of the rolling window in milliseconds. */
   readonly windowMs: number;
+  /** Name used in events. */
+  readonly name: string;
+  /** Receives this budget's events; `onEvent` is its first listener. */
+  readonly events: EventSink;
   readonly #reserve: number;
   readonly #window: RollingWindow;
+  readonly #clock: Clock;
 
   /** Creates a budget. Throws a `TypeError` or `RangeError` on invalid options. */
   constructor(options: RetryBudgetOptions) {
@@ -130,6 +148,12 @@ export class RetryBudget {
     if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
       typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
     }
+    const name = options.name ?? "retry-budget";
+    if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+    this.name = name;
+    this.events = new EventSink();
+    if (options.onEvent !== undefined) this.events.add(options.onEvent);
+    this.#clock = clock;
     this.#reserve = (this.minPerSecond * this.windowMs) / 1000;
     this.#window = new RollingWindow({ windowMs: this.windowMs, buckets, counters: 2, clock });
   }
@@ -144,10 +168,22 @@ export class RetryBudget {
    * otherwise returns false and counts nothing.
    */
   tryRetry(): boolean {
-    const requests = this.#window.sum(REQUESTS);
-    const retries = this.#window.sum(RETRIES);
-    if (retries + 1 > this.ratio * requests + this.#reserve + EPSILON) return false;
-    this.#window.add(RETRIES);
+    const now = this.#clock.now();
+    const requests = this.#window.sum(REQUESTS, now);
+    const retries = this.#window.sum(RETRIES, now);
+    if (retries + 1 > this.ratio * requests + this.#reserve + EPSILON) {
+      if (this.events.active) {
+        this.events.emit({
+          type: "retry_budget_exhausted",
+          policy: this.name,
+          timestamp: now,
+          requests,
+          retries,
+        });
+      }
+      return false;
+    }
+    this.#window.add(RETRIES, 1, now);
     return true;
   }
 

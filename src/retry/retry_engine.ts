@@ -21,6 +21,7 @@ import {
   EventSink,
   type GiveUpEvent,
   type ResilienceEvent,
+  type RetryBudgetExhaustedEvent,
 } from "../core/events.ts";
 import type {
   AttemptGate,
@@ -104,7 +105,9 @@ export interface ExecuteOptions {
   discard?: (value: unknown) => void;
 }
 
-const GIVE_UP_EVENT: Readonly<Record<RetryExhaustedReason, GiveUpEvent["type"]>> = {
+const GIVE_UP_EVENT: Readonly<
+  Record<RetryExhaustedReason, GiveUpEvent["type"] | "retry_budget_exhausted">
+> = {
   max_attempts: "max_attempts_exceeded",
   max_unknown_attempts: "max_unknown_attempts_exceeded",
   class_budget: "class_budget_exhausted",
@@ -450,14 +453,17 @@ export class RetryEngine {
         }
         if (reason !== undefined) {
           const type = GIVE_UP_EVENT[reason];
-          this.#emit(tracer, {
-            type,
-            policy: this.name,
-            timestamp: now,
-            attempt,
-            errorClass: cls,
-            error,
-          });
+          this.#emit(
+            tracer,
+            {
+              type,
+              policy: this.name,
+              timestamp: now,
+              attempt,
+              errorClass: cls,
+              error,
+            } as GiveUpEvent | RetryBudgetExhaustedEvent,
+          );
           outcome = type;
           throw new RetryExhaustedError(
             `${this.#label()} gave up after ${attempt} attempt${attempt === 1 ? "" : "s"} (${
