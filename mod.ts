@@ -76,11 +76,14 @@ export { retryAfterMs } from "./src/classify/retry_after.ts";
 // backoff
 export type { BackoffContext, BackoffStrategy } from "./src/backoff/strategy.ts";
 export { constant } from "./src/backoff/constant.ts";
-export { exponential } from "./src/backoff/exponential.ts";
-export { fullJitter } from "./src/backoff/full_jitter.ts";
-export { equalJitter } from "./src/backoff/equal_jitter.ts";
-export { decorrelatedJitter } from "./src/backoff/decorrelated_jitter.ts";
-export { tokenBackoff } from "./src/backoff/token_backoff.ts";
+export { exponential, type ExponentialOptions } from "./src/backoff/exponential.ts";
+export { fullJitter, type FullJitterOptions } from "./src/backoff/full_jitter.ts";
+export { equalJitter, type EqualJitterOptions } from "./src/backoff/equal_jitter.ts";
+export {
+  decorrelatedJitter,
+  type DecorrelatedJitterOptions,
+} from "./src/backoff/decorrelated_jitter.ts";
+export { tokenBackoff, type TokenBackoffOptions } from "./src/backoff/token_backoff.ts";
 
 // retry and policy
 export type { AttemptContext, Operation } from "./src/retry/attempt_context.ts";

@@ -23,7 +23,18 @@ export type ErrorClass =
   | "permanent"
   | "unknown";
 
-/** Every {@link ErrorClass}, in a fixed order. */
+/**
+ * Every {@link ErrorClass}, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CLASSES } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(ERROR_CLASSES.includes("rate_limit"));
+ * assert.equal(ERROR_CLASSES.length, 7);
+ * ```
+ */
 export const ERROR_CLASSES: readonly ErrorClass[] = Object.freeze([
   "transient",
   "flaky",

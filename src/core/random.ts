@@ -37,5 +37,17 @@ export function seededRandom(seed: number): RandomSource {
   };
 }
 
-/** The default random source (`Math.random`). */
+/**
+ * The default random source (`Math.random`); pass `seededRandom(seed)`
+ * instead for reproducible jitter.
+ *
+ * @example
+ * ```ts
+ * import { defaultRandom } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const r = defaultRandom();
+ * assert.ok(r >= 0 && r < 1);
+ * ```
+ */
 export const defaultRandom: RandomSource = Math.random;

@@ -4,7 +4,20 @@
  * @module
  */
 
-/** Methods that are idempotent by definition (RFC 9110 §9.2.2) and so safe to retry. */
+/**
+ * Methods that are idempotent by definition (RFC 9110 §9.2.2) and so safe
+ * to retry; the HTTP client retries only these, and requests carrying an
+ * `Idempotency-Key`.
+ *
+ * @example
+ * ```ts
+ * import { IDEMPOTENT_METHODS } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(IDEMPOTENT_METHODS.has("PUT"));
+ * assert.ok(!IDEMPOTENT_METHODS.has("POST"));
+ * ```
+ */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",

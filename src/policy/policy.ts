@@ -119,7 +119,24 @@ function validateTelemetry(telemetry: TelemetryOptions): void {
 
 /**
  * A named, reusable resilience policy. Create one per downstream dependency
- * and share it across calls; it holds no per-call state.
+ * and share it across calls; it holds no per-call state. Build it with
+ * {@link policy} (or `policyFromJSON`).
+ *
+ * @example The composed parts are reachable for stats and sharing
+ * ```ts
+ * import { Policy, policy } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const db = policy("db", {
+ *   telemetry: false,
+ *   circuit: { kind: "consecutive", threshold: 5, breakMs: 10_000 },
+ *   bulkhead: { maxConcurrent: 4 },
+ * });
+ * assert.ok(db instanceof Policy);
+ * assert.equal(db.circuit?.state, "closed");
+ * assert.equal(await db.execute(() => "row"), "row");
+ * assert.equal(db.bulkhead?.inFlight, 0);
+ * ```
  */
 export class Policy {
   /** The policy's name, used in events, errors and telemetry. */
@@ -149,7 +166,11 @@ export class Policy {
       name: string;
       clock?: Clock;
     };
-    const circuit = part("circuit", options.circuit, CircuitBreaker, owned);
+    // The breaker also draws from the policy's random source (a jittered breakMs).
+    const circuit = part("circuit", options.circuit, CircuitBreaker, {
+      ...owned,
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
     const failureBudget = part("failureBudget", options.failureBudget, FailureBudget, owned);
     const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, owned);
     let retryOptions: RetryOptions | undefined = options.retry;

@@ -249,7 +249,20 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
   },
 };
 
-/** The JSON Schema (draft 2020-12) of a policy declaration, as shipped in `schema/policy.schema.json`. */
+/**
+ * The JSON Schema (draft 2020-12) of a policy declaration, as shipped in
+ * `schema/policy.schema.json`, for editors and for validating config files.
+ *
+ * @example
+ * ```ts
+ * import { policyJsonSchema } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const schema = policyJsonSchema();
+ * assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
+ * assert.ok("retry" in (schema.properties as Record<string, unknown>));
+ * ```
+ */
 export function policyJsonSchema(): Record<string, unknown> {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
