@@ -1,6 +1,6 @@
 /**
- * Telemetry in action: a retried call and a circuit breaker that trips, as
- * OpenTelemetry spans and metrics.
+ * Telemetry in action: a retried call, a failure budget that is breached and
+ * a circuit breaker that trips, as OpenTelemetry spans and metrics.
  *
  * With Deno's built-in SDK, exporting OTLP/HTTP to a local Jaeger:
  *
@@ -16,6 +16,8 @@ const inventory = policy("inventory", {
   deadlineMs: 2_000,
   retry: { maxAttempts: 3, budgets: { transient: 2 }, backoff: constant(20) },
   circuit: { kind: "consecutive", threshold: 3, breakMs: 5_000 },
+  // Breached as soon as 3 attempts are in and more than 30% of them failed.
+  failureBudget: { threshold: 0.3, windowMs: 60_000, minSamples: 3 },
 });
 
 // 1. A call that fails twice, then succeeds: one call span, three attempt spans,
@@ -27,6 +29,7 @@ const value = await inventory.execute(({ attempt }) => {
   return "42 widgets";
 });
 console.log(`retried call: ${value} after ${attempts} attempts`);
+console.log(`failure budget breached: ${inventory.failureBudget?.isBreached()}`);
 
 // 2. A call that keeps failing: its third failure in a row opens the circuit
 //    (a bulwark.circuit.transition span linked to this call).

@@ -20,6 +20,7 @@ Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics 
     const out = new TextDecoder().decode(stdout);
     assert.equal(code, 0, new TextDecoder().decode(stderr));
     assert.match(out, /retried call: 42 widgets after 3 attempts/);
+    assert.match(out, /failure budget breached: true/);
     assert.match(out, /circuit: open/);
     assert.match(out, /rejected call: CircuitOpenError/);
 
@@ -49,6 +50,12 @@ Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics 
     assert.equal(attr(transitions[0].attributes, "bulwark.circuit.to"), "open");
     assert.equal(transitions[0].links?.[0]?.spanId, failing.spanId);
 
+    const breaches = spans.filter((s) => s.name === "bulwark.failure_budget.breach");
+    assert.equal(breaches.length, 1);
+    assert.equal(attr(breaches[0].attributes, "bulwark.failure_budget.name"), "inventory");
+    assert.equal(attr(breaches[0].attributes, "bulwark.failure_budget.samples"), 3);
+    assert.equal(breaches[0].links?.[0]?.spanId, retried.spanId);
+
     for (
       const name of [
         "bulwark.call.duration",
@@ -56,6 +63,8 @@ Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics 
         "bulwark.events",
         "bulwark.retry.delay",
         "bulwark.circuit.transitions",
+        "bulwark.circuit.state",
+        "bulwark.failure_budget.rate",
       ]
     ) {
       assert.ok(receiver.metricNames.has(name), `${name} in ${[...receiver.metricNames]}`);

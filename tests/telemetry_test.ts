@@ -526,3 +526,71 @@ Deno.test("circuit_open, bulkhead_rejected and retry_budget_exhausted set bulwar
     await otel.shutdown();
   }
 });
+
+Deno.test("a broken tracer or meter changes neither result nor timing", async () => {
+  const scenario = async (broken: boolean) => {
+    const clock = new VirtualClock(T0);
+    const boom = () => {
+      throw new Error("SDK bug");
+    };
+    const telemetry = broken
+      ? {
+        tracerProvider: { getTracer: () => ({ startSpan: boom, startActiveSpan: boom }) },
+        meterProvider: {
+          getMeter: () => ({
+            createHistogram: () => ({ record: boom }),
+            createCounter: () => ({ add: boom }),
+            createUpDownCounter: () => ({ add: boom }),
+            createGauge: () => ({ record: boom }),
+          }),
+        },
+      }
+      : false as const;
+    const p = policy("fragile", {
+      clock,
+      telemetry,
+      retry: { maxAttempts: 4, backoff: constant(100) },
+      circuit: { kind: "consecutive", threshold: 10, breakMs: 1_000 },
+      failureBudget: { threshold: 0.1, windowMs: 60_000, minSamples: 1 },
+      bulkhead: { maxConcurrent: 2 },
+    });
+    let n = 0;
+    const starts: number[] = [];
+    const out = await run(clock, p, () => {
+      starts.push(clock.now() - T0);
+      return ++n < 3 ? Promise.reject(new TransientError("t")) : Promise.resolve(`ok ${n}`);
+    });
+    return { out, starts, end: clock.now() - T0 };
+  };
+  assert.deepEqual(await scenario(true), await scenario(false));
+});
+
+Deno.test("a slow listener costs only its own time: results and virtual timing are unchanged", async () => {
+  const scenario = async (slow: boolean) => {
+    const clock = new VirtualClock(T0);
+    let calls = 0;
+    const p = policy("patient", {
+      clock,
+      telemetry: false,
+      retry: { maxAttempts: 4, backoff: constant(100) },
+      onEvent: slow
+        ? () => {
+          calls++;
+          const until = performance.now() + 2; // a listener that blocks for 2 ms
+          while (performance.now() < until) { /* busy */ }
+        }
+        : undefined,
+    });
+    let n = 0;
+    const starts: number[] = [];
+    const out = await run(clock, p, () => {
+      starts.push(clock.now() - T0);
+      return ++n < 3 ? Promise.reject(new TransientError("t")) : Promise.resolve(n);
+    });
+    return { out, starts, end: clock.now() - T0, listened: calls > 0 };
+  };
+  const slow = await scenario(true);
+  const fast = await scenario(false);
+  assert.equal(slow.listened, true);
+  assert.deepEqual({ ...slow, listened: true }, { ...fast, listened: true });
+});

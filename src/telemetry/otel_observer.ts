@@ -101,7 +101,12 @@ export class OtelObserver implements CallObserver {
   start(_policy: string, clock: Clock): CallTracer | undefined {
     const tracer = this.#resolveTracer();
     if (tracer === undefined && this.#instruments === undefined) return undefined;
-    return new OtelCallTracer(this, tracer, this.#spans === "full", clock.now());
+    try {
+      return new OtelCallTracer(this, tracer, this.#spans === "full", clock.now());
+    } catch {
+      // A broken tracer (or SDK) must not fail the call: trace nothing.
+      return undefined;
+    }
   }
 
   /** The policy name. */
@@ -130,6 +135,14 @@ export class OtelObserver implements CallObserver {
    * the causing call span, plus their metrics.
    */
   partEvent(event: ResilienceEvent, cause?: Span): void {
+    try {
+      this.#partEvent(event, cause);
+    } catch {
+      // A broken SDK must not reach the part (or the call) that emitted the event.
+    }
+  }
+
+  #partEvent(event: ResilienceEvent, cause?: Span): void {
     const inst = this.#instruments;
     switch (event.type) {
       case "circuit_transition": {
@@ -201,19 +214,27 @@ export class OtelObserver implements CallObserver {
 
   /** Records the failure budget's current rate on its gauge. */
   failureRate(name: string, rate: number): void {
-    this.#instruments?.failureBudgetRate.record(
-      rate,
-      this.attrs(`budget|${name}`, () => ({ "bulwark.failure_budget.name": name })),
-    );
+    try {
+      this.#instruments?.failureBudgetRate.record(
+        rate,
+        this.attrs(`budget|${name}`, () => ({ "bulwark.failure_budget.name": name })),
+      );
+    } catch {
+      // A broken SDK must not fail the call that recorded the outcome.
+    }
   }
 
   /** Moves a bulkhead's in-flight / queued up-down counters. */
   bulkheadChange(name: string, inFlight: number, queued: number): void {
     const inst = this.#instruments;
     if (inst === undefined) return;
-    const attrs = this.attrs(`bulkhead|${name}`, () => ({ "bulwark.bulkhead.name": name }));
-    if (inFlight !== 0) inst.bulkheadInFlight.add(inFlight, attrs);
-    if (queued !== 0) inst.bulkheadQueued.add(queued, attrs);
+    try {
+      const attrs = this.attrs(`bulkhead|${name}`, () => ({ "bulwark.bulkhead.name": name }));
+      if (inFlight !== 0) inst.bulkheadInFlight.add(inFlight, attrs);
+      if (queued !== 0) inst.bulkheadQueued.add(queued, attrs);
+    } catch {
+      // A broken SDK must not fail the call that took the permit.
+    }
   }
 
   #partSpan(name: string, time: number, cause: Span | undefined, attributes: Attributes): void {
@@ -272,18 +293,65 @@ class OtelCallTracer implements CallTracer {
     }, trace.setSpan(this.#parent, this.#callSpan!));
   }
 
-  attemptStart(attempt: number, time: number): void {
+  #startAttempt(attempt: number, time: number): void {
     this.#attemptStart = time;
     if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time);
+  }
+
+  // The engine calls these synchronously inside the call. Each one isolates
+  // failures of the OpenTelemetry SDK (a broken tracer, exporter or context
+  // manager), so telemetry can never change a call's outcome.
+
+  attemptStart(attempt: number, time: number): void {
+    try {
+      this.#startAttempt(attempt, time);
+    } catch {
+      this.#attemptSpan = undefined;
+    }
   }
 
   runAttempt<T>(fn: () => T): T {
     const span = this.#attemptSpan;
     if (span === undefined) return fn();
-    return context.with(trace.setSpan(this.#parent, span), fn);
+    let active: Context;
+    try {
+      active = trace.setSpan(this.#parent, span);
+    } catch {
+      return fn();
+    }
+    return context.with(active, fn);
   }
 
   attemptEnd(
+    attempt: number,
+    time: number,
+    errorClass: ErrorClass | undefined,
+    error: unknown,
+  ): void {
+    try {
+      this.#attemptEnd(attempt, time, errorClass, error);
+    } catch {
+      this.#attemptSpan = undefined;
+    }
+  }
+
+  event(event: ResilienceEvent): void {
+    try {
+      this.#event(event);
+    } catch {
+      // see above
+    }
+  }
+
+  end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
+    try {
+      this.#end(time, outcome, attempts, error);
+    } catch {
+      // see above
+    }
+  }
+
+  #attemptEnd(
     attempt: number,
     time: number,
     errorClass: ErrorClass | undefined,
@@ -325,7 +393,7 @@ class OtelCallTracer implements CallTracer {
     this.#attemptSpan = undefined;
   }
 
-  event(event: ResilienceEvent): void {
+  #event(event: ResilienceEvent): void {
     const observer = this.#observer;
     switch (event.type) {
       case "circuit_transition":
@@ -356,7 +424,7 @@ class OtelCallTracer implements CallTracer {
     span.addEvent(`bulwark.${event.type}`, attributes, event.timestamp);
   }
 
-  end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
+  #end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
     const observer = this.#observer;
     const failed = outcome !== "success";
     const cause = error !== undefined ? error : this.#lastError;
