@@ -44,6 +44,12 @@ export interface Clock {
   setTimer(callback: () => void, ms: number): TimerId;
   /** Cancels a timer; ignores ids that already fired or were cleared. */
   clearTimer(id: TimerId): void;
+  /**
+   * Optional: calls `callback` once at the absolute clock time `at` (or at
+   * once if it has passed). Lets a caller that has just read `now()` arm a
+   * deadline without a second clock read; callers fall back to `setTimer`.
+   */
+  setTimerAt?(callback: () => void, at: number): TimerId;
 }
 
 /**
@@ -104,6 +110,10 @@ export const systemClock: Clock = {
   },
   setTimer(callback: () => void, ms: number): TimerId {
     return systemTimerWheel.schedule(callback, ms);
+  },
+  setTimerAt(callback: () => void, at: number): TimerId {
+    // The wheel runs on performance.now(); now() adds timeOrigin to it.
+    return systemTimerWheel.scheduleAt(callback, at - performance.timeOrigin);
   },
   clearTimer(id: TimerId): void {
     systemTimerWheel.cancel(id as WheelEntry);

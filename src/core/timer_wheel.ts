@@ -94,11 +94,18 @@ export class TimerWheel {
 
   /** Schedules `callback` to run after at least `delayMs`. */
   schedule(callback: () => void, delayMs: number): WheelEntry {
-    const now = this.#now();
-    if (this.#handle === undefined) this.#arm(now);
-    // The first tick boundary at or after now + delay; never one already processed.
-    let tick = Math.ceil((now + (delayMs > 0 ? delayMs : 0)) / this.#tickMs);
-    if (tick <= this.#doneTick) tick = this.#doneTick + 1;
+    return this.scheduleAt(callback, this.#now() + (delayMs > 0 ? delayMs : 0));
+  }
+
+  /**
+   * Schedules `callback` to run at the wheel's time `at` (or on the next tick
+   * if that has passed), without reading the clock unless the wheel is idle.
+   */
+  scheduleAt(callback: () => void, at: number): WheelEntry {
+    if (this.#handle === undefined) this.#arm(this.#now());
+    // The first tick boundary at or after `at`; never one already processed.
+    let tick = Math.ceil(at / this.#tickMs);
+    if (!(tick > this.#doneTick)) tick = this.#doneTick + 1;
     this.#live++;
     if (tick - this.#doneTick < SLOTS) {
       const slot = tick & MASK;

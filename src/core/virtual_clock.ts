@@ -93,6 +93,11 @@ export class VirtualClock implements Clock {
     return id;
   }
 
+  /** Sets a virtual timer at an absolute time; see {@link Clock.setTimerAt}. */
+  setTimerAt(callback: () => void, at: number): TimerId {
+    return this.setTimer(callback, at - this.#now);
+  }
+
   /** Clears a virtual timer; see {@link Clock.clearTimer}. */
   clearTimer(id: TimerId): void {
     if (!this.#live.delete(id)) return;

@@ -63,20 +63,25 @@ export class AttemptRun implements AttemptContext {
   }
 
   /**
-   * Arms the attempt's timer: after `ms`, `fired` becomes `kind` and the
-   * attempt aborts with `reasonFor(this, kind)`.
+   * Arms the attempt's timer: at clock time `at` (`now` being the time just
+   * read), `fired` becomes `kind` and the attempt aborts with
+   * `reasonFor(this, kind)`.
    */
   arm(
     clock: Clock,
-    ms: number,
+    now: number,
+    at: number,
     kind: 1 | 2,
     reasonFor: (run: AttemptRun, kind: 1 | 2) => unknown,
   ): void {
     this.#clock = clock;
-    this.#timer = clock.setTimer(() => {
+    const fire = () => {
       this.fired = kind;
       this.abort(reasonFor(this, kind));
-    }, ms);
+    };
+    this.#timer = clock.setTimerAt === undefined
+      ? clock.setTimer(fire, at - now)
+      : clock.setTimerAt(fire, at);
   }
 
   /** Cancels the timer set by {@link AttemptRun.arm}, if any. */

@@ -201,7 +201,9 @@ export class RetryEngine {
     const parts = this.#parts;
     const circuit = parts.circuit;
     const failureBudget = parts.failureBudget;
-    let deadline = this.#deadlineMs === Infinity ? Infinity : clock.now() + this.#deadlineMs;
+    // The call's start time; attempt 1 reuses it rather than reading the clock again.
+    let callStart = this.#deadlineMs === Infinity ? NaN : clock.now();
+    let deadline = this.#deadlineMs === Infinity ? Infinity : callStart + this.#deadlineMs;
     if (options?.deadline !== undefined) {
       if (typeof options.deadline !== "number" || Number.isNaN(options.deadline)) {
         typeError("deadline", "a number (clock milliseconds)", options.deadline);
@@ -255,6 +257,7 @@ export class RetryEngine {
             });
             this.#cause = undefined;
             permit = await pending;
+            callStart = NaN; // time passed in the queue: attempt 1 reads the clock
             observer?.bulkheadChange(bulkhead.name, 1, queued ? -1 : 0);
           } catch (error) {
             this.#cause = undefined;
@@ -274,7 +277,10 @@ export class RetryEngine {
       parts.retryBudget?.recordRequest();
 
       for (let attempt = 1;; attempt++) {
-        const startedAt = timed ? clock.now() : 0;
+        let startedAt = 0;
+        if (timed) {
+          startedAt = attempt === 1 && callStart === callStart ? callStart : clock.now();
+        }
         if (startedAt >= deadline) {
           outcome = "deadline_exceeded";
           throw this.#deadlineExceeded(
@@ -313,7 +319,7 @@ export class RetryEngine {
         } else {
           if (limitAt !== Infinity) {
             run.previousError = lastError;
-            run.arm(clock, limitAt - startedAt, limitAt >= deadline ? 1 : 2, this.#reasonFor);
+            run.arm(clock, startedAt, limitAt, limitAt >= deadline ? 1 : 2, this.#reasonFor);
           }
           current = run;
           try {

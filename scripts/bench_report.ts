@@ -1,0 +1,327 @@
+/**
+ * Benchmark check (not a unit test; CI does not run it): runs `deno task
+ * bench --json`, prints every bench as a ratio to the bare baseline of its
+ * group, checks the hot-path targets of docs/performance.md and exits 1 when
+ * one is missed (2 when the benches could not be run).
+ *
+ * ```sh
+ * deno task bench:report              # one run
+ * deno task bench:report --runs 3     # the median of each bench's average over 3 runs
+ * deno bench --json bench/ > a.json   # ...or check saved runs without running anything:
+ * deno task bench:report --input a.json --input b.json
+ * ```
+ *
+ * @module
+ */
+
+/** One bench's statistics as `deno bench --json` prints them (times in ns). */
+interface BenchStats {
+  n: number;
+  min: number;
+  max: number;
+  avg: number;
+  p75: number;
+  p99: number;
+}
+
+/** The output of `deno bench --json` (version 1). */
+interface BenchJson {
+  version: number;
+  runtime: string;
+  cpu: string;
+  benches: {
+    origin: string;
+    group: string | null;
+    name: string;
+    baseline: boolean;
+    results: ({ ok: BenchStats } | { failed: string } | Record<string, unknown>)[];
+  }[];
+}
+
+/** One bench over the runs. */
+interface Row {
+  group: string;
+  name: string;
+  baseline: boolean;
+  /** Each run's average time per iteration, ns, by run index. */
+  avgs: number[];
+}
+
+/** Reads a bench's average in one run; throws when it is missing. */
+type Avg = (group: string, name: string) => number;
+
+interface Target {
+  /** What is checked, in words. */
+  label: string;
+  /** The check as a formula. */
+  formula: string;
+  /** Returns the measured value and the limit it must not exceed, in one run. */
+  check(avg: Avg, ratio: Avg): { value: number; limit: number; unit: "x" | "ns" };
+}
+
+const HOT = "hot path";
+const TELEMETRY = "telemetry";
+const LIVE = "live policies";
+const FULL_NO_SDK = "bulwark full policy (default telemetry, no SDK)";
+
+/** The targets of the hot-path issue; see docs/performance.md. */
+export const TARGETS: readonly Target[] = [
+  {
+    label: "retry-only policy <= 1.5x bare",
+    formula: "avg(bulwark retry-only policy) / avg(bare await fn()) <= 1.5",
+    check: (_, ratio) => ({
+      value: ratio(HOT, "bulwark retry-only policy"),
+      limit: 1.5,
+      unit: "x",
+    }),
+  },
+  {
+    label: "full policy, no OTel SDK <= 2.5x bare",
+    formula: `avg(${FULL_NO_SDK}) / avg(bare await fn()) <= 2.5`,
+    check: (_, ratio) => ({ value: ratio(HOT, FULL_NO_SDK), limit: 2.5, unit: "x" }),
+  },
+  {
+    label: "full policy, no OTel SDK, >= 10x faster than cockatiel wrap(retry, breaker, timeout)",
+    formula: `10 * avg(${FULL_NO_SDK}) <= avg(cockatiel wrap(retry, circuitBreaker, timeout))`,
+    check: (avg) => ({
+      value: 10 * avg(HOT, FULL_NO_SDK),
+      limit: avg(HOT, "cockatiel wrap(retry, circuitBreaker, timeout)"),
+      unit: "ns",
+    }),
+  },
+  {
+    label: "full policy, no OTel SDK, faster than opossum fire",
+    formula: `avg(${FULL_NO_SDK}) <= avg(opossum fire)`,
+    check: (avg) => ({
+      value: avg(HOT, FULL_NO_SDK),
+      limit: avg(HOT, "opossum fire"),
+      unit: "ns",
+    }),
+  },
+  {
+    label: "full policy, no OTel SDK, faster than p-retry",
+    formula: `avg(${FULL_NO_SDK}) <= avg(p-retry)`,
+    check: (avg) => ({ value: avg(HOT, FULL_NO_SDK), limit: avg(HOT, "p-retry"), unit: "ns" }),
+  },
+  {
+    label: 'full policy, SDK registered, spans "failures" <= 4x bare',
+    formula: 'avg(bulwark full policy, SDK, spans "failures") / avg(bare await fn()) <= 4',
+    check: (_, ratio) => ({
+      value: ratio(TELEMETRY, 'bulwark full policy, SDK, spans "failures"'),
+      limit: 4,
+      unit: "x",
+    }),
+  },
+  {
+    label: 'full policy, SDK registered, spans "full" <= bare + the cost of 2 spans',
+    formula:
+      'avg(bulwark full policy, SDK, spans "full") <= avg(bare await fn()) + 2 * avg(one bare span)',
+    check: (avg) => ({
+      value: avg(TELEMETRY, 'bulwark full policy, SDK, spans "full"'),
+      limit: avg(TELEMETRY, "bare await fn()") +
+        2 * avg(TELEMETRY, 'one bare span: tracer.startSpan("x").end()'),
+      unit: "ns",
+    }),
+  },
+  {
+    label: "full policy: 10,000 live policies within 10% of 1 policy",
+    formula:
+      "avg(bulwark full policy, 10,000 policies round-robin) <= 1.1 * avg(bulwark full policy, 1 policy)",
+    check: (avg) => ({
+      value: avg(LIVE, "bulwark full policy, 10,000 policies round-robin"),
+      limit: 1.1 * avg(LIVE, "bulwark full policy, 1 policy"),
+      unit: "ns",
+    }),
+  },
+  {
+    label: "retry-only policy: 10,000 live policies within 10% of 1 policy",
+    formula:
+      "avg(bulwark retry-only policy, 10,000 policies round-robin) <= 1.1 * avg(bulwark retry-only policy, 1 policy)",
+    check: (avg) => ({
+      value: avg(LIVE, "bulwark retry-only policy, 10,000 policies round-robin"),
+      limit: 1.1 * avg(LIVE, "bulwark retry-only policy, 1 policy"),
+      unit: "ns",
+    }),
+  },
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One row per bench (in first-seen order) holding every run's average. */
+export function collectRuns(runs: BenchJson[]): Row[] {
+  const rows = new Map<string, Row>();
+  runs.forEach((run, index) => {
+    for (const bench of run.benches) {
+      const group = bench.group ?? "(no group)";
+      const key = `${group}\u0000${bench.name}`;
+      const result = bench.results[0];
+      if (result === undefined || !("ok" in result)) {
+        throw new Error(`bench "${bench.name}" (${group}) failed: ${JSON.stringify(result)}`);
+      }
+      let row = rows.get(key);
+      if (row === undefined) {
+        row = { group, name: bench.name, baseline: bench.baseline, avgs: [] };
+        rows.set(key, row);
+      }
+      row.avgs[index] = (result.ok as BenchStats).avg;
+    }
+  });
+  for (const row of rows.values()) {
+    if (row.avgs.length !== runs.length || row.avgs.includes(undefined as unknown as number)) {
+      throw new Error(`bench "${row.name}" (${row.group}) is missing from some runs`);
+    }
+  }
+  return [...rows.values()];
+}
+
+function formatNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(1)} ns`;
+}
+
+function formatRatio(x: number): string {
+  return x >= 100 ? `${x.toFixed(0)}x` : x >= 10 ? `${x.toFixed(1)}x` : `${x.toFixed(2)}x`;
+}
+
+async function runBenches(root: URL): Promise<BenchJson> {
+  const output = await new Deno.Command("deno", {
+    args: ["task", "--quiet", "bench", "--json"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  if (!output.success) {
+    console.error(new TextDecoder().decode(output.stderr));
+    throw new Error(`deno task bench --json exited with code ${output.code}`);
+  }
+  return JSON.parse(stdout) as BenchJson;
+}
+
+async function cpuModel(fallback: string): Promise<string> {
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    return info.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function parseArgs(args: string[]): { runs: number; inputs: string[] } {
+  let runs = 1;
+  const inputs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const [flag, inline] = arg.split("=", 2);
+    const value = () => inline ?? args[++i];
+    if (flag === "--runs") runs = Number(value());
+    else if (flag === "--input") inputs.push(value());
+    else {
+      console.error(`unknown argument ${arg}; usage: bench_report.ts [--runs N] [--input FILE]...`);
+      Deno.exit(2);
+    }
+  }
+  if (!Number.isInteger(runs) || runs < 1) {
+    console.error("--runs must be an integer >= 1");
+    Deno.exit(2);
+  }
+  return { runs, inputs };
+}
+
+async function main(): Promise<number> {
+  const { runs: runCount, inputs } = parseArgs(Deno.args);
+  const root = new URL("../", import.meta.url);
+  const runs: BenchJson[] = [];
+  try {
+    if (inputs.length > 0) {
+      for (const file of inputs) runs.push(JSON.parse(await Deno.readTextFile(file)));
+    } else {
+      for (let i = 1; i <= runCount; i++) {
+        console.error(`bench run ${i} of ${runCount}...`);
+        runs.push(await runBenches(root));
+      }
+    }
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    return 2;
+  }
+
+  let rows: Row[];
+  try {
+    rows = collectRuns(runs);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    return 2;
+  }
+  const byKey = new Map(rows.map((r) => [`${r.group}\u0000${r.name}`, r]));
+  const baselines = new Map(rows.filter((r) => r.baseline).map((r) => [r.group, r]));
+  // Accessors for one run: ratios are taken within a run, where the baseline
+  // ran under the same conditions as the benches it is compared with.
+  const avgIn = (run: number): Avg => (group, name) => {
+    const row = byKey.get(`${group}\u0000${name}`);
+    if (row === undefined) throw new Error(`no bench "${name}" in group "${group}"`);
+    return row.avgs[run];
+  };
+  const ratioIn = (run: number): Avg => (group, name) => {
+    const base = baselines.get(group);
+    if (base === undefined) throw new Error(`group "${group}" has no baseline bench`);
+    return avgIn(run)(group, name) / base.avgs[run];
+  };
+  const runIndexes = runs.map((_, i) => i);
+
+  const first = runs[0];
+  const many = runs.length > 1;
+  console.log(
+    `${first.runtime}, ${await cpuModel(first.cpu)}, ${navigator.hardwareConcurrency} CPUs; ` +
+      `${runs.length} run${many ? "s" : ""}` +
+      (many ? ": medians over the runs of each average and of each in-run ratio" : ""),
+  );
+  console.log();
+  console.log("| group | bench | avg/iter | ratio to the group's bare baseline |");
+  console.log("| --- | --- | ---: | ---: |");
+  for (const row of rows) {
+    const r = baselines.has(row.group)
+      ? formatRatio(median(runIndexes.map((i) => ratioIn(i)(row.group, row.name))))
+      : "(no baseline)";
+    console.log(`| ${row.group} | ${row.name} | ${formatNs(median(row.avgs))} | ${r} |`);
+  }
+
+  console.log();
+  console.log(`| target | measured | limit | result${many ? " (median run)" : ""} |`);
+  console.log("| --- | ---: | ---: | --- |");
+  const missed: string[] = [];
+  for (const target of TARGETS) {
+    let cells: string;
+    try {
+      // Evaluate in every run; report the run with the median value/limit.
+      const checks = runIndexes.map((i) => target.check(avgIn(i), ratioIn(i)))
+        .sort((a, b) => a.value / a.limit - b.value / b.limit);
+      const { value, limit, unit } = checks[checks.length >> 1];
+      const pass = value <= limit;
+      const fmt = unit === "x" ? formatRatio : formatNs;
+      const passes = checks.filter((c) => c.value <= c.limit).length;
+      const tally = many ? ` (${passes} of ${checks.length} runs)` : "";
+      cells = `${fmt(value)} | ${fmt(limit)} | ${pass ? "met" : "MISSED"}${tally}`;
+      if (!pass) missed.push(`${target.label}: ${fmt(value)} > ${fmt(limit)} (${target.formula})`);
+    } catch (error) {
+      cells = `- | - | MISSED (${error instanceof Error ? error.message : error})`;
+      missed.push(`${target.label}: ${error instanceof Error ? error.message : error}`);
+    }
+    console.log(`| ${target.label} | ${cells} |`);
+  }
+  console.log();
+  console.log(`${TARGETS.length - missed.length} of ${TARGETS.length} targets met`);
+  if (missed.length > 0) {
+    console.log("missed:");
+    for (const line of missed) console.log(`  - ${line}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
