@@ -168,10 +168,15 @@ export class FailureBudget {
     this.#window = new RollingWindow({ windowMs, buckets, counters: 2, clock: this.#clock });
   }
 
-  /** Records one call's outcome: `true` if it failed. */
-  record(failed: boolean): void {
-    // One clock read per record, shared by the window's updates and sums.
-    const now = this.#clock.now();
+  /**
+   * Records one call's outcome: `true` if it failed. `at` is when it
+   * happened, in the clock's time, for callers that have just read the
+   * clock (a policy passes its attempt's time); default `clock.now()`.
+   */
+  record(failed: boolean, at?: number): void {
+    // One clock read per record (none when the caller passes the time it
+    // already read), shared by the window's updates and sums.
+    const now = at === undefined || Number.isNaN(at) ? this.#clock.now() : at;
     this.#window.add(SAMPLES, 1, now);
     if (failed) this.#window.add(FAILURES, 1, now);
     this.#evaluate(now);

@@ -106,7 +106,11 @@ export class AttemptRun implements AttemptContext {
         return;
       }
       try {
-        Promise.resolve(operation(this)).then(resolve, reject);
+        const result = operation(this);
+        // A native promise is chained directly; anything else (a value, a
+        // foreign thenable) goes through Promise.resolve first.
+        if (result instanceof Promise) result.then(resolve, reject);
+        else Promise.resolve(result).then(resolve, reject);
       } catch (error) {
         reject(error);
       }

@@ -32,7 +32,8 @@ export interface AttemptGate {
 export interface OutcomeRecorder {
   readonly name: string;
   readonly action: "observe" | "reject";
-  record(failed: boolean): void;
+  /** `at`: the attempt's time, already read by the engine (NaN when it read none). */
+  record(failed: boolean, at?: number): void;
   isBreached(): boolean;
   failureRate(): number;
 }

@@ -342,7 +342,7 @@ export class RetryEngine {
             if (fired === 1) {
               const now = clock.now();
               tracer?.attemptEnd(attempt, now, "transient", error);
-              this.#record(tracer, circuit, failureBudget, 2, now - startedAt);
+              this.#record(tracer, circuit, failureBudget, 2, now - startedAt, now);
               if (this.events.active || tracer !== undefined) {
                 this.#emit(tracer, {
                   type: "deadline_exceeded",
@@ -369,6 +369,7 @@ export class RetryEngine {
 
         const endedAt = timedEnd ? clock.now() : 0;
         const durationMs = timedEnd ? endedAt - startedAt : 0;
+        const sampleAt = timedEnd ? endedAt : timed ? startedAt : NaN;
         let verdict: ErrorClass | "success";
         if (threw) {
           verdict = this.#classify(error);
@@ -378,7 +379,7 @@ export class RetryEngine {
           if (verdict === "success") {
             if (tracer !== undefined) tracer.attemptEnd(attempt, endedAt, undefined, undefined);
             if (circuit !== undefined || failureBudget !== undefined) {
-              this.#record(tracer, circuit, failureBudget, 1, durationMs);
+              this.#record(tracer, circuit, failureBudget, 1, durationMs, sampleAt);
             }
             if (this.events.active || tracer !== undefined) {
               this.#emit(tracer, {
@@ -407,6 +408,7 @@ export class RetryEngine {
             index === PERMANENT ? undefined : failureBudget,
             index === PERMANENT ? 0 : 2,
             durationMs,
+            sampleAt,
           );
         }
         failures ??= [0, 0, 0, 0, 0, 0, 0];
@@ -553,7 +555,9 @@ export class RetryEngine {
   /**
    * Records an attempt's outcome in the breaker and the failure budget.
    * `outcome`: 0 = no outcome (release the breaker's slot, skip the budget),
-   * 1 = success, 2 = failure.
+   * 1 = success, 2 = failure. `at` stamps the budget's sample: the attempt's
+   * end when it was read, else its start (the budget's buckets are far wider
+   * than an attempt), else NaN and the budget reads the clock.
    */
   #record(
     tracer: CallTracer | undefined,
@@ -561,6 +565,7 @@ export class RetryEngine {
     budget: OutcomeRecorder | undefined,
     outcome: 0 | 1 | 2,
     durationMs: number,
+    at = NaN,
   ): void {
     this.#cause = tracer ?? null;
     try {
@@ -570,7 +575,7 @@ export class RetryEngine {
         else circuit.recordFailure(durationMs);
       }
       if (budget !== undefined && outcome !== 0) {
-        budget.record(outcome === 2);
+        budget.record(outcome === 2, at);
         const observer = this.#parts.observer;
         if (observer?.recordsParts) observer.failureRate(budget.name, budget.failureRate());
       }
