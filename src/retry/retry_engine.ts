@@ -243,12 +243,13 @@ export class RetryEngine {
       }
       const bulkhead = parts.bulkhead;
       if (bulkhead !== undefined) {
+        // Occupancy metrics, only when a meter records them.
         const observer = parts.observer?.recordsParts ? parts.observer : undefined;
         permit = bulkhead.tryAcquire();
-        if (permit !== undefined) observer?.bulkheadChange(bulkhead.name, 1, 0);
-        const queued = observer !== undefined && permit === undefined;
-        if (queued) observer.bulkheadChange(bulkhead.name, 0, 1);
-        if (permit === undefined) {
+        if (permit !== undefined) {
+          observer?.bulkheadChange(bulkhead.name, 1, 0);
+        } else {
+          observer?.bulkheadChange(bulkhead.name, 0, 1);
           try {
             this.#cause = tracer ?? null;
             const pending = bulkhead.acquire({
@@ -258,10 +259,10 @@ export class RetryEngine {
             this.#cause = undefined;
             permit = await pending;
             callStart = NaN; // time passed in the queue: attempt 1 reads the clock
-            observer?.bulkheadChange(bulkhead.name, 1, queued ? -1 : 0);
+            observer?.bulkheadChange(bulkhead.name, 1, -1);
           } catch (error) {
             this.#cause = undefined;
-            if (queued) observer.bulkheadChange(bulkhead.name, 0, -1);
+            observer?.bulkheadChange(bulkhead.name, 0, -1);
             if (signal?.aborted) {
               outcome = "cancelled";
             } else if (deadline !== Infinity && clock.now() >= deadline) {
@@ -279,7 +280,7 @@ export class RetryEngine {
       for (let attempt = 1;; attempt++) {
         let startedAt = 0;
         if (timed) {
-          startedAt = attempt === 1 && callStart === callStart ? callStart : clock.now();
+          startedAt = attempt === 1 && !Number.isNaN(callStart) ? callStart : clock.now();
         }
         if (startedAt >= deadline) {
           outcome = "deadline_exceeded";
