@@ -309,6 +309,7 @@ const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
   backoff: true,
   backoffByClass: true,
   honorRetryAfter: true,
+  maxRetryAfterMs: true,
   retryBudget: true,
 };
 type CircuitVariant<K> = Extract<CircuitBreakerOptions, { kind: K }>;

@@ -85,7 +85,7 @@ const cases: Array<[string, unknown, string, string]> = [
     "retry typo",
     { retry: { maxAttemps: 3 } },
     "TypeError",
-    "retry.maxAttemps is not a known option (expected one of: maxAttempts, maxUnknownAttempts, budgets, backoff, backoffByClass, honorRetryAfter, retryBudget)",
+    "retry.maxAttemps is not a known option (expected one of: maxAttempts, maxUnknownAttempts, budgets, backoff, backoffByClass, honorRetryAfter, maxRetryAfterMs, retryBudget)",
   ],
   ["retry not an object", { retry: 3 }, "TypeError", "retry must be an object: received 3"],
   [

@@ -569,3 +569,21 @@ Deno.test("per-call maxAttempts caps retries; discard receives failing values th
     message: "maxAttempts must be an integer >= 1: received 0",
   });
 });
+
+Deno.test("maxRetryAfterMs caps a long Retry-After; the deadline still applies", async () => {
+  const clock = new VirtualClock();
+  const p = policy("p", {
+    clock,
+    retry: { maxAttempts: 3, backoff: constant(50), maxRetryAfterMs: 5_000 },
+  });
+  const dayLong = () => new Response(null, { status: 503, headers: { "retry-after": "86400" } });
+  const s = script(clock, [dayLong()]);
+  const r = settleLater(p.execute(s.fn));
+  await clock.runAll();
+  assert.deepEqual(await r, { ok: true, value: "done" });
+  assert.deepEqual(s.startedAt, [0, 5_000]);
+  assert.throws(() => policy("p", { retry: { maxRetryAfterMs: -1 } }), {
+    name: "RangeError",
+    message: "retry.maxRetryAfterMs must be a number >= 0: received -1",
+  });
+});

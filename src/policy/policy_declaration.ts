@@ -153,6 +153,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
           kind: "boolean",
           description: "Wait what Retry-After asks. Default true.",
         },
+        maxRetryAfterMs: msAtLeast0("Longest wait a Retry-After may impose"),
         retryBudget: {
           kind: "object",
           description: "A cap on retries relative to requests.",

@@ -439,6 +439,9 @@ export class RetryEngine {
         let delayMs: number | undefined;
         if (reason === undefined) {
           delayMs = retry.honorRetryAfter ? retryAfterMs(error, now) : undefined;
+          if (delayMs !== undefined && delayMs > retry.maxRetryAfterMs) {
+            delayMs = retry.maxRetryAfterMs;
+          }
           if (delayMs === undefined) {
             delayMs = retry.backoffs[index]({
               attempt,

@@ -11,6 +11,7 @@ import {
   functionValue,
   integerAtLeast,
   knownKeys,
+  numberAtLeast,
   objectValue,
   typeError,
 } from "../core/validate.ts";
@@ -42,6 +43,12 @@ export interface RetryOptions {
    * instead of the backoff. Default true.
    */
   honorRetryAfter?: boolean;
+  /**
+   * Longest wait a `Retry-After` may impose on one retry; a longer request
+   * is cut to this. Default: no cap (a deadline, if any, still applies: a
+   * wait that would end past it stops the call).
+   */
+  maxRetryAfterMs?: number;
 }
 
 /** The keys of {@link RetryOptions}. */
@@ -52,6 +59,7 @@ export const RETRY_OPTION_KEYS: readonly string[] = [
   "backoff",
   "backoffByClass",
   "honorRetryAfter",
+  "maxRetryAfterMs",
   "retryBudget",
 ];
 
@@ -64,6 +72,7 @@ export interface ResolvedRetryOptions {
   /** Strategy per class, indexed like {@link ERROR_CLASSES}. */
   readonly backoffs: readonly BackoffStrategy[];
   readonly honorRetryAfter: boolean;
+  readonly maxRetryAfterMs: number;
 }
 
 /** Index of each class in {@link ERROR_CLASSES}, for array-based counters. */
@@ -130,5 +139,8 @@ export function resolveRetryOptions(
   if (typeof honorRetryAfter !== "boolean") {
     typeError(join(path, "honorRetryAfter"), "a boolean", honorRetryAfter);
   }
-  return { maxAttempts, maxUnknownAttempts, budgets, backoffs, honorRetryAfter };
+  const maxRetryAfterMs = options.maxRetryAfterMs === undefined
+    ? Infinity
+    : numberAtLeast(join(path, "maxRetryAfterMs"), options.maxRetryAfterMs, 0);
+  return { maxAttempts, maxUnknownAttempts, budgets, backoffs, honorRetryAfter, maxRetryAfterMs };
 }
