@@ -101,3 +101,39 @@ Deno.test("a deadline on the system clock still fires, within a tick", async () 
   assert.ok(took >= 12, `fired early: ${took} ms`);
   assert.equal(systemTimerWheel.running, false);
 });
+
+Deno.test("TimerWheel: a callback cancelling a same-tick sibling leaves the slot's count sound", () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  // A and B share a tick; A cancels B while the tick runs.
+  const b = { entry: undefined as ReturnType<TimerWheel["schedule"]> | undefined };
+  wheel.schedule(() => {
+    fired.push("a");
+    wheel.cancel(b.entry!);
+  }, 5);
+  b.entry = wheel.schedule(() => fired.push("b"), 5);
+  wheel.schedule(() => fired.push("keeper"), 100_000); // keeps the wheel armed
+  at(1_010);
+  assert.deepEqual(fired, ["a"]);
+  // One rotation later the same slot (tick 101 + 4096) is used again: C must still fire.
+  at(1_020);
+  wheel.schedule(() => fired.push("c"), 41_965 - 1_020);
+  const d = wheel.schedule(() => fired.push("d"), 41_965 - 1_020);
+  wheel.cancel(d);
+  at(41_970);
+  assert.deepEqual(fired, ["a", "c"]);
+  wheel.stop();
+});
+
+Deno.test("TimerWheel: cancelling an entry dropped by stop() does not disturb new timers", () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  const old = wheel.schedule(() => fired.push("old"), 50);
+  wheel.stop();
+  wheel.schedule(() => fired.push("new"), 50);
+  wheel.cancel(old);
+  assert.equal(wheel.pending, 1);
+  at(1_060);
+  assert.deepEqual(fired, ["new"]);
+  assert.equal(wheel.running, false);
+});

@@ -18,6 +18,8 @@ export interface WheelEntry {
   done: boolean;
   /** Index of its slot in the ring, or -1 when it waits in the far map. */
   readonly slot: number;
+  /** The wheel's generation when scheduled; `stop()` starts a new one. */
+  readonly generation: number;
 }
 
 /** Options of {@link TimerWheel}. */
@@ -60,6 +62,8 @@ export class TimerWheel {
   #doneTick = 0;
   readonly #onTick = () => this.runDue();
   #idleCheck = false;
+  /** Bumped by stop(): entries of an older generation are gone. */
+  #generation = 0;
   readonly #onIdleCheck = () => {
     this.#idleCheck = false;
     if (this.#live === 0) this.stop();
@@ -109,12 +113,12 @@ export class TimerWheel {
     this.#live++;
     if (tick - this.#doneTick < SLOTS) {
       const slot = tick & MASK;
-      const entry: WheelEntry = { callback, done: false, slot };
+      const entry: WheelEntry = { callback, done: false, slot, generation: this.#generation };
       this.#slots[slot].push(entry);
       this.#slotLive[slot]++;
       return entry;
     }
-    const entry: WheelEntry = { callback, done: false, slot: -1 };
+    const entry: WheelEntry = { callback, done: false, slot: -1, generation: this.#generation };
     const bucket = this.#far.get(tick);
     if (bucket === undefined) this.#far.set(tick, [entry]);
     else bucket.push(entry);
@@ -123,11 +127,17 @@ export class TimerWheel {
 
   /** Cancels an entry (a no-op once it fired or was cancelled). */
   cancel(entry: WheelEntry): void {
-    if (entry.done) return;
+    // An entry from before a stop() was already dropped with its generation.
+    if (entry.done || entry.generation !== this.#generation) return;
     entry.done = true;
     // A slot whose entries were all cancelled drops them now, so the common
-    // arm-then-cancel of a successful call leaves no garbage behind.
-    if (entry.slot >= 0 && --this.#slotLive[entry.slot] === 0) this.#slots[entry.slot].length = 0;
+    // arm-then-cancel of a successful call leaves no garbage behind. (While a
+    // slot's tick runs, its count is already 0: a callback cancelling a
+    // sibling in the same tick must not drive it below.)
+    const slot = entry.slot;
+    if (slot >= 0 && this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) {
+      this.#slots[slot].length = 0;
+    }
     if (--this.#live === 0 && !this.#idleCheck) {
       this.#idleCheck = true;
       setImmediate(this.#onIdleCheck);
@@ -136,6 +146,7 @@ export class TimerWheel {
 
   /** Stops the runtime timer now and forgets every entry (they never fire). */
   stop(): void {
+    this.#generation++;
     if (this.#handle !== undefined) clearInterval(this.#handle);
     this.#handle = undefined;
     for (const slot of this.#slots) slot.length = 0;
