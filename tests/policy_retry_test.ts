@@ -587,3 +587,45 @@ Deno.test("maxRetryAfterMs caps a long Retry-After; the deadline still applies",
     message: "retry.maxRetryAfterMs must be a number >= 0: received -1",
   });
 });
+
+Deno.test("a caller abort between attempts stops the call before the next attempt", async () => {
+  const clock = new VirtualClock();
+  const controller = new AbortController();
+  const p = policy("p", {
+    clock,
+    retry: { maxAttempts: 5, backoff: constant(0) },
+    // The abort lands while no attempt runs and no sleep is pending (zero backoff).
+    onEvent: (e) => {
+      if (e.type === "retry") controller.abort("caller left");
+    },
+  });
+  let calls = 0;
+  const r = settleLater(p.execute(() => {
+    calls++;
+    return Promise.reject(new TransientError("t"));
+  }, { signal: controller.signal }));
+  await clock.runAll();
+  assert.deepEqual(await r, { ok: false, error: "caller left" });
+  assert.equal(calls, 1);
+});
+
+Deno.test("a throwing classifier ends the call and releases the breaker's half-open probe", async () => {
+  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
+  const clock = new VirtualClock();
+  const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
+  const p = policy("p", {
+    clock,
+    circuit: breaker,
+    classify: (v) => {
+      if (v === "poison") throw new Error("classifier bug");
+      return v instanceof Error ? "transient" : "success";
+    },
+  });
+  await settleLater(p.execute(() => Promise.reject(new Error("down"))));
+  assert.equal(breaker.state, "open");
+  await clock.advance(100);
+  await assert.rejects(p.execute(() => "poison"), { message: "classifier bug" });
+  assert.equal(breaker.stats().probesInFlight, 0, "the probe slot is free again");
+  assert.equal(await p.execute(() => "fine"), "fine");
+  assert.equal(breaker.state, "closed");
+});

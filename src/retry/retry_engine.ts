@@ -278,6 +278,12 @@ export class RetryEngine {
       parts.retryBudget?.recordRequest();
 
       for (let attempt = 1;; attempt++) {
+        // The caller may have aborted while no attempt was running (in the
+        // bulkhead's hand-over, or as a backoff sleep ended): stop here.
+        if (signal?.aborted) {
+          outcome = "cancelled";
+          throw signal.reason;
+        }
         let startedAt = 0;
         if (timed) {
           startedAt = attempt === 1 && !Number.isNaN(callStart) ? callStart : clock.now();
@@ -372,11 +378,18 @@ export class RetryEngine {
         const durationMs = timedEnd ? endedAt - startedAt : 0;
         const sampleAt = timedEnd ? endedAt : timed ? startedAt : NaN;
         let verdict: ErrorClass | "success";
+        try {
+          verdict = this.#classify(threw ? error : value);
+        } catch (classifierError) {
+          // A classifier bug ends the call with its error; the attempt's
+          // half-open probe (if any) must not stay reserved.
+          if (circuit !== undefined) this.#record(tracer, circuit, undefined, 0, 0);
+          outcome = "permanent_fail";
+          throw classifierError;
+        }
         if (threw) {
-          verdict = this.#classify(error);
           if (verdict === "success") verdict = "unknown";
         } else {
-          verdict = this.#classify(value);
           if (verdict === "success") {
             if (tracer !== undefined) tracer.attemptEnd(attempt, endedAt, undefined, undefined);
             if (circuit !== undefined || failureBudget !== undefined) {
