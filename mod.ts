@@ -200,7 +200,7 @@ export {
   type PoolOptions,
   type ResilientClient,
 } from "./src/http/client.ts";
-export { IDEMPOTENT_METHODS } from "./src/http/request_body.ts";
+export { IDEMPOTENT_METHODS, RequestBodyError } from "./src/http/request_body.ts";
 export {
   LatencyHistogram,
   type LatencyHistogramJSON,

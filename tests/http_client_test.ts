@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createClient } from "../src/http/client.ts";
+import { RequestBodyError } from "../src/http/request_body.ts";
 import { deadlineFromRequest } from "../src/http/deadline_propagation.ts";
 import { policy } from "../src/policy/policy.ts";
 import { type Clock, systemClock } from "../src/core/clock.ts";
@@ -173,7 +174,7 @@ Deno.test("a streamed body is buffered once and resent on retry; too large a bod
     await assert.rejects(
       client.fetch("/upload", { method: "PUT", body: stream("x".repeat(100)) }),
       {
-        name: "RangeError",
+        name: "RequestBodyError",
         message: /^request body is larger than maxBufferedBodyBytes \(64 bytes\)/,
       },
     );
@@ -375,4 +376,53 @@ Deno.test("a closed client rejects new requests", async () => {
     name: "TypeError",
     message: 'client "http" is closed',
   });
+});
+
+Deno.test("a streamed body that never ends cannot outlive the caller's signal or the deadline", async () => {
+  const server = serve(() => new Response("unreachable"));
+  const endless = () =>
+    new ReadableStream<Uint8Array>({
+      pull: () => new Promise<void>(() => {}), // never produces, never ends
+    });
+  const clock = new VirtualClock(Date.now());
+  const client = createClient({
+    baseUrl: server.url,
+    clock,
+    policy: { telemetry: false, deadlineMs: 200, retry: { maxAttempts: 3 } },
+  });
+  try {
+    const controller = new AbortController();
+    const aborted = client.fetch("/upload", {
+      method: "PUT",
+      body: endless(),
+      signal: controller.signal,
+    }).catch((e) => e);
+    await clock.advance(0);
+    controller.abort(new Error("caller gave up"));
+    assert.equal((await aborted).message, "caller gave up");
+    const late = client.fetch("/upload", { method: "PUT", body: endless() }).catch((e) => e);
+    await clock.advance(200);
+    assert.ok((await late) instanceof DeadlineExceededError);
+    assert.equal(server.hits, 0);
+    // An attempt timeout cuts the first read short: the half-read stream cannot be resent,
+    // so the retry ends the call with a permanent RequestBodyError.
+    const timed = createClient({
+      baseUrl: server.url,
+      clock,
+      policy: {
+        telemetry: false,
+        attemptTimeoutMs: 50,
+        retry: { maxAttempts: 3, backoff: () => 0 },
+      },
+    });
+    const cut = timed.fetch("/upload", { method: "PUT", body: endless() }).catch((e) => e);
+    await clock.advance(50);
+    const error = await cut;
+    timed.close();
+    assert.ok(error instanceof RequestBodyError, String(error));
+    assert.equal((error.cause as Error).name, "AttemptTimeoutError");
+  } finally {
+    client.close();
+    await server.close();
+  }
 });

@@ -26,7 +26,7 @@ import { Policy, type PolicyOptions } from "../policy/policy.ts";
 import type { AttemptContext } from "../retry/attempt_context.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
-import { bufferBody, isRetryable } from "./request_body.ts";
+import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
 
 /** Connection pool settings of {@link createClient}. */
 export interface PoolOptions {
@@ -116,6 +116,15 @@ const CLIENT_KEYS = [
   "clock",
 ];
 const POOL_KEYS = ["maxConnections", "connectionTimeoutMs", "idleTimeoutMs", "maxQueue"];
+
+/** A streamed request body, buffered by the call's first attempt. */
+interface Upload {
+  stream: ReadableStream<Uint8Array>;
+  /** The signal of the attempt that started reading the stream. */
+  reading?: AbortSignal;
+  buffered?: Uint8Array<ArrayBuffer>;
+  failed?: unknown;
+}
 
 /** Cancels the body of a response that will not reach the caller. */
 function cancelBody(value: unknown): void {
@@ -224,9 +233,30 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     method: string,
     headers: Headers,
     body: BodyInit | null,
+    upload: Upload | undefined,
     ctx: AttemptContext,
   ): Promise<Response> {
     if (ctx.attempt > 1) stats.retries++;
+    if (upload !== undefined) {
+      if (upload.buffered === undefined) {
+        if (upload.reading !== undefined) {
+          // An earlier attempt started reading the stream and did not finish
+          // (it was cut off): what is left of it cannot be resent.
+          throw new RequestBodyError(
+            `client "${name}": the request body could not be buffered for a retry`,
+            { cause: upload.failed ?? upload.reading.reason },
+          );
+        }
+        upload.reading = ctx.signal;
+        try {
+          upload.buffered = await bufferBody(upload.stream, maxBody, ctx.signal);
+        } catch (error) {
+          upload.failed = error;
+          throw error;
+        }
+      }
+      body = upload.buffered;
+    }
     let permit;
     try {
       permit = await gate.acquire({ signal: ctx.signal });
@@ -296,12 +326,16 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     const method = (init.method ?? request?.method ?? "GET").toUpperCase();
     const headers = new Headers(init.headers ?? request?.headers);
     const retryable = isRetryable(method, headers, retryNonIdempotent);
-    let body: BodyInit | null = init.body ?? request?.body ?? null;
-    if (retryable && body instanceof ReadableStream) body = await bufferBody(body, maxBody);
+    const body: BodyInit | null = init.body ?? request?.body ?? null;
+    // A streamed body of a retryable request is read into memory by the
+    // first attempt, under that attempt's signal (caller, deadline, timeout).
+    const upload: Upload | undefined = retryable && body instanceof ReadableStream
+      ? { stream: body }
+      : undefined;
     const callerSignal = init.signal ?? request?.signal;
     try {
       const response = await policy.execute(
-        (ctx) => send(url, method, headers, body, ctx),
+        (ctx) => send(url, method, headers, body, upload, ctx),
         {
           signal: callerSignal ? AbortSignal.any([closing.signal, callerSignal]) : closing.signal,
           deadline: init.deadline,
