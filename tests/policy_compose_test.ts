@@ -297,3 +297,19 @@ Deno.test("a breaker opening mid-call stops the retry loop with CircuitOpenError
   assert.ok(out.error.cause instanceof TransientError);
   assert.equal(p.circuit!.name, "api", "an owned breaker is named after the policy");
 });
+
+Deno.test("disposing a policy detaches it from the shared parts it was given", async () => {
+  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
+  const clock = new VirtualClock();
+  const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
+  const rec = recorder();
+  const p = policy("short-lived", { clock, onEvent: rec.onEvent, circuit: breaker });
+  await settleLater(p.execute(fail));
+  assert.equal(rec.types().filter((t) => t === "circuit_transition").length, 1);
+  p[Symbol.dispose]();
+  breaker.reset();
+  await clock.advance(100);
+  await settleLater(p.execute(fail)); // still works, no longer hears the breaker
+  assert.equal(breaker.state, "open");
+  assert.equal(rec.types().filter((t) => t === "circuit_transition").length, 1);
+});

@@ -137,3 +137,17 @@ Deno.test("TimerWheel: cancelling an entry dropped by stop() does not disturb ne
   assert.deepEqual(fired, ["new"]);
   assert.equal(wheel.running, false);
 });
+
+Deno.test("TimerWheel: long timers beyond the ring fire on time and are dropped when cancelled", () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  const far = 4_096 * 10 * 3; // three rotations ahead: kept outside the ring
+  wheel.schedule(() => fired.push("far"), far);
+  for (let i = 0; i < 1_000; i++) wheel.cancel(wheel.schedule(() => fired.push("x"), far + 7));
+  assert.equal(wheel.pending, 1);
+  at(1_000 + far - 10);
+  assert.deepEqual(fired, []);
+  at(1_000 + far);
+  assert.deepEqual(fired, ["far"]);
+  assert.equal(wheel.running, false);
+});

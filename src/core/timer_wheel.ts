@@ -18,6 +18,8 @@ export interface WheelEntry {
   done: boolean;
   /** Index of its slot in the ring, or -1 when it waits in the far map. */
   readonly slot: number;
+  /** Its tick (the far map's key). */
+  readonly tick: number;
   /** The wheel's generation when scheduled; `stop()` starts a new one. */
   readonly generation: number;
 }
@@ -55,7 +57,7 @@ export class TimerWheel {
   /** Live (not fired, not cancelled) entries per slot: an emptied slot is truncated at once. */
   readonly #slotLive = new Int32Array(SLOTS);
   /** Entries further out than the slots reach, by tick. */
-  readonly #far = new Map<number, WheelEntry[]>();
+  readonly #far = new Map<number, { entries: WheelEntry[]; live: number }>();
   #live = 0;
   #handle: ReturnType<typeof setInterval> | undefined;
   /** Every tick up to and including this one has been processed. */
@@ -113,15 +115,24 @@ export class TimerWheel {
     this.#live++;
     if (tick - this.#doneTick < SLOTS) {
       const slot = tick & MASK;
-      const entry: WheelEntry = { callback, done: false, slot, generation: this.#generation };
+      const entry: WheelEntry = { callback, done: false, slot, tick, generation: this.#generation };
       this.#slots[slot].push(entry);
       this.#slotLive[slot]++;
       return entry;
     }
-    const entry: WheelEntry = { callback, done: false, slot: -1, generation: this.#generation };
+    const entry: WheelEntry = {
+      callback,
+      done: false,
+      slot: -1,
+      tick,
+      generation: this.#generation,
+    };
     const bucket = this.#far.get(tick);
-    if (bucket === undefined) this.#far.set(tick, [entry]);
-    else bucket.push(entry);
+    if (bucket === undefined) this.#far.set(tick, { entries: [entry], live: 1 });
+    else {
+      bucket.entries.push(entry);
+      bucket.live++;
+    }
     return entry;
   }
 
@@ -135,8 +146,12 @@ export class TimerWheel {
     // slot's tick runs, its count is already 0: a callback cancelling a
     // sibling in the same tick must not drive it below.)
     const slot = entry.slot;
-    if (slot >= 0 && this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) {
-      this.#slots[slot].length = 0;
+    if (slot >= 0) {
+      if (this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) this.#slots[slot].length = 0;
+    } else {
+      // Far entries (long timeouts) are dropped the same way, bucket by bucket.
+      const bucket = this.#far.get(entry.tick);
+      if (bucket !== undefined && --bucket.live === 0) this.#far.delete(entry.tick);
     }
     if (--this.#live === 0 && !this.#idleCheck) {
       this.#idleCheck = true;
@@ -180,7 +195,7 @@ export class TimerWheel {
       if (slot.length === 0 && far === undefined) continue;
       // Callbacks cannot add to this slot (new entries go to later ticks),
       // so it can be emptied after the loop.
-      const bucket = far === undefined ? slot : slot.concat(far);
+      const bucket = far === undefined ? slot : slot.concat(far.entries);
       this.#slotLive[index] = 0;
       for (const entry of bucket) {
         if (entry.done) continue;

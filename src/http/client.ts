@@ -204,6 +204,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   );
   const idleTimeoutMs = numberAbove("pool.idleTimeoutMs", pool.idleTimeoutMs ?? 30_000, 0);
   const maxQueue = integerAtLeast("pool.maxQueue", pool.maxQueue ?? 10_000, 0);
+  const ownsPolicy = !(options.policy instanceof Policy);
   const policy = options.policy instanceof Policy
     ? options.policy
     : new Policy(name, { clock, ...(options.policy ?? { retry: {} }) });
@@ -370,6 +371,8 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       if (closing.signal.aborted) return;
       closing.abort(new TypeError(`client "${name}" is closed`));
       httpClient?.close();
+      // A policy the client built lets go of any shared parts it was given.
+      if (ownsPolicy) policy[Symbol.dispose]();
     },
   };
 }

@@ -146,6 +146,8 @@ export class Policy {
   readonly #failureBudget: FailureBudget | undefined;
   readonly #bulkhead: Bulkhead | undefined;
   readonly #retryBudget: RetryBudget | undefined;
+  /** Removes this policy's listeners from shared parts. */
+  readonly #detach: Array<() => void> = [];
 
   /** Validates `options`; prefer {@link policy}. */
   constructor(name: string, options: PolicyOptions = {}) {
@@ -195,13 +197,26 @@ export class Policy {
     };
     const engine = new RetryEngine(name, options, retryOptions, "retry", parts);
     for (const p of [circuit, failureBudget, bulkhead]) {
-      if (p !== undefined) p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
+      if (p === undefined) continue;
+      const remove = p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
+      if (!p.owned) this.#detach.push(remove);
     }
     this.#engine = engine;
     this.#circuit = circuit?.part;
     this.#failureBudget = failureBudget?.part;
     this.#bulkhead = bulkhead?.part;
     this.#retryBudget = retryBudget;
+  }
+
+  /**
+   * Detaches the policy from the shared parts it was given (it stops
+   * listening to their events), so a short-lived policy built around a
+   * long-lived breaker, budget or bulkhead can be garbage-collected. The
+   * policy still works afterwards; it just no longer reports those parts'
+   * events. Parts it built from options need no disposal.
+   */
+  [Symbol.dispose](): void {
+    for (const remove of this.#detach.splice(0)) remove();
   }
 
   /** The policy's circuit breaker, if it has one. */
