@@ -7,7 +7,7 @@
 import type { Classifier, ErrorClass } from "../classify/error_class.ts";
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import { retryAfterMs } from "../classify/retry_after.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
@@ -251,21 +251,14 @@ export class RetryEngine {
         } else {
           observer?.bulkheadChange(bulkhead.name, 0, 1);
           try {
-            this.#cause = tracer ?? null;
-            const pending = bulkhead.acquire({
-              signal,
-              timeoutMs: deadline === Infinity ? undefined : Math.max(0, deadline - clock.now()),
-            });
-            this.#cause = undefined;
-            permit = await pending;
+            permit = await this.#waitForPermit(bulkhead, signal, deadline, tracer);
             callStart = NaN; // time passed in the queue: attempt 1 reads the clock
             observer?.bulkheadChange(bulkhead.name, 1, -1);
           } catch (error) {
-            this.#cause = undefined;
             observer?.bulkheadChange(bulkhead.name, 0, -1);
             if (signal?.aborted) {
               outcome = "cancelled";
-            } else if (deadline !== Infinity && clock.now() >= deadline) {
+            } else if (error instanceof DeadlineExceededError) {
               outcome = "deadline_exceeded";
               throw this.#deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
             } else {
@@ -534,6 +527,42 @@ export class RetryEngine {
         }
       }
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Waits in the bulkhead's queue. With a deadline, the wait is bounded by
+   * aborting it at the deadline (rather than passing a shorter queue
+   * timeout), so the call ends as `deadline_exceeded` and the bulkhead does
+   * not also report a queue timeout. Only queued calls pay for the timer.
+   */
+  async #waitForPermit(
+    bulkhead: ConcurrencyGate,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    tracer: CallTracer | undefined,
+  ): Promise<{ release(): void }> {
+    const clock = this.#clock;
+    let waitSignal = signal;
+    let timer: TimerId | undefined;
+    if (deadline !== Infinity) {
+      const controller = new AbortController();
+      const expire = () => controller.abort(this.#deadlineError(0, deadline, undefined));
+      timer = clock.setTimerAt === undefined
+        ? clock.setTimer(expire, deadline - clock.now())
+        : clock.setTimerAt(expire, deadline);
+      waitSignal = signal === undefined
+        ? controller.signal
+        : AbortSignal.any([signal, controller.signal]);
+    }
+    try {
+      this.#cause = tracer ?? null;
+      const pending = bulkhead.acquire({ signal: waitSignal });
+      this.#cause = undefined;
+      return await pending;
+    } finally {
+      this.#cause = undefined;
+      if (timer !== undefined) clock.clearTimer(timer);
     }
   }
 
