@@ -102,3 +102,15 @@ Deno.test("deno task demo and demo --json: exit 0; the JSON reports every phase 
   );
   assert.ok(summary.elapsedMs < 20_000, `${summary.elapsedMs} ms`);
 });
+
+Deno.test("examples/policy_json.ts and examples/retry_budget.ts exit 0 with their figures", async () => {
+  const json = await runExample("examples/policy_json.ts", []);
+  assert.equal(json.code, 0, json.stderr);
+  assert.match(json.stdout, /declared policy: 42 in stock after 3 attempts/);
+  assert.match(json.stdout, /invalid declaration of policy "broken" \(4 problems\)/);
+  assert.match(json.stdout, /retry\.backoff\.baseMs must be a number >= 0: received -1/);
+  const budget = await runExample("examples/retry_budget.ts", []);
+  assert.equal(budget.code, 0, budget.stderr);
+  // 100 first attempts + 20% of them + the floor (1/s over the 10 s window).
+  assert.match(budget.stdout, /100 failing calls made 130 attempts \(without the budget: 500\)/);
+});

@@ -424,14 +424,16 @@ export class RetryEngine {
         lastClass = cls;
         const now = clock.now();
         if (index === PERMANENT && count > retry.budgets[PERMANENT]) {
-          this.#emit(tracer, {
-            type: "permanent_fail",
-            policy: this.name,
-            timestamp: now,
-            attempt,
-            errorClass: cls,
-            error,
-          });
+          if (this.events.active || tracer !== undefined) {
+            this.#emit(tracer, {
+              type: "permanent_fail",
+              policy: this.name,
+              timestamp: now,
+              attempt,
+              errorClass: cls,
+              error,
+            });
+          }
           outcome = "permanent_fail";
           if (threw) throw error;
           tracer?.end(now, "permanent_fail", attempt, undefined);
@@ -471,17 +473,19 @@ export class RetryEngine {
         }
         if (reason !== undefined) {
           const type = GIVE_UP_EVENT[reason];
-          this.#emit(
-            tracer,
-            {
-              type,
-              policy: this.name,
-              timestamp: now,
-              attempt,
-              errorClass: cls,
-              error,
-            } as GiveUpEvent | RetryBudgetExhaustedEvent,
-          );
+          if (this.events.active || tracer !== undefined) {
+            this.#emit(
+              tracer,
+              {
+                type,
+                policy: this.name,
+                timestamp: now,
+                attempt,
+                errorClass: cls,
+                error,
+              } as GiveUpEvent | RetryBudgetExhaustedEvent,
+            );
+          }
           outcome = type;
           throw new RetryExhaustedError(
             `${this.#label()} gave up after ${attempt} attempt${attempt === 1 ? "" : "s"} (${
@@ -496,15 +500,17 @@ export class RetryEngine {
             },
           );
         }
-        this.#emit(tracer, {
-          type: "retry",
-          policy: this.name,
-          timestamp: now,
-          attempt,
-          errorClass: cls,
-          error,
-          delayMs: delayMs!,
-        });
+        if (this.events.active || tracer !== undefined) {
+          this.#emit(tracer, {
+            type: "retry",
+            policy: this.name,
+            timestamp: now,
+            attempt,
+            errorClass: cls,
+            error,
+            delayMs: delayMs!,
+          });
+        }
         if (!threw) options?.discard?.(value);
         if (delayMs! > 0) {
           try {
