@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, clockOption } from "../core/clock.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
 import { RollingWindow } from "../core/rolling_window.ts";
 import {
@@ -156,13 +156,7 @@ export class FailureBudget {
     if (typeof action !== "string") typeError("action", '"observe" or "reject"', action);
     if (!ACTIONS.includes(action)) rangeError("action", '"observe" or "reject"', action);
     this.action = action;
-    this.#clock = options.clock ?? systemClock;
-    if (
-      typeof this.#clock !== "object" || this.#clock === null ||
-      typeof this.#clock.now !== "function"
-    ) {
-      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", this.#clock);
-    }
+    this.#clock = clockOption(options.clock ?? undefined, ["now"]);
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
     this.#window = new RollingWindow({ windowMs, buckets, counters: 2, clock: this.#clock });

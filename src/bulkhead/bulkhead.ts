@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
 import { BulkheadRejectedError } from "../core/errors.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
 import {
@@ -149,14 +149,7 @@ export class Bulkhead {
     this.#queueTimeoutMs = options.queueTimeoutMs === undefined
       ? Infinity
       : numberAbove("queueTimeoutMs", options.queueTimeoutMs, 0);
-    this.#clock = options.clock ?? systemClock;
-    if (
-      typeof this.#clock !== "object" || this.#clock === null ||
-      typeof this.#clock.now !== "function" || typeof this.#clock.setTimer !== "function" ||
-      typeof this.#clock.clearTimer !== "function"
-    ) {
-      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", this.#clock);
-    }
+    this.#clock = clockOption(options.clock ?? undefined, ["now", "setTimer", "clearTimer"]);
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
   }

@@ -7,7 +7,7 @@
  */
 
 import type { BackoffStrategy } from "../backoff/strategy.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, clockOption } from "../core/clock.ts";
 import { CircuitOpenError } from "../core/errors.ts";
 import { type CircuitState, type EventListener, EventSink } from "../core/events.ts";
 import { defaultRandom, type RandomSource } from "../core/random.ts";
@@ -325,10 +325,7 @@ export class CircuitBreaker {
       ? Infinity
       : ratioOption("slowCallRatio", slowCallRatio);
 
-    const clock = options.clock === undefined ? systemClock : options.clock;
-    if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
-      typeError("clock", "a Clock (an object with a now() method)", clock);
-    }
+    const clock = clockOption(options.clock, ["now"], "a Clock (an object with a now() method)");
     this.#clock = clock;
     this.#random = options.random === undefined
       ? defaultRandom

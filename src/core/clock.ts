@@ -7,6 +7,7 @@
  */
 
 import { TimerWheel, type WheelEntry } from "./timer_wheel.ts";
+import { typeError } from "./validate.ts";
 
 /**
  * Opaque id of a timer set through {@link Clock.setTimer} (a number or the
@@ -127,3 +128,26 @@ const preciseTimers: Clock = {
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (id) => clearTimeout(id as number),
 };
+
+/** A method of {@link Clock} a part relies on. */
+export type ClockMethod = "now" | "sleep" | "setTimer" | "clearTimer";
+
+/**
+ * Validates a `clock` option: `undefined` means {@link systemClock};
+ * anything else must be an object with the methods in `needs`. Shared by
+ * every part that takes a clock, so the message reads the same everywhere.
+ */
+export function clockOption(
+  value: unknown,
+  needs: readonly ClockMethod[],
+  rule = "a Clock (now, sleep, setTimer, clearTimer)",
+): Clock {
+  if (value === undefined) return systemClock;
+  if (
+    typeof value !== "object" || value === null ||
+    needs.some((method) => typeof (value as Record<string, unknown>)[method] !== "function")
+  ) {
+    typeError("clock", rule, value);
+  }
+  return value as Clock;
+}

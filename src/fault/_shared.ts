@@ -1,7 +1,7 @@
 // Option handling shared by the network conditioner and `faultInjection`
 // (internal: not exported from mod.ts).
 
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, clockOption } from "../core/clock.ts";
 import { type EventListener, EventSink, type FaultInjectedEvent } from "../core/events.ts";
 import { defaultRandom, type RandomSource } from "../core/random.ts";
 import {
@@ -77,7 +77,7 @@ export function resolveCommon(
     enabled: typeof enabled === "function" ? enabled : enabled ? ALWAYS : NEVER,
     name,
     random: options.random === undefined ? defaultRandom : functionValue("random", options.random),
-    clock: clockValue(options.clock),
+    clock: clockOption(options.clock ?? undefined, ["now", "sleep", "setTimer", "clearTimer"]),
     sink,
   };
 }
@@ -85,19 +85,6 @@ export function resolveCommon(
 /** Asserts a probability in [0, 1] (default `fallback`); returns it. */
 export function rate(name: string, value: unknown, fallback: number): number {
   return numberBetween(name, value ?? fallback, 0, 1);
-}
-
-/** Asserts a {@link Clock} (default the system clock); returns it. */
-export function clockValue(value: Clock | undefined): Clock {
-  const clock = value ?? systemClock;
-  if (
-    typeof clock !== "object" || clock === null || typeof clock.now !== "function" ||
-    typeof clock.sleep !== "function" || typeof clock.setTimer !== "function" ||
-    typeof clock.clearTimer !== "function"
-  ) {
-    typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
-  }
-  return clock;
 }
 
 /** Draws the latency of one call: `latencyMs + random(0, jitterMs)`. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, clockOption } from "../core/clock.ts";
 import { RollingWindow } from "../core/rolling_window.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
 import {
@@ -144,10 +144,7 @@ export class RetryBudget {
     this.minPerSecond = numberAtLeast("minPerSecond", options.minPerSecond ?? 10, 0);
     this.windowMs = numberAbove("windowMs", options.windowMs ?? 10_000, 0);
     const buckets = integerAtLeast("buckets", options.buckets ?? 10, 1);
-    const clock = options.clock ?? systemClock;
-    if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
-      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
-    }
+    const clock = clockOption(options.clock ?? undefined, ["now"]);
     const name = options.name ?? "retry-budget";
     if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
     this.name = name;

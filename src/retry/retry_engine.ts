@@ -7,7 +7,7 @@
 import type { Classifier, ErrorClass } from "../classify/error_class.ts";
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import { retryAfterMs } from "../classify/retry_after.ts";
-import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
@@ -165,13 +165,12 @@ export class RetryEngine {
     this.#random = options.random === undefined
       ? defaultRandom
       : functionValue("random", options.random);
-    this.#clock = options.clock ?? systemClock;
-    if (
-      typeof this.#clock !== "object" || this.#clock === null ||
-      typeof this.#clock.now !== "function" || typeof this.#clock.setTimer !== "function"
-    ) {
-      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", this.#clock);
-    }
+    this.#clock = clockOption(options.clock ?? undefined, [
+      "now",
+      "sleep",
+      "setTimer",
+      "clearTimer",
+    ]);
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
     this.#retry = resolveRetryOptions(retry, retryPath);

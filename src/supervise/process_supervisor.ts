@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
 import { ResilienceError } from "../core/errors.ts";
 import { knownKeys, numberAtLeast, objectValue, typeError } from "../core/validate.ts";
 
@@ -204,13 +204,7 @@ export class ProcessSupervisor implements AsyncDisposable {
     }
     this.#killSignal = killSignal;
     this.#killGraceMs = numberAtLeast("killGraceMs", options.killGraceMs ?? 5_000, 0);
-    const clock = options.clock ?? systemClock;
-    if (
-      typeof clock !== "object" || clock === null || typeof clock.now !== "function" ||
-      typeof clock.setTimer !== "function" || typeof clock.clearTimer !== "function"
-    ) {
-      typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
-    }
+    const clock = clockOption(options.clock ?? undefined, ["now", "setTimer", "clearTimer"]);
     this.#clock = clock;
     const reason = unavailableReason();
     if (reason !== undefined) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Clock, systemClock, type TimerId } from "../core/clock.ts";
+import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
 import { WatchdogTimeoutError } from "../core/errors.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
 import {
@@ -86,13 +86,7 @@ export function withWatchdog<T>(
   const name = options.name ?? "watchdog";
   if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
   const callerSignal = optionalSignal("signal", options.signal);
-  const clock = options.clock ?? systemClock;
-  if (
-    typeof clock !== "object" || clock === null || typeof clock.now !== "function" ||
-    typeof clock.setTimer !== "function" || typeof clock.clearTimer !== "function"
-  ) {
-    typeError("clock", "a Clock (now, sleep, setTimer, clearTimer)", clock);
-  }
+  const clock = clockOption(options.clock ?? undefined, ["now", "setTimer", "clearTimer"]);
   const sink = new EventSink();
   if (options.onEvent !== undefined) sink.add(functionValue("onEvent", options.onEvent));
 
