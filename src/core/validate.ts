@@ -25,6 +25,11 @@ export function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** Joins an option path and a key: `optionPath("retry", "maxAttempts")` is `"retry.maxAttempts"`. */
+export function optionPath(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
 /** Throws a `RangeError` naming the option, the rule and the value. */
 export function rangeError(name: string, rule: string, value: unknown): never {
   throw new RangeError(`${name} must be ${rule}: received ${describeValue(value)}`);

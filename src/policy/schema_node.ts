@@ -7,7 +7,7 @@
  * @module
  */
 
-import { describeValue } from "../core/validate.ts";
+import { describeValue, optionPath } from "../core/validate.ts";
 
 /** A number, optionally an integer, with bounds. */
 export interface NumberNode {
@@ -96,10 +96,6 @@ export interface DeclarationIssue {
   path: string;
   /** The full message, starting with the path. */
   message: string;
-}
-
-function join(path: string, key: string): string {
-  return path === "" ? key : `${path}.${key}`;
 }
 
 /** `"a", "b" or "c"` */
@@ -218,13 +214,13 @@ export function validateNode(
     for (const [key, v] of Object.entries(record)) {
       if (!node.keys.includes(key)) {
         issues.push({
-          path: join(path, key),
-          message: `${join(path, key)} is not a known key (expected one of: ${
+          path: optionPath(path, key),
+          message: `${optionPath(path, key)} is not a known key (expected one of: ${
             node.keys.join(", ")
           })`,
         });
       } else {
-        validateNode(node.value, v, join(path, key), issues);
+        validateNode(node.value, v, optionPath(path, key), issues);
       }
     }
     return;
@@ -237,8 +233,8 @@ export function validateNode(
     const variants = Object.keys(node.variants);
     if (typeof tag !== "string" || !(tag in node.variants)) {
       issues.push({
-        path: join(path, node.tag),
-        message: `${join(path, node.tag)} must be ${listChoices(variants)}: received ${
+        path: optionPath(path, node.tag),
+        message: `${optionPath(path, node.tag)} must be ${listChoices(variants)}: received ${
           describeValue(tag)
         }`,
       });
@@ -254,18 +250,18 @@ export function validateNode(
     const child = object.properties[key];
     if (child === undefined) {
       issues.push({
-        path: join(path, key),
-        message: `${join(path, key)} is not a known option (expected one of: ${
+        path: optionPath(path, key),
+        message: `${optionPath(path, key)} is not a known option (expected one of: ${
           (tagKey === undefined ? known : [tagKey, ...known]).join(", ")
         })`,
       });
     } else {
-      validateNode(child, v, join(path, key), issues);
+      validateNode(child, v, optionPath(path, key), issues);
     }
   }
   for (const key of object.required ?? []) {
     if (record[key] === undefined) {
-      issues.push({ path: join(path, key), message: `${join(path, key)} is required` });
+      issues.push({ path: optionPath(path, key), message: `${optionPath(path, key)} is required` });
     }
   }
 }

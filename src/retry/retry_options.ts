@@ -13,6 +13,7 @@ import {
   knownKeys,
   numberAtLeast,
   objectValue,
+  optionPath,
   typeError,
 } from "../core/validate.ts";
 
@@ -80,11 +81,6 @@ export const CLASS_INDEX: Readonly<Record<ErrorClass, number>> = Object.freeze(
   Object.fromEntries(ERROR_CLASSES.map((c, i) => [c, i])) as Record<ErrorClass, number>,
 );
 
-/** Joins an option path and a key: `join("retry", "maxAttempts")` is `"retry.maxAttempts"`. */
-function join(path: string, key: string): string {
-  return path === "" ? key : `${path}.${key}`;
-}
-
 function checkClassKeys(name: string, record: object): void {
   for (const key of Object.keys(record)) {
     if (!(key in CLASS_INDEX)) {
@@ -103,18 +99,18 @@ export function resolveRetryOptions(
   }
   objectValue(path === "" ? "options" : path, options);
   knownKeys(path, options, RETRY_OPTION_KEYS);
-  const maxAttempts = integerAtLeast(join(path, "maxAttempts"), options.maxAttempts ?? 3, 1);
+  const maxAttempts = integerAtLeast(optionPath(path, "maxAttempts"), options.maxAttempts ?? 3, 1);
   const maxUnknownAttempts = options.maxUnknownAttempts === undefined
     ? Infinity
-    : integerAtLeast(join(path, "maxUnknownAttempts"), options.maxUnknownAttempts, 1);
+    : integerAtLeast(optionPath(path, "maxUnknownAttempts"), options.maxUnknownAttempts, 1);
   const budgets = ERROR_CLASSES.map((c) => (c === "permanent" ? 0 : Infinity));
   if (options.budgets !== undefined) {
-    objectValue(join(path, "budgets"), options.budgets);
-    checkClassKeys(join(path, "budgets"), options.budgets);
+    objectValue(optionPath(path, "budgets"), options.budgets);
+    checkClassKeys(optionPath(path, "budgets"), options.budgets);
     for (const [key, value] of Object.entries(options.budgets)) {
       if (value === undefined) continue;
       budgets[CLASS_INDEX[key as ErrorClass]] = integerAtLeast(
-        join(path, `budgets.${key}`),
+        optionPath(path, `budgets.${key}`),
         value,
         0,
       );
@@ -122,25 +118,25 @@ export function resolveRetryOptions(
   }
   const backoff = options.backoff === undefined
     ? decorrelatedJitter({ baseMs: 100, maxMs: 5_000 })
-    : functionValue(join(path, "backoff"), options.backoff);
+    : functionValue(optionPath(path, "backoff"), options.backoff);
   const backoffs = ERROR_CLASSES.map(() => backoff);
   if (options.backoffByClass !== undefined) {
-    objectValue(join(path, "backoffByClass"), options.backoffByClass);
-    checkClassKeys(join(path, "backoffByClass"), options.backoffByClass);
+    objectValue(optionPath(path, "backoffByClass"), options.backoffByClass);
+    checkClassKeys(optionPath(path, "backoffByClass"), options.backoffByClass);
     for (const [key, value] of Object.entries(options.backoffByClass)) {
       if (value === undefined) continue;
       backoffs[CLASS_INDEX[key as ErrorClass]] = functionValue(
-        join(path, `backoffByClass.${key}`),
+        optionPath(path, `backoffByClass.${key}`),
         value,
       );
     }
   }
   const honorRetryAfter = options.honorRetryAfter ?? true;
   if (typeof honorRetryAfter !== "boolean") {
-    typeError(join(path, "honorRetryAfter"), "a boolean", honorRetryAfter);
+    typeError(optionPath(path, "honorRetryAfter"), "a boolean", honorRetryAfter);
   }
   const maxRetryAfterMs = options.maxRetryAfterMs === undefined
     ? Infinity
-    : numberAtLeast(join(path, "maxRetryAfterMs"), options.maxRetryAfterMs, 0);
+    : numberAtLeast(optionPath(path, "maxRetryAfterMs"), options.maxRetryAfterMs, 0);
   return { maxAttempts, maxUnknownAttempts, budgets, backoffs, honorRetryAfter, maxRetryAfterMs };
 }
