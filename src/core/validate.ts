@@ -96,9 +96,7 @@ export function knownKeys(name: string, value: object, known: readonly string[])
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       throw new TypeError(
-        `${name === "" ? key : `${name}.${key}`} is not a known option (expected one of: ${
-          known.join(", ")
-        })`,
+        `${optionPath(name, key)} is not a known option (expected one of: ${known.join(", ")})`,
       );
     }
   }
