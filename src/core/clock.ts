@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TimerWheel, type WheelEntry } from "./timer_wheel.ts";
+import { type StampedEntry, TimerWheel, type WheelEntry } from "./timer_wheel.ts";
 import { typeError } from "./validate.ts";
 
 /**
@@ -80,6 +80,76 @@ export function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promi
 /** The wheel behind {@link systemClock}'s timers. */
 export const systemTimerWheel: TimerWheel = new TimerWheel({ now: () => performance.now() });
 
+/** `performance.timeOrigin`, read once (it never changes within a process). */
+const ORIGIN = performance.timeOrigin;
+
+/**
+ * Internal (not exported from `mod.ts`): the lazily stamped timers of a
+ * clock whose timers run on a {@link TimerWheel}, in the clock's time (wheel
+ * time + `origin`). The policy's fast path arms its first attempt's deadline
+ * here without reading the clock; see {@link TimerWheel.scheduleFromNow}.
+ */
+export class WheelTimers {
+  /** The wheel. */
+  readonly wheel: TimerWheel;
+  /** Clock time minus wheel time. */
+  readonly origin: number;
+
+  constructor(wheel: TimerWheel, origin: number) {
+    this.wheel = wheel;
+    this.origin = origin;
+  }
+
+  /** Arms `entry` to fire `ms` after now, the start being stamped lazily. */
+  schedule(entry: StampedEntry, ms: number): void {
+    this.wheel.scheduleFromNow(entry, ms);
+  }
+
+  /** Cancels an entry. */
+  cancel(entry: StampedEntry): void {
+    this.wheel.cancel(entry);
+  }
+
+  /** The entry's start in clock time, stamping it now if the wheel has not. */
+  stamp(entry: StampedEntry): number {
+    return this.wheel.stamp(entry) + this.origin;
+  }
+
+  /** The wheel's latest reading (within about a tick) while it runs; NaN when idle. */
+  coarseNow(): number {
+    return this.wheel.running ? this.wheel.coarseNow() + this.origin : NaN;
+  }
+}
+
+const WHEEL_TIMERS = new WeakMap<Clock, WheelTimers>();
+
+/** Internal: the wheel timers of `clock`, if its timers run on a wheel. */
+export function wheelTimers(clock: Clock): WheelTimers | undefined {
+  return WHEEL_TIMERS.get(clock);
+}
+
+/**
+ * Internal: a clock whose `now` is the wheel's time plus `origin` and whose
+ * timers run on `wheel`. `sleep` defaults to the wheel too. Tests build one
+ * on a wheel with a hand-moved `now` to drive the fast path in virtual time.
+ */
+export function wheelClock(
+  wheel: TimerWheel,
+  now: () => number,
+  origin = 0,
+  sleep?: Clock["sleep"],
+): Clock {
+  const clock: Clock = {
+    now,
+    sleep: sleep ?? ((ms, signal) => sleepWith(clock, ms, signal)),
+    setTimer: (callback, ms) => wheel.schedule(callback, ms),
+    setTimerAt: (callback, at) => wheel.scheduleAt(callback, at - origin),
+    clearTimer: (id) => wheel.cancel(id as WheelEntry),
+  };
+  WHEEL_TIMERS.set(clock, new WheelTimers(wheel, origin));
+  return clock;
+}
+
 /**
  * The real clock: epoch milliseconds from the monotonic high-resolution
  * timer (`performance.timeOrigin + performance.now()`, so it never jumps
@@ -102,24 +172,12 @@ export const systemTimerWheel: TimerWheel = new TimerWheel({ now: () => performa
  * assert.ok(systemClock.now() >= start);
  * ```
  */
-export const systemClock: Clock = {
-  now(): number {
-    return performance.timeOrigin + performance.now();
-  },
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepWith(preciseTimers, ms, signal);
-  },
-  setTimer(callback: () => void, ms: number): TimerId {
-    return systemTimerWheel.schedule(callback, ms);
-  },
-  setTimerAt(callback: () => void, at: number): TimerId {
-    // The wheel runs on performance.now(); now() adds timeOrigin to it.
-    return systemTimerWheel.scheduleAt(callback, at - performance.timeOrigin);
-  },
-  clearTimer(id: TimerId): void {
-    systemTimerWheel.cancel(id as WheelEntry);
-  },
-};
+export const systemClock: Clock = wheelClock(
+  systemTimerWheel,
+  () => ORIGIN + performance.now(),
+  ORIGIN,
+  (ms, signal) => sleepWith(preciseTimers, ms, signal),
+);
 
 /** Runtime timers, for sleeps that should end on time rather than on a tick. */
 const preciseTimers: Clock = {

@@ -31,7 +31,7 @@ export interface RollingWindowOptions {
  * own begins: between `windowMs - windowMs / buckets` (exclusive) and
  * `windowMs` (inclusive) after `t`. Memory is `buckets * counters` numbers,
  * whatever the traffic; expiry is lazy (no timers): a bucket is cleared when
- * it is reused, and stale buckets are skipped when summing.
+ * the window moves past it, and running totals make every read O(1).
  *
  * If the clock reads earlier than a time already seen, the window stays
  * where it was (counts go into the newest bucket) rather than corrupting it.
@@ -60,10 +60,14 @@ export class RollingWindow {
   readonly #widthMs: number;
   /** `buckets * counters` counts; bucket `b`'s counter `c` at `b * counters + c`. */
   readonly #counts: Float64Array;
-  /** Absolute bucket number (time / width, floored) each slot holds. */
-  readonly #epochs: Float64Array;
+  /** Per counter, the total over every bucket (all of them are inside the window). */
+  readonly #totals: Float64Array;
   /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
   #head = -Infinity;
+  /** The slot of bucket `#head`. */
+  #headSlot = 0;
+  /** When bucket `#head` ends: any earlier time counts into it. */
+  #headEnd = -Infinity;
 
   /** Creates an empty window. Throws on invalid options. */
   constructor(options: RollingWindowOptions) {
@@ -73,45 +77,58 @@ export class RollingWindow {
     this.#clock = options.clock;
     this.#widthMs = windowMs / this.#buckets;
     this.#counts = new Float64Array(this.#buckets * this.#counters);
-    this.#epochs = new Float64Array(this.#buckets).fill(-Infinity);
+    this.#totals = new Float64Array(this.#counters);
   }
 
   /** Adds `amount` (default 1) to `counter` in the current bucket. */
   add(counter: number, amount = 1, now: number = this.#clock.now()): void {
-    const epoch = this.#epoch(now);
-    const slot = this.#slot(epoch);
-    if (this.#epochs[slot] !== epoch) {
-      this.#epochs[slot] = epoch;
-      this.#counts.fill(0, slot * this.#counters, (slot + 1) * this.#counters);
-    }
+    const slot = this.#advance(now);
     this.#counts[slot * this.#counters + counter] += amount;
+    this.#totals[counter] += amount;
   }
 
   /** Total of `counter` over the window. */
   sum(counter: number, now: number = this.#clock.now()): number {
-    const oldest = this.#epoch(now) - this.#buckets;
-    let total = 0;
-    for (let slot = 0; slot < this.#buckets; slot++) {
-      if (this.#epochs[slot] > oldest) total += this.#counts[slot * this.#counters + counter];
-    }
-    return total;
+    this.#advance(now);
+    return this.#totals[counter];
   }
 
   /** Forgets every count. */
   clear(): void {
-    this.#epochs.fill(-Infinity);
     this.#counts.fill(0);
+    this.#totals.fill(0);
   }
 
-  /** The current bucket number, never earlier than one already seen. */
-  #epoch(now: number): number {
-    const epoch = Math.floor(now / this.#widthMs);
-    if (epoch > this.#head) this.#head = epoch;
-    return this.#head;
-  }
-
-  #slot(epoch: number): number {
+  /**
+   * Moves the window to the bucket of `now` (never back), forgetting the
+   * buckets that fell out of it, and returns the current bucket's slot. So
+   * every count held is inside the window and `#totals` is their sum: a
+   * read costs O(1), and each bucket is cleared at most once per width.
+   */
+  #advance(now: number): number {
+    if (now < this.#headEnd) return this.#headSlot;
     const n = this.#buckets;
-    return ((epoch % n) + n) % n;
+    const epoch = Math.floor(now / this.#widthMs);
+    if (epoch > this.#head) {
+      // Slots of the epochs entered, each reused from `n` widths earlier (or older).
+      const from = epoch - this.#head >= n ? epoch - n + 1 : this.#head + 1;
+      for (let e = from; e <= epoch; e++) this.#clearSlot(((e % n) + n) % n);
+      this.#head = epoch;
+      this.#headSlot = ((epoch % n) + n) % n;
+      this.#headEnd = (epoch + 1) * this.#widthMs;
+    }
+    return this.#headSlot;
+  }
+
+  #clearSlot(slot: number): void {
+    const k = this.#counters;
+    const base = slot * k;
+    for (let c = 0; c < k; c++) {
+      const count = this.#counts[base + c];
+      if (count !== 0) {
+        this.#totals[c] -= count;
+        this.#counts[base + c] = 0;
+      }
+    }
   }
 }

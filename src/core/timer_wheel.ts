@@ -10,18 +10,35 @@
 const SLOTS = 4096;
 const MASK = SLOTS - 1;
 
-/** A scheduled callback. */
+/** Slot index of an entry that waits in the far map. */
+const FAR = -1;
+/** Slot index of an entry whose start the wheel has not stamped yet. */
+const FRESH = -2;
+
+/** A scheduled callback. The wheel owns every field but `callback`. */
 export interface WheelEntry {
-  /** Called once when the entry falls due. */
-  readonly callback: () => void;
+  /** Called once when the entry falls due (as a method: `this` is the entry). */
+  callback(): void;
   /** True once the entry fired or was cancelled. */
   done: boolean;
-  /** Index of its slot in the ring, or -1 when it waits in the far map. */
-  readonly slot: number;
+  /** Index of its slot in the ring; -1 in the far map; -2 while unstamped. */
+  slot: number;
   /** Its tick (the far map's key). */
-  readonly tick: number;
+  tick: number;
   /** The wheel's generation when scheduled; `stop()` starts a new one. */
-  readonly generation: number;
+  generation: number;
+}
+
+/**
+ * An entry scheduled with {@link TimerWheel.scheduleFromNow}: due `delayMs`
+ * after `start`, a time the wheel fixes lazily. The caller allocates it (it
+ * is usually the object that owns the timer), so scheduling allocates nothing.
+ */
+export interface StampedEntry extends WheelEntry {
+  /** The wheel time its delay counts from; NaN until the wheel stamps it. */
+  start: number;
+  /** Delay from `start` in milliseconds. */
+  delayMs: number;
 }
 
 /** Options of {@link TimerWheel}. */
@@ -58,6 +75,17 @@ export class TimerWheel {
   readonly #slotLive = new Int32Array(SLOTS);
   /** Entries further out than the slots reach, by tick. */
   readonly #far = new Map<number, { entries: WheelEntry[]; live: number }>();
+  /**
+   * Entries from {@link TimerWheel.scheduleFromNow} not yet given a slot:
+   * the first `#freshCount` elements. Truncating is resetting the count (an
+   * array's `length = 0` would drop its storage, and the next push allocate
+   * it again); the stale references left behind are dropped each tick.
+   */
+  readonly #fresh: (StampedEntry | undefined)[] = [];
+  #freshCount = 0;
+  #freshLive = 0;
+  /** The wheel's latest reading of its clock (see {@link TimerWheel.coarseNow}). */
+  #coarse = 0;
   #live = 0;
   #handle: ReturnType<typeof setInterval> | undefined;
   /** Every tick up to and including this one has been processed. */
@@ -109,31 +137,79 @@ export class TimerWheel {
    */
   scheduleAt(callback: () => void, at: number): WheelEntry {
     if (this.#handle === undefined) this.#arm(this.#now());
+    const entry: WheelEntry = { callback, done: false, slot: 0, tick: 0, generation: 0 };
+    this.#place(entry, at);
+    return entry;
+  }
+
+  /**
+   * Schedules `entry` to fire `delayMs` after "now" without reading the clock:
+   * the wheel stamps its start (`entry.start`) at its next tick, or earlier
+   * when {@link TimerWheel.stamp} asks for it. So the entry fires no earlier
+   * than `delayMs` after this call, and at most about two ticks (plus the
+   * event loop's own latency) after it: one for the stamp, one for the
+   * firing. An idle wheel reads the clock to start, and stamps with that.
+   *
+   * For the hot path: a call that arms its deadline this way and cancels it
+   * within the same tick never reads the clock at all.
+   */
+  scheduleFromNow(entry: StampedEntry, delayMs: number): void {
+    entry.start = NaN;
+    if (this.#handle === undefined) {
+      const now = this.#now();
+      this.#arm(now);
+      entry.start = now;
+    }
+    entry.delayMs = delayMs > 0 ? delayMs : 0;
+    entry.done = false;
+    entry.slot = FRESH;
+    entry.generation = this.#generation;
+    this.#fresh[this.#freshCount++] = entry;
+    this.#freshLive++;
+    this.#live++;
+  }
+
+  /**
+   * The start of an entry from {@link TimerWheel.scheduleFromNow}, stamping
+   * it with the current time if the wheel has not yet.
+   */
+  stamp(entry: StampedEntry): number {
+    if (entry.start !== entry.start) entry.start = this.#now();
+    return entry.start;
+  }
+
+  /**
+   * The wheel's latest clock reading, without reading the clock while the
+   * wheel runs: then it is at most one tick old while the event loop turns
+   * freely (older if something blocks it). An idle wheel reads the clock.
+   */
+  coarseNow(): number {
+    return this.#handle === undefined ? this.#now() : this.#coarse;
+  }
+
+  /** Puts an entry into the slot (or far bucket) of the first tick at or after `at`. */
+  #place(entry: WheelEntry, at: number): void {
     // The first tick boundary at or after `at`; never one already processed.
     let tick = Math.ceil(at / this.#tickMs);
     if (!(tick > this.#doneTick)) tick = this.#doneTick + 1;
     this.#live++;
+    entry.done = false;
+    entry.tick = tick;
+    entry.generation = this.#generation;
     if (tick - this.#doneTick < SLOTS) {
       const slot = tick & MASK;
-      const entry: WheelEntry = { callback, done: false, slot, tick, generation: this.#generation };
+      entry.slot = slot;
       this.#slots[slot].push(entry);
       this.#slotLive[slot]++;
-      return entry;
+      return;
     }
-    const entry: WheelEntry = {
-      callback,
-      done: false,
-      slot: -1,
-      tick,
-      generation: this.#generation,
-    };
+    entry.slot = FAR;
     const bucket = this.#far.get(tick);
     if (bucket === undefined) this.#far.set(tick, { entries: [entry], live: 1 });
     else {
       bucket.entries.push(entry);
       bucket.live++;
     }
-    return entry;
   }
 
   /** Cancels an entry (a no-op once it fired or was cancelled). */
@@ -148,6 +224,8 @@ export class TimerWheel {
     const slot = entry.slot;
     if (slot >= 0) {
       if (this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) this.#slots[slot].length = 0;
+    } else if (slot === FRESH) {
+      if (--this.#freshLive === 0) this.#freshCount = 0;
     } else {
       // Far entries (long timeouts) are dropped the same way, bucket by bucket.
       const bucket = this.#far.get(entry.tick);
@@ -167,10 +245,14 @@ export class TimerWheel {
     for (const slot of this.#slots) slot.length = 0;
     this.#slotLive.fill(0);
     this.#far.clear();
+    this.#fresh.length = 0;
+    this.#freshCount = 0;
+    this.#freshLive = 0;
     this.#live = 0;
   }
 
   #arm(now: number): void {
+    this.#coarse = now;
     this.#doneTick = Math.floor(now / this.#tickMs);
     this.#handle = setInterval(this.#onTick, this.#tickMs);
     this.#armed++;
@@ -185,7 +267,10 @@ export class TimerWheel {
       this.stop();
       return;
     }
-    const current = Math.floor(this.#now() / this.#tickMs);
+    const now = this.#now();
+    this.#coarse = now;
+    this.#stampFresh(now);
+    const current = Math.floor(now / this.#tickMs);
     for (let t = this.#doneTick + 1; t <= current && this.#live > 0; t++) {
       this.#doneTick = t;
       const index = t & MASK;
@@ -215,5 +300,22 @@ export class TimerWheel {
     }
     if (this.#live === 0) this.stop();
     else if (this.#doneTick < current) this.#doneTick = current;
+  }
+
+  /** Gives every unstamped entry its start (`now`) and its slot. */
+  #stampFresh(now: number): void {
+    const fresh = this.#fresh;
+    const count = this.#freshCount;
+    for (let i = 0; i < count; i++) {
+      const entry = fresh[i]!;
+      if (entry.done) continue;
+      if (entry.start !== entry.start) entry.start = now;
+      this.#live--; // #place counts it again
+      this.#place(entry, entry.start + entry.delayMs);
+    }
+    // Let go of every entry, including those left beyond a reset count.
+    fresh.length = 0;
+    this.#freshCount = 0;
+    this.#freshLive = 0;
   }
 }

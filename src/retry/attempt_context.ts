@@ -21,33 +21,26 @@ export interface AttemptContext {
 /** The operation a policy runs. */
 export type Operation<T> = (context: AttemptContext) => T | PromiseLike<T>;
 
-import type { Clock, TimerId } from "../core/clock.ts";
+import type { Clock, TimerId, WheelTimers } from "../core/clock.ts";
 
 const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
-/**
- * One attempt's context. The `AbortController` behind `signal` is created
- * only if the operation reads `signal`, so operations that ignore it cost no
- * allocation; `abort()` settles {@link AttemptRun.settle}'s promise at once
- * even if the operation never looks at its signal.
- */
-export class AttemptRun implements AttemptContext {
+/** What an abort reason is built from (the deadline error names the attempt and its cause). */
+export interface AttemptInfo {
   readonly attempt: number;
   readonly deadline: number;
-  /** Which timer aborted the attempt: 0 none, 1 the deadline, 2 the attempt timeout. */
-  fired: 0 | 1 | 2 = 0;
   /** The previous attempt's failure (the cause of a deadline error). */
-  previousError: unknown;
-  #clock: Clock | undefined;
-  #timer: TimerId | undefined;
+  readonly previousError: unknown;
+}
+
+/**
+ * The abort signal of an attempt. The `AbortController` behind `signal` is
+ * created only if the operation reads `signal`, so operations that ignore it
+ * cost no allocation.
+ */
+class AttemptSignal {
   #controller: AbortController | undefined;
   #reason: unknown = NOT_ABORTED;
-  #reject: ((reason: unknown) => void) | undefined;
-
-  constructor(attempt: number, deadline: number) {
-    this.attempt = attempt;
-    this.deadline = deadline;
-  }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
@@ -57,9 +50,45 @@ export class AttemptRun implements AttemptContext {
     return this.#controller.signal;
   }
 
-  /** True once {@link AttemptRun.abort} ran. */
+  /** True once the attempt was aborted. */
   get aborted(): boolean {
     return this.#reason !== NOT_ABORTED;
+  }
+
+  /** The abort reason (meaningful once `aborted`). */
+  protected get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** Aborts the signal; false (and nothing happens) if it already was. */
+  protected abortSignal(reason: unknown): boolean {
+    if (this.#reason !== NOT_ABORTED) return false;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    return true;
+  }
+}
+
+/**
+ * One attempt's context in the retry loop. `abort()` settles
+ * {@link AttemptRun.settle}'s promise at once even if the operation never
+ * looks at its signal.
+ */
+export class AttemptRun extends AttemptSignal implements AttemptContext, AttemptInfo {
+  readonly attempt: number;
+  readonly deadline: number;
+  /** Which timer aborted the attempt: 0 none, 1 the deadline, 2 the attempt timeout. */
+  fired: 0 | 1 | 2 = 0;
+  /** The previous attempt's failure (the cause of a deadline error). */
+  previousError: unknown;
+  #clock: Clock | undefined;
+  #timer: TimerId | undefined;
+  #reject: ((reason: unknown) => void) | undefined;
+
+  constructor(attempt: number, deadline: number) {
+    super();
+    this.attempt = attempt;
+    this.deadline = deadline;
   }
 
   /**
@@ -72,7 +101,7 @@ export class AttemptRun implements AttemptContext {
     now: number,
     at: number,
     kind: 1 | 2,
-    reasonFor: (run: AttemptRun, kind: 1 | 2) => unknown,
+    reasonFor: (run: AttemptInfo, kind: 1 | 2) => unknown,
   ): void {
     this.#clock = clock;
     const fire = () => {
@@ -91,18 +120,15 @@ export class AttemptRun implements AttemptContext {
 
   /** Aborts the attempt: its signal aborts and `settle()` rejects with `reason`. */
   abort(reason: unknown): void {
-    if (this.#reason !== NOT_ABORTED) return;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-    this.#reject?.(reason);
+    if (this.abortSignal(reason)) this.#reject?.(reason);
   }
 
   /** Runs `operation`, settling with it or with the abort reason, whichever comes first. */
   settle<T>(operation: Operation<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#reject = reject;
-      if (this.#reason !== NOT_ABORTED) {
-        reject(this.#reason);
+      if (this.aborted) {
+        reject(this.reason);
         return;
       }
       try {
@@ -115,5 +141,83 @@ export class AttemptRun implements AttemptContext {
         reject(error);
       }
     });
+  }
+}
+
+/**
+ * The first attempt of a call on the policy's fast path. It is its own
+ * context, its own timer entry and the holder of the call's promise, so the
+ * common case (the first attempt succeeds) allocates this object, the
+ * call's promise and two reactions, and nothing else.
+ *
+ * Its start time is fixed lazily: with the system clock the timer wheel
+ * stamps it at its next tick (or when `deadline` is read), so a call that
+ * ends within the tick never reads the clock.
+ */
+export class FirstAttempt<T> extends AttemptSignal implements AttemptContext, AttemptInfo {
+  readonly attempt = 1;
+  readonly previousError: unknown = undefined;
+  readonly operation: Operation<T>;
+  /** The bulkhead permit the call holds. */
+  readonly permit: { release(): void } | undefined;
+  /** The call's deadline, in ms from its start (Infinity: none). */
+  readonly deadlineMs: number;
+  /** Which limit the timer is: 1 the deadline, 2 the attempt timeout. */
+  readonly kind: 1 | 2;
+  /** Called when the timer fires (the engine's handler). */
+  readonly onFire: (first: FirstAttempt<T>) => void;
+  /** The wheel that stamps the start; undefined with a clock read up front. */
+  readonly time: WheelTimers | undefined;
+  /** True once the attempt's outcome (or its timer) was taken. */
+  settled = false;
+  /** Which timer aborted the attempt (0: none). */
+  fired: 0 | 1 | 2 = 0;
+  resolve: ((value: T | PromiseLike<T>) => void) | undefined;
+  reject: ((reason: unknown) => void) | undefined;
+  /** A timer set through a clock other than the system clock. */
+  timer: TimerId | undefined;
+  // StampedEntry, owned by the wheel (or set once from a clock read).
+  done = false;
+  slot = 0;
+  tick = 0;
+  generation = 0;
+  start = NaN;
+  delayMs = 0;
+
+  constructor(
+    operation: Operation<T>,
+    permit: { release(): void } | undefined,
+    deadlineMs: number,
+    kind: 1 | 2,
+    onFire: (first: FirstAttempt<T>) => void,
+    time: WheelTimers | undefined,
+  ) {
+    super();
+    this.operation = operation;
+    this.permit = permit;
+    this.deadlineMs = deadlineMs;
+    this.kind = kind;
+    this.onFire = onFire;
+    this.time = time;
+  }
+
+  /** The call's start in clock time, fixing it now if it was not yet. */
+  callStart(): number {
+    return this.time === undefined ? this.start : this.time.stamp(this);
+  }
+
+  /** The call's deadline (clock milliseconds); reading it fixes the start. */
+  get deadline(): number {
+    return this.deadlineMs === Infinity ? Infinity : this.callStart() + this.deadlineMs;
+  }
+
+  /** The timer fired. */
+  callback(): void {
+    this.onFire(this);
+  }
+
+  /** Aborts the attempt's signal with `reason`. */
+  abort(reason: unknown): void {
+    this.abortSignal(reason);
   }
 }

@@ -7,7 +7,13 @@
 import type { Classifier, ErrorClass } from "../classify/error_class.ts";
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import { retryAfterMs } from "../classify/retry_after.ts";
-import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
+import {
+  type Clock,
+  clockOption,
+  type TimerId,
+  type WheelTimers,
+  wheelTimers,
+} from "../core/clock.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
@@ -41,7 +47,7 @@ import {
   rangeError,
   typeError,
 } from "../core/validate.ts";
-import { AttemptRun, type Operation } from "./attempt_context.ts";
+import { type AttemptInfo, AttemptRun, FirstAttempt, type Operation } from "./attempt_context.ts";
 import {
   CLASS_INDEX,
   type ResolvedRetryOptions,
@@ -114,6 +120,27 @@ const GIVE_UP_EVENT: Readonly<
   retry_budget: "retry_budget_exhausted",
 };
 
+/** A first attempt that failed (or timed out) on the fast path, handed to the loop. */
+interface Resume<T> {
+  first: FirstAttempt<T>;
+  threw: boolean;
+  value: T | undefined;
+  error: unknown;
+}
+
+// `new Promise(capture)` hands the resolvers over without a closure per call.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((reason: unknown) => void) | undefined;
+function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+type PromiseExecutor<T> = (
+  resolve: (value: T | PromiseLike<T>) => void,
+  reject: (reason: unknown) => void,
+) => void;
+
 const UNKNOWN = CLASS_INDEX.unknown;
 const PERMANENT = CLASS_INDEX.permanent;
 
@@ -139,6 +166,10 @@ export class RetryEngine {
   readonly #parts: EngineParts;
   /** The call whose part interaction is in progress (null: one without a tracer). */
   #cause: CallTracer | null | undefined;
+  /** Calls without options may take the fast path (see {@link RetryEngine.run}). */
+  readonly #fastPath: boolean;
+  /** The clock's lazily stamped timers, when its timers run on a wheel. */
+  readonly #timers: WheelTimers | undefined;
 
   /**
    * Validates everything; `retry` undefined means a single attempt.
@@ -174,10 +205,15 @@ export class RetryEngine {
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
     this.#retry = resolveRetryOptions(retry, retryPath);
+    // A breaker that times calls, or a failure budget that rejects calls
+    // (it reads the clock up front), takes the general loop.
+    this.#timers = wheelTimers(this.#clock);
+    this.#fastPath = parts.circuit?.slowCallMs === undefined &&
+      parts.failureBudget?.action !== "reject";
   }
 
   /** Builds the abort reason when an attempt's timer fires (1 deadline, 2 attempt timeout). */
-  readonly #reasonFor = (run: AttemptRun, kind: 1 | 2): unknown =>
+  readonly #reasonFor = (run: AttemptInfo, kind: 1 | 2): unknown =>
     kind === 1
       ? this.#deadlineError(run.attempt, run.deadline, run.previousError)
       : new AttemptTimeoutError(
@@ -190,8 +226,183 @@ export class RetryEngine {
     return this.#clock;
   }
 
-  /** Runs `operation` under the retry loop; see `Policy.execute`. */
-  async run<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  /**
+   * Runs `operation` under the retry loop; see `Policy.execute`.
+   *
+   * A call without options whose first attempt needs no telemetry and no
+   * queueing takes the fast path ({@link RetryEngine.#first}): no async
+   * frame, no clock read with the system clock, one promise of its own. Any
+   * failure hands the call over to the general loop, which behaves exactly
+   * as if it had run the first attempt itself.
+   */
+  run<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    if (options === undefined && this.#fastPath && typeof operation === "function") {
+      return this.#first(operation);
+    }
+    return this.#loop(operation, options, undefined, undefined);
+  }
+
+  /** The fast path's start: the parts' checks, then the first attempt. */
+  #first<T>(operation: Operation<T>): Promise<T> {
+    const parts = this.#parts;
+    const observer = parts.observer;
+    if (observer !== undefined) {
+      if (observer.recordsParts) return this.#loop(operation, undefined, undefined, undefined);
+      const tracer = observer.start(this.name, this.#clock);
+      if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
+    }
+    let permit: { release(): void } | undefined;
+    const bulkhead = parts.bulkhead;
+    if (bulkhead !== undefined) {
+      permit = bulkhead.tryAcquire();
+      // No permit: the call queues, in the general loop.
+      if (permit === undefined) return this.#loop(operation, undefined, undefined, undefined);
+    }
+    parts.retryBudget?.recordRequest();
+    const circuit = parts.circuit;
+    if (circuit !== undefined && !this.#allow(circuit, undefined)) {
+      permit?.release();
+      return Promise.reject(this.#circuitOpen(circuit, undefined));
+    }
+    const deadlineMs = this.#deadlineMs;
+    const timeoutMs = this.#attemptTimeoutMs;
+    const limitMs = deadlineMs < timeoutMs ? deadlineMs : timeoutMs;
+    const clock = this.#clock;
+    const timers = this.#timers;
+    const first = new FirstAttempt(
+      operation,
+      permit,
+      deadlineMs,
+      timeoutMs < deadlineMs ? 2 : 1,
+      this.#fireFirst as (first: FirstAttempt<T>) => void,
+      timers,
+    );
+    if (limitMs === Infinity) {
+      // Nothing can end the attempt early: chain onto its promise.
+      let result: T | PromiseLike<T>;
+      try {
+        result = operation(first);
+      } catch (error) {
+        first.settled = true;
+        return this.#resume({ first, threw: true, value: undefined, error });
+      }
+      return (result instanceof Promise ? result : Promise.resolve(result)).then(
+        (value: T) => this.#firstSettled(first, false, value, undefined),
+        (error: unknown) => this.#firstSettled(first, true, undefined, error),
+      );
+    }
+    if (timers !== undefined) timers.schedule(first, limitMs);
+    else {
+      const start = clock.now();
+      first.start = start;
+      const fire = () => first.callback();
+      first.timer = clock.setTimerAt === undefined
+        ? clock.setTimer(fire, limitMs)
+        : clock.setTimerAt(fire, start + limitMs);
+    }
+    const promise = new Promise<T>(capture as PromiseExecutor<T>);
+    first.resolve = capturedResolve as FirstAttempt<T>["resolve"];
+    first.reject = capturedReject;
+    let result: T | PromiseLike<T>;
+    try {
+      result = operation(first);
+    } catch (error) {
+      this.#settleFirst(first, true, undefined, error);
+      return promise;
+    }
+    (result instanceof Promise ? result : Promise.resolve(result)).then(
+      (value: T) => this.#settleFirst(first, false, value, undefined),
+      (error: unknown) => this.#settleFirst(first, true, undefined, error),
+    );
+    return promise;
+  }
+
+  /** The first attempt's timer fired before it settled. */
+  readonly #fireFirst = (first: FirstAttempt<unknown>): void => {
+    if (first.settled) return;
+    first.settled = true;
+    first.fired = first.kind;
+    const reason = this.#reasonFor(first, first.kind);
+    first.abort(reason);
+    first.resolve!(this.#resume({ first, threw: true, value: undefined, error: reason }));
+  };
+
+  /** Settles the call's own promise (the fast path with a timer) with the attempt's outcome. */
+  #settleFirst<T>(first: FirstAttempt<T>, threw: boolean, value: T | undefined, error: unknown) {
+    if (first.settled) return; // the timer fired first; this outcome is late
+    if (first.timer !== undefined) this.#clock.clearTimer(first.timer);
+    else first.time!.cancel(first);
+    try {
+      first.resolve!(this.#firstSettled(first, threw, value, error));
+    } catch (error) {
+      first.reject!(error);
+    }
+  }
+
+  /**
+   * The first attempt settled: a success ends the call here (returning its
+   * value); anything else continues in the general loop (a promise).
+   */
+  #firstSettled<T>(
+    first: FirstAttempt<T>,
+    threw: boolean,
+    value: T | undefined,
+    error: unknown,
+  ): T | Promise<T> {
+    first.settled = true;
+    if (!threw) {
+      const circuit = this.#parts.circuit;
+      let verdict: ErrorClass | "success";
+      try {
+        verdict = this.#classify(value);
+      } catch (classifierError) {
+        if (circuit !== undefined) this.#record(undefined, circuit, undefined, 0, 0);
+        first.permit?.release();
+        throw classifierError;
+      }
+      if (verdict === "success") {
+        const budget = this.#parts.failureBudget;
+        if (circuit !== undefined || budget !== undefined) {
+          // The budget's buckets are far wider than a tick: the wheel's
+          // coarse time (or the start already read) stamps the sample.
+          let at = first.start;
+          if (at !== at && first.time !== undefined) at = first.time.coarseNow();
+          this.#record(undefined, circuit, budget, 1, 0, at);
+        }
+        if (this.events.active) {
+          this.#emit(undefined, {
+            type: "success",
+            policy: this.name,
+            timestamp: this.#clock.now(),
+            attempt: 1,
+          });
+        }
+        first.permit?.release();
+        return value as T;
+      }
+    }
+    return this.#resume({ first, threw, value, error });
+  }
+
+  /** Hands a call whose first attempt failed over to the general loop. */
+  #resume<T>(resume: Resume<T>): Promise<T> {
+    return this.#loop(resume.first.operation, undefined, resume, undefined);
+  }
+
+  #circuitOpen(circuit: AttemptGate, lastError: unknown): CircuitOpenError {
+    return new CircuitOpenError(
+      `${this.#label()} rejected the call: circuit "${circuit.name}" is open`,
+      { policy: this.name, retryAfterMs: circuit.retryAfterMs, cause: lastError },
+    );
+  }
+
+  /** The general retry loop; `resume` carries a first attempt the fast path ran. */
+  async #loop<T>(
+    operation: Operation<T>,
+    options: ExecuteOptions | undefined,
+    resume: Resume<T> | undefined,
+    startedTracer: CallTracer | undefined,
+  ): Promise<T> {
     if (typeof operation !== "function") typeError("fn", "a function", operation);
     const signal = options === undefined ? undefined : optionalSignal("signal", options.signal);
     if (signal?.aborted) throw signal.reason;
@@ -201,7 +412,11 @@ export class RetryEngine {
     const circuit = parts.circuit;
     const failureBudget = parts.failureBudget;
     // The call's start time; attempt 1 reuses it rather than reading the clock again.
-    let callStart = this.#deadlineMs === Infinity ? NaN : clock.now();
+    let callStart = resume !== undefined
+      ? resume.first.callStart()
+      : this.#deadlineMs === Infinity
+      ? NaN
+      : clock.now();
     let deadline = this.#deadlineMs === Infinity ? Infinity : callStart + this.#deadlineMs;
     if (options?.deadline !== undefined) {
       if (typeof options.deadline !== "number" || Number.isNaN(options.deadline)) {
@@ -214,7 +429,8 @@ export class RetryEngine {
       maxAttempts = Math.min(maxAttempts, integerAtLeast("maxAttempts", options.maxAttempts, 1));
     }
     if (options?.discard !== undefined) functionValue("discard", options.discard);
-    const tracer = parts.observer?.start(this.name, clock);
+    const tracer = startedTracer ??
+      (resume === undefined ? parts.observer?.start(this.name, clock) : undefined);
     // Read the clock per attempt only when something needs the time: the
     // start for a deadline, a timeout or a trace; the end for a trace or a
     // breaker that detects slow calls.
@@ -227,47 +443,60 @@ export class RetryEngine {
 
     let outcome: CallOutcome = "success";
     let attempts = 0;
-    let permit: { release(): void } | undefined;
+    let permit: { release(): void } | undefined = resume?.first.permit;
     let failures: number[] | undefined;
     let lastError: unknown;
     let lastClass: ErrorClass | undefined;
     let prevDelayMs: number | undefined;
     try {
-      if (failureBudget?.action === "reject" && this.#breached(failureBudget, tracer)) {
+      // A resumed call already passed these checks on the fast path.
+      if (
+        resume === undefined && failureBudget?.action === "reject" &&
+        this.#breached(failureBudget, tracer)
+      ) {
         outcome = "failure_budget_exceeded";
         throw new FailureBudgetExceededError(
           `${this.#label()} rejected the call: failure budget "${failureBudget.name}" is breached`,
           { policy: this.name },
         );
       }
-      const bulkhead = parts.bulkhead;
-      if (bulkhead !== undefined) {
-        // Occupancy metrics, only when a meter records them.
-        const observer = parts.observer?.recordsParts ? parts.observer : undefined;
-        permit = bulkhead.tryAcquire();
-        if (permit !== undefined) {
-          observer?.bulkheadChange(bulkhead.name, 1, 0);
-        } else {
-          observer?.bulkheadChange(bulkhead.name, 0, 1);
-          try {
-            permit = await this.#waitForPermit(bulkhead, signal, deadline, tracer);
-            callStart = NaN; // time passed in the queue: attempt 1 reads the clock
-            observer?.bulkheadChange(bulkhead.name, 1, -1);
-          } catch (error) {
-            observer?.bulkheadChange(bulkhead.name, 0, -1);
-            if (signal?.aborted) {
-              outcome = "cancelled";
-            } else if (error instanceof DeadlineExceededError) {
-              outcome = "deadline_exceeded";
-              throw this.#deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
-            } else {
-              outcome = "bulkhead_rejected";
+      if (resume === undefined) {
+        const bulkhead = parts.bulkhead;
+        if (bulkhead !== undefined) {
+          // Occupancy metrics, only when a meter records them.
+          const observer = parts.observer?.recordsParts ? parts.observer : undefined;
+          permit = bulkhead.tryAcquire();
+          if (permit !== undefined) {
+            observer?.bulkheadChange(bulkhead.name, 1, 0);
+          } else {
+            observer?.bulkheadChange(bulkhead.name, 0, 1);
+            try {
+              permit = await this.#waitForPermit(bulkhead, signal, deadline, tracer);
+              callStart = NaN; // time passed in the queue: attempt 1 reads the clock
+              observer?.bulkheadChange(bulkhead.name, 1, -1);
+            } catch (error) {
+              observer?.bulkheadChange(bulkhead.name, 0, -1);
+              if (signal?.aborted) {
+                outcome = "cancelled";
+              } else if (error instanceof DeadlineExceededError) {
+                outcome = "deadline_exceeded";
+                throw this.#deadlineExceeded(
+                  tracer,
+                  0,
+                  deadline,
+                  undefined,
+                  undefined,
+                  clock.now(),
+                );
+              } else {
+                outcome = "bulkhead_rejected";
+              }
+              throw error;
             }
-            throw error;
           }
         }
+        parts.retryBudget?.recordRequest();
       }
-      parts.retryBudget?.recordRequest();
 
       for (let attempt = 1;; attempt++) {
         // The caller may have aborted while no attempt was running (in the
@@ -277,92 +506,100 @@ export class RetryEngine {
           throw signal.reason;
         }
         let startedAt = 0;
-        if (timed) {
-          startedAt = attempt === 1 && !Number.isNaN(callStart) ? callStart : clock.now();
-        }
-        if (startedAt >= deadline) {
-          outcome = "deadline_exceeded";
-          throw this.#deadlineExceeded(
-            tracer,
-            attempt - 1,
-            deadline,
-            lastError,
-            lastClass,
-            startedAt,
-          );
-        }
-        if (circuit !== undefined && !this.#allow(circuit, tracer)) {
-          outcome = "circuit_open";
-          throw new CircuitOpenError(
-            `${this.#label()} rejected the call: circuit "${circuit.name}" is open`,
-            { policy: this.name, retryAfterMs: circuit.retryAfterMs, cause: lastError },
-          );
-        }
-        attempts = attempt;
-        tracer?.attemptStart(attempt, startedAt);
-        const run = new AttemptRun(attempt, deadline);
-        const invoke: Operation<T> = tracer === undefined
-          ? operation
-          : (ctx) => tracer.runAttempt(() => operation(ctx));
         let value!: T;
         let error: unknown;
         let threw = false;
-        const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);
-        if (limitAt === Infinity && signal === undefined) {
-          try {
-            value = await invoke(run);
-          } catch (e) {
-            threw = true;
-            error = e;
-          }
+        let fired: 0 | 1 | 2 = 0;
+        if (resume !== undefined && attempt === 1) {
+          // The fast path ran this attempt (the circuit admitted it).
+          if (timed) startedAt = callStart;
+          attempts = 1;
+          threw = resume.threw;
+          value = resume.value as T;
+          error = resume.error;
+          fired = resume.first.fired;
         } else {
-          if (limitAt !== Infinity) {
-            run.previousError = lastError;
-            run.arm(clock, startedAt, limitAt, limitAt >= deadline ? 1 : 2, this.#reasonFor);
+          if (timed) {
+            startedAt = attempt === 1 && !Number.isNaN(callStart) ? callStart : clock.now();
           }
-          current = run;
-          try {
-            value = await run.settle(invoke);
-          } catch (e) {
-            threw = true;
-            error = e;
-          } finally {
-            run.disarm();
-            current = undefined;
+          if (startedAt >= deadline) {
+            outcome = "deadline_exceeded";
+            throw this.#deadlineExceeded(
+              tracer,
+              attempt - 1,
+              deadline,
+              lastError,
+              lastClass,
+              startedAt,
+            );
           }
-          const fired = run.fired;
-          if (threw) {
-            if (signal?.aborted) {
-              if (circuit !== undefined) this.#record(tracer, circuit, undefined, 0, 0);
-              tracer?.attemptEnd(attempt, clock.now(), "unknown", signal.reason);
-              outcome = "cancelled";
-              throw signal.reason;
+          if (circuit !== undefined && !this.#allow(circuit, tracer)) {
+            outcome = "circuit_open";
+            throw this.#circuitOpen(circuit, lastError);
+          }
+          attempts = attempt;
+          tracer?.attemptStart(attempt, startedAt);
+          const run = new AttemptRun(attempt, deadline);
+          const invoke: Operation<T> = tracer === undefined
+            ? operation
+            : (ctx) => tracer.runAttempt(() => operation(ctx));
+          const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);
+          if (limitAt === Infinity && signal === undefined) {
+            try {
+              value = await invoke(run);
+            } catch (e) {
+              threw = true;
+              error = e;
             }
-            if (fired === 1) {
-              const now = clock.now();
-              tracer?.attemptEnd(attempt, now, "transient", error);
-              this.#record(tracer, circuit, failureBudget, 2, now - startedAt, now);
-              if (this.events.active || tracer !== undefined) {
-                this.#emit(tracer, {
-                  type: "deadline_exceeded",
-                  policy: this.name,
-                  timestamp: now,
-                  attempt,
-                  ...(lastClass === undefined ? {} : { errorClass: lastClass, error: lastError }),
-                });
-              }
-              outcome = "deadline_exceeded";
-              throw error;
+          } else {
+            if (limitAt !== Infinity) {
+              run.previousError = lastError;
+              run.arm(clock, startedAt, limitAt, limitAt >= deadline ? 1 : 2, this.#reasonFor);
             }
-            if (fired === 2 && (this.events.active || tracer !== undefined)) {
+            current = run;
+            try {
+              value = await run.settle(invoke);
+            } catch (e) {
+              threw = true;
+              error = e;
+            } finally {
+              run.disarm();
+              current = undefined;
+            }
+            fired = run.fired;
+          }
+        }
+        if (threw) {
+          if (signal?.aborted) {
+            if (circuit !== undefined) this.#record(tracer, circuit, undefined, 0, 0);
+            tracer?.attemptEnd(attempt, clock.now(), "unknown", signal.reason);
+            outcome = "cancelled";
+            throw signal.reason;
+          }
+          if (fired === 1) {
+            const now = clock.now();
+            tracer?.attemptEnd(attempt, now, "transient", error);
+            this.#record(tracer, circuit, failureBudget, 2, now - startedAt, now);
+            if (this.events.active || tracer !== undefined) {
               this.#emit(tracer, {
-                type: "attempt_timeout",
+                type: "deadline_exceeded",
                 policy: this.name,
-                timestamp: clock.now(),
+                timestamp: now,
                 attempt,
-                timeoutMs: this.#attemptTimeoutMs,
+                ...(lastClass === undefined ? {} : { errorClass: lastClass, error: lastError }),
               });
             }
+            outcome = "deadline_exceeded";
+            throw error;
+          }
+          if (fired === 2 && (this.events.active || tracer !== undefined)) {
+            this.#emit(tracer, {
+              type: "attempt_timeout",
+              policy: this.name,
+              timestamp: clock.now(),
+              attempt,
+              timeoutMs: this.#attemptTimeoutMs,
+            });
           }
         }
 
