@@ -24,6 +24,41 @@ function thenWrapper<T>(f: () => Promise<T>): Promise<T> {
   return f().then((value) => value);
 }
 
+/** Per-call state, as any wrapper that reacts to the outcome needs. */
+class CallState<T> {
+  resolve: ((value: T) => void) | undefined;
+  reject: ((reason: unknown) => void) | undefined;
+  ok(value: T): T {
+    return value;
+  }
+  fail(error: unknown): never {
+    throw error;
+  }
+}
+
+/**
+ * The floor of retry on success: per-call state and a `then` with both
+ * handlers (a failure must be seen to be retried).
+ */
+function observingWrapper<T>(f: () => Promise<T>): Promise<T> {
+  const state = new CallState<T>();
+  return f().then((value) => state.ok(value), (error) => state.fail(error));
+}
+
+/**
+ * The floor of a deadline: the call's own promise, which a timer can settle
+ * while the operation still runs, fed by a `then` on the operation.
+ */
+function racingWrapper<T>(f: () => Promise<T>): Promise<T> {
+  const state = new CallState<T>();
+  const promise = new Promise<T>((resolve, reject) => {
+    state.resolve = resolve;
+    state.reject = reject;
+  });
+  f().then((value) => state.resolve!(state.ok(value)), (error) => state.reject!(error));
+  return promise;
+}
+
 Deno.bench({ name: "bare await fn()", group, baseline: true }, async () => {
   await fn();
 });
@@ -34,6 +69,14 @@ Deno.bench({ name: "empty async wrapper: await (async () => await fn())()", grou
 
 Deno.bench({ name: "empty then wrapper: await fn().then((v) => v)", group }, async () => {
   await thenWrapper(fn);
+});
+
+Deno.bench({ name: "retry floor: then with both handlers + call state", group }, async () => {
+  await observingWrapper(fn);
+});
+
+Deno.bench({ name: "deadline floor: own promise settled from a then", group }, async () => {
+  await racingWrapper(fn);
 });
 
 Deno.bench({ name: "Date.now()", group }, () => {

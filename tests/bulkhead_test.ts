@@ -530,3 +530,24 @@ Deno.test("bulkhead: rejects bad options with the option's name", async () => {
   );
   assert.equal(bulkhead.inFlight, 0, "a rejected acquire takes no permit");
 });
+
+Deno.test("tryEnter/exit: permits without permit objects, handed to waiters in order", async () => {
+  const bulkhead = new Bulkhead({ name: "raw", maxConcurrent: 2, maxQueue: 1 });
+  assert.equal(bulkhead.tryEnter(), true);
+  assert.equal(bulkhead.tryEnter(), true);
+  assert.equal(bulkhead.tryEnter(), false, "full: no permit, nothing queued");
+  assert.equal(bulkhead.queued, 0);
+  const waiter = bulkhead.acquire();
+  bulkhead.exit(); // goes to the waiter, not back to the pool
+  const permit = await waiter;
+  assert.equal(bulkhead.inFlight, 2);
+  permit.release();
+  bulkhead.exit();
+  assert.equal(bulkhead.inFlight, 0);
+  assert.throws(
+    () => bulkhead.exit(),
+    (e) =>
+      e instanceof RangeError && e.message === 'bulkhead "raw": exit() without a permit in flight',
+  );
+  assert.equal(bulkhead.inFlight, 0, "an unpaired exit changes nothing");
+});

@@ -594,3 +594,39 @@ Deno.test("a slow listener costs only its own time: results and virtual timing a
   assert.equal(slow.listened, true);
   assert.deepEqual({ ...slow, listened: true }, { ...fast, listened: true });
 });
+
+Deno.test("the failure-rate gauge is recorded only when the rate changes", async () => {
+  const recorded: number[] = [];
+  const noop = () => {};
+  const clock = new VirtualClock(T0);
+  const p = policy("gauged", {
+    clock,
+    telemetry: {
+      spans: "off",
+      meterProvider: {
+        getMeter: () => ({
+          createHistogram: () => ({ record: noop }),
+          createCounter: () => ({ add: noop }),
+          createUpDownCounter: () => ({ add: noop }),
+          createGauge: (name: string) => ({
+            record: (value: number) => {
+              if (name === "bulwark.failure_budget.rate") recorded.push(value);
+            },
+          }),
+        }),
+      },
+    },
+    failureBudget: { threshold: 0.9, windowMs: 60_000, minSamples: 100 },
+  });
+  for (const ok of [true, true, true, false, false, true]) {
+    await run(clock, p, () => (ok ? "ok" : Promise.reject(new PermanentError("no"))));
+  }
+  // Permanent failures are not recorded by the budget: only successes, so
+  // the rate stays 0 and the gauge is set once.
+  assert.deepEqual(recorded, [0]);
+  for (const ok of [false, true, true]) {
+    await run(clock, p, () => (ok ? "ok" : Promise.reject(new TransientError("t"))));
+  }
+  // Without `retry` a policy makes one attempt: 1 failure among 5, 6, then 7 samples.
+  assert.deepEqual(recorded, [0, 1 / 5, 1 / 6, 1 / 7]);
+});

@@ -182,10 +182,58 @@ export class Bulkhead {
    * ```
    */
   tryAcquire(): BulkheadPermit | undefined {
+    return this.tryEnter() ? this.#permit() : undefined;
+  }
+
+  /**
+   * The low-level form of {@link Bulkhead.tryAcquire} for wrappers that track
+   * the permit themselves (a policy does): takes a permit at once if one is
+   * free and returns whether it did, allocating nothing. Each `true` must be
+   * paired with exactly one {@link Bulkhead.exit}.
+   *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "@bulwark/bulwark";
+   * import assert from "node:assert/strict";
+   *
+   * const bulkhead = new Bulkhead({ maxConcurrent: 1 });
+   * assert.equal(bulkhead.tryEnter(), true);
+   * assert.equal(bulkhead.tryEnter(), false);
+   * bulkhead.exit();
+   * assert.equal(bulkhead.inFlight, 0);
+   * ```
+   */
+  tryEnter(): boolean {
     // A free permit means an empty queue (releases hand permits to waiters).
-    if (this.#inFlight >= this.maxConcurrent) return undefined;
+    if (this.#inFlight >= this.maxConcurrent) return false;
     this.#inFlight++;
-    return this.#permit();
+    return true;
+  }
+
+  /**
+   * Gives back a permit taken with {@link Bulkhead.tryEnter}: the first
+   * waiter gets it, or it returns to the pool. Throws a `RangeError` when no
+   * permit is in flight (an unpaired call).
+   *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "@bulwark/bulwark";
+   * import assert from "node:assert/strict";
+   *
+   * const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 1 });
+   * assert.equal(bulkhead.tryEnter(), true);
+   * const queued = bulkhead.acquire();
+   * bulkhead.exit(); // hands the permit to the waiter
+   * const permit = await queued;
+   * assert.equal(bulkhead.inFlight, 1);
+   * permit.release();
+   * ```
+   */
+  exit(): void {
+    if (this.#inFlight === 0) {
+      throw new RangeError(`bulkhead "${this.name}": exit() without a permit in flight`);
+    }
+    this.#handOver();
   }
 
   /**

@@ -144,6 +144,56 @@ export class AttemptRun extends AttemptSignal implements AttemptContext, Attempt
   }
 }
 
+/** What the general loop needs of a first attempt the fast path ran. */
+export interface FirstRun<T> {
+  readonly operation: Operation<T>;
+  /** Which timer aborted the attempt (0: none). */
+  readonly fired: 0 | 1 | 2;
+  /** The start already known (NaN if none). */
+  readonly start: number;
+  /** The call's start in clock time, fixing it now if it was not yet (NaN: untimed). */
+  callStart(): number;
+}
+
+/**
+ * The first attempt of a call on the fast path when nothing can end it early
+ * (no deadline, no attempt timeout, no caller signal): no timer and no
+ * start time, so the context is as small as it gets.
+ */
+export class UntimedFirstAttempt<T> extends AttemptSignal implements AttemptContext, FirstRun<T> {
+  readonly operation: Operation<T>;
+
+  constructor(operation: Operation<T>) {
+    super();
+    this.operation = operation;
+  }
+
+  /** Always 1. */
+  get attempt(): number {
+    return 1;
+  }
+
+  /** Always `Infinity`: the call has no deadline. */
+  get deadline(): number {
+    return Infinity;
+  }
+
+  /** Always 0: nothing can abort the attempt. */
+  get fired(): 0 {
+    return 0;
+  }
+
+  /** Always NaN: the attempt is not timed. */
+  get start(): number {
+    return NaN;
+  }
+
+  /** Always NaN: the attempt is not timed. */
+  callStart(): number {
+    return NaN;
+  }
+}
+
 /**
  * The first attempt of a call on the policy's fast path. It is its own
  * context, its own timer entry and the holder of the call's promise, so the
@@ -154,29 +204,20 @@ export class AttemptRun extends AttemptSignal implements AttemptContext, Attempt
  * stamps it at its next tick (or when `deadline` is read), so a call that
  * ends within the tick never reads the clock.
  */
-export class FirstAttempt<T> extends AttemptSignal implements AttemptContext, AttemptInfo {
-  readonly attempt = 1;
-  readonly previousError: unknown = undefined;
+export class FirstAttempt<T> extends AttemptSignal
+  implements AttemptContext, AttemptInfo, FirstRun<T> {
   readonly operation: Operation<T>;
-  /** The bulkhead permit the call holds. */
-  readonly permit: { release(): void } | undefined;
-  /** The call's deadline, in ms from its start (Infinity: none). */
-  readonly deadlineMs: number;
-  /** Which limit the timer is: 1 the deadline, 2 the attempt timeout. */
-  readonly kind: 1 | 2;
-  /** Called when the timer fires (the engine's handler). */
-  readonly onFire: (first: FirstAttempt<T>) => void;
-  /** The wheel that stamps the start; undefined with a clock read up front. */
-  readonly time: WheelTimers | undefined;
+  /** What every first attempt of the policy shares. */
+  readonly shared: FirstAttemptShared;
   /** True once the attempt's outcome (or its timer) was taken. */
   settled = false;
   /** Which timer aborted the attempt (0: none). */
   fired: 0 | 1 | 2 = 0;
   resolve: ((value: T | PromiseLike<T>) => void) | undefined;
   reject: ((reason: unknown) => void) | undefined;
-  /** A timer set through a clock other than the system clock. */
+  /** A timer set through a clock whose timers do not run on a wheel. */
   timer: TimerId | undefined;
-  // StampedEntry, owned by the wheel (or set once from a clock read).
+  // StampedEntry, owned by the wheel (or `start` set once from a clock read).
   done = false;
   slot = 0;
   tick = 0;
@@ -184,40 +225,55 @@ export class FirstAttempt<T> extends AttemptSignal implements AttemptContext, At
   start = NaN;
   delayMs = 0;
 
-  constructor(
-    operation: Operation<T>,
-    permit: { release(): void } | undefined,
-    deadlineMs: number,
-    kind: 1 | 2,
-    onFire: (first: FirstAttempt<T>) => void,
-    time: WheelTimers | undefined,
-  ) {
+  constructor(operation: Operation<T>, shared: FirstAttemptShared) {
     super();
     this.operation = operation;
-    this.permit = permit;
-    this.deadlineMs = deadlineMs;
-    this.kind = kind;
-    this.onFire = onFire;
-    this.time = time;
+    this.shared = shared;
+  }
+
+  /** Always 1. */
+  get attempt(): number {
+    return 1;
+  }
+
+  /** Always undefined: there was no attempt before. */
+  get previousError(): unknown {
+    return undefined;
   }
 
   /** The call's start in clock time, fixing it now if it was not yet. */
   callStart(): number {
-    return this.time === undefined ? this.start : this.time.stamp(this);
+    const timers = this.shared.timers;
+    return timers === undefined ? this.start : timers.stamp(this);
   }
 
   /** The call's deadline (clock milliseconds); reading it fixes the start. */
   get deadline(): number {
-    return this.deadlineMs === Infinity ? Infinity : this.callStart() + this.deadlineMs;
+    const deadlineMs = this.shared.deadlineMs;
+    return deadlineMs === Infinity ? Infinity : this.callStart() + deadlineMs;
   }
 
   /** The timer fired. */
   callback(): void {
-    this.onFire(this);
+    this.shared.fire(this as FirstAttempt<unknown>);
   }
 
   /** Aborts the attempt's signal with `reason`. */
   abort(reason: unknown): void {
     this.abortSignal(reason);
   }
+}
+
+/** The settings a policy's first attempts share (one object per policy). */
+export interface FirstAttemptShared {
+  /** The call's deadline, in ms from its start (Infinity: none). */
+  readonly deadlineMs: number;
+  /** Which limit the first attempt's timer is: 1 the deadline, 2 the attempt timeout. */
+  readonly kind: 1 | 2;
+  /** The earlier of the deadline and the attempt timeout, in ms. */
+  readonly limitMs: number;
+  /** The wheel that stamps the start; undefined: the clock is read up front. */
+  readonly timers: WheelTimers | undefined;
+  /** Called when the timer fires (the engine's handler). */
+  readonly fire: (first: FirstAttempt<unknown>) => void;
 }

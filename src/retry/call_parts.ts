@@ -43,8 +43,12 @@ export interface ConcurrencyGate {
   readonly name: string;
   readonly inFlight: number;
   readonly maxConcurrent: number;
-  /** A permit right away if one is free (the fast path: no promise, no await). */
+  /** A permit right away if one is free (no promise, no await). */
   tryAcquire(): { release(): void } | undefined;
+  /** Takes a free permit without a permit object (the fast path); pair with `exit()`. */
+  tryEnter(): boolean;
+  /** Gives back a permit taken with `tryEnter()`. */
+  exit(): void;
   acquire(options: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ release(): void }>;
 }
 

@@ -47,7 +47,15 @@ import {
   rangeError,
   typeError,
 } from "../core/validate.ts";
-import { type AttemptInfo, AttemptRun, FirstAttempt, type Operation } from "./attempt_context.ts";
+import {
+  type AttemptInfo,
+  AttemptRun,
+  FirstAttempt,
+  type FirstAttemptShared,
+  type FirstRun,
+  type Operation,
+  UntimedFirstAttempt,
+} from "./attempt_context.ts";
 import {
   CLASS_INDEX,
   type ResolvedRetryOptions,
@@ -122,24 +130,11 @@ const GIVE_UP_EVENT: Readonly<
 
 /** A first attempt that failed (or timed out) on the fast path, handed to the loop. */
 interface Resume<T> {
-  first: FirstAttempt<T>;
+  first: FirstRun<T>;
   threw: boolean;
   value: T | undefined;
   error: unknown;
 }
-
-// `new Promise(capture)` hands the resolvers over without a closure per call.
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((reason: unknown) => void) | undefined;
-function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-type PromiseExecutor<T> = (
-  resolve: (value: T | PromiseLike<T>) => void,
-  reject: (reason: unknown) => void,
-) => void;
 
 const UNKNOWN = CLASS_INDEX.unknown;
 const PERMANENT = CLASS_INDEX.permanent;
@@ -170,6 +165,10 @@ export class RetryEngine {
   readonly #fastPath: boolean;
   /** The clock's lazily stamped timers, when its timers run on a wheel. */
   readonly #timers: WheelTimers | undefined;
+  /** What the fast path's first attempts share. */
+  readonly #shared: FirstAttemptShared;
+  /** Releases the bulkhead permit a resumed call took with `tryEnter()`. */
+  readonly #heldPermit: { release(): void } | undefined;
 
   /**
    * Validates everything; `retry` undefined means a single attempt.
@@ -208,6 +207,15 @@ export class RetryEngine {
     // A breaker that times calls, or a failure budget that rejects calls
     // (it reads the clock up front), takes the general loop.
     this.#timers = wheelTimers(this.#clock);
+    this.#shared = {
+      deadlineMs: this.#deadlineMs,
+      kind: this.#attemptTimeoutMs < this.#deadlineMs ? 2 : 1,
+      limitMs: Math.min(this.#deadlineMs, this.#attemptTimeoutMs),
+      timers: this.#timers,
+      fire: this.#fireFirst,
+    };
+    const bulkhead = parts.bulkhead;
+    this.#heldPermit = bulkhead === undefined ? undefined : { release: () => bulkhead.exit() };
     this.#fastPath = parts.circuit?.slowCallMs === undefined &&
       parts.failureBudget?.action !== "reject";
   }
@@ -251,39 +259,26 @@ export class RetryEngine {
       const tracer = observer.start(this.name, this.#clock);
       if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
     }
-    let permit: { release(): void } | undefined;
     const bulkhead = parts.bulkhead;
-    if (bulkhead !== undefined) {
-      permit = bulkhead.tryAcquire();
-      // No permit: the call queues, in the general loop.
-      if (permit === undefined) return this.#loop(operation, undefined, undefined, undefined);
+    // No free permit: the call queues, in the general loop.
+    if (bulkhead !== undefined && !bulkhead.tryEnter()) {
+      return this.#loop(operation, undefined, undefined, undefined);
     }
     parts.retryBudget?.recordRequest();
     const circuit = parts.circuit;
     if (circuit !== undefined && !this.#allow(circuit, undefined)) {
-      permit?.release();
+      bulkhead?.exit();
       return Promise.reject(this.#circuitOpen(circuit, undefined));
     }
-    const deadlineMs = this.#deadlineMs;
-    const timeoutMs = this.#attemptTimeoutMs;
-    const limitMs = deadlineMs < timeoutMs ? deadlineMs : timeoutMs;
-    const clock = this.#clock;
-    const timers = this.#timers;
-    const first = new FirstAttempt(
-      operation,
-      permit,
-      deadlineMs,
-      timeoutMs < deadlineMs ? 2 : 1,
-      this.#fireFirst as (first: FirstAttempt<T>) => void,
-      timers,
-    );
+    const shared = this.#shared;
+    const limitMs = shared.limitMs;
     if (limitMs === Infinity) {
       // Nothing can end the attempt early: chain onto its promise.
+      const first = new UntimedFirstAttempt(operation);
       let result: T | PromiseLike<T>;
       try {
         result = operation(first);
       } catch (error) {
-        first.settled = true;
         return this.#resume({ first, threw: true, value: undefined, error });
       }
       return (result instanceof Promise ? result : Promise.resolve(result)).then(
@@ -291,8 +286,11 @@ export class RetryEngine {
         (error: unknown) => this.#firstSettled(first, true, undefined, error),
       );
     }
+    const first = new FirstAttempt(operation, shared);
+    const timers = shared.timers;
     if (timers !== undefined) timers.schedule(first, limitMs);
     else {
+      const clock = this.#clock;
       const start = clock.now();
       first.start = start;
       const fire = () => first.callback();
@@ -300,9 +298,12 @@ export class RetryEngine {
         ? clock.setTimer(fire, limitMs)
         : clock.setTimerAt(fire, start + limitMs);
     }
-    const promise = new Promise<T>(capture as PromiseExecutor<T>);
-    first.resolve = capturedResolve as FirstAttempt<T>["resolve"];
-    first.reject = capturedReject;
+    // (An executor closure measured faster than one shared executor that
+    // hands the resolvers over through module variables.)
+    const promise = new Promise<T>((resolve, reject) => {
+      first.resolve = resolve;
+      first.reject = reject;
+    });
     let result: T | PromiseLike<T>;
     try {
       result = operation(first);
@@ -321,8 +322,9 @@ export class RetryEngine {
   readonly #fireFirst = (first: FirstAttempt<unknown>): void => {
     if (first.settled) return;
     first.settled = true;
-    first.fired = first.kind;
-    const reason = this.#reasonFor(first, first.kind);
+    const kind = first.shared.kind;
+    first.fired = kind;
+    const reason = this.#reasonFor(first, kind);
     first.abort(reason);
     first.resolve!(this.#resume({ first, threw: true, value: undefined, error: reason }));
   };
@@ -330,8 +332,9 @@ export class RetryEngine {
   /** Settles the call's own promise (the fast path with a timer) with the attempt's outcome. */
   #settleFirst<T>(first: FirstAttempt<T>, threw: boolean, value: T | undefined, error: unknown) {
     if (first.settled) return; // the timer fired first; this outcome is late
+    first.settled = true;
     if (first.timer !== undefined) this.#clock.clearTimer(first.timer);
-    else first.time!.cancel(first);
+    else first.shared.timers!.cancel(first);
     try {
       first.resolve!(this.#firstSettled(first, threw, value, error));
     } catch (error) {
@@ -344,12 +347,11 @@ export class RetryEngine {
    * value); anything else continues in the general loop (a promise).
    */
   #firstSettled<T>(
-    first: FirstAttempt<T>,
+    first: FirstRun<T>,
     threw: boolean,
     value: T | undefined,
     error: unknown,
   ): T | Promise<T> {
-    first.settled = true;
     if (!threw) {
       const circuit = this.#parts.circuit;
       let verdict: ErrorClass | "success";
@@ -357,7 +359,7 @@ export class RetryEngine {
         verdict = this.#classify(value);
       } catch (classifierError) {
         if (circuit !== undefined) this.#record(undefined, circuit, undefined, 0, 0);
-        first.permit?.release();
+        this.#parts.bulkhead?.exit();
         throw classifierError;
       }
       if (verdict === "success") {
@@ -366,7 +368,7 @@ export class RetryEngine {
           // The budget's buckets are far wider than a tick: the wheel's
           // coarse time (or the start already read) stamps the sample.
           let at = first.start;
-          if (at !== at && first.time !== undefined) at = first.time.coarseNow();
+          if (at !== at && this.#timers !== undefined) at = this.#timers.coarseNow();
           this.#record(undefined, circuit, budget, 1, 0, at);
         }
         if (this.events.active) {
@@ -377,7 +379,7 @@ export class RetryEngine {
             attempt: 1,
           });
         }
-        first.permit?.release();
+        this.#parts.bulkhead?.exit();
         return value as T;
       }
     }
@@ -443,7 +445,8 @@ export class RetryEngine {
 
     let outcome: CallOutcome = "success";
     let attempts = 0;
-    let permit: { release(): void } | undefined = resume?.first.permit;
+    // A resumed call holds the permit the fast path took.
+    let permit = resume !== undefined ? this.#heldPermit : undefined;
     let failures: number[] | undefined;
     let lastError: unknown;
     let lastClass: ErrorClass | undefined;

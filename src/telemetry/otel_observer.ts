@@ -55,6 +55,8 @@ export class OtelObserver implements CallObserver {
   #skipChecks = 0;
   readonly #instruments: Instruments | undefined;
   readonly #attrCache = new Map<string, Attributes>();
+  /** The failure rate last recorded per budget name. */
+  readonly #lastRate = new Map<string, number>();
 
   /** Resolves the tracer and meter from `options` or the global API. */
   constructor(policy: string, options: TelemetryOptions = {}) {
@@ -214,6 +216,10 @@ export class OtelObserver implements CallObserver {
 
   /** Records the failure budget's current rate on its gauge. */
   failureRate(name: string, rate: number): void {
+    // A gauge reports its last value: recording an unchanged rate (every
+    // success while the window holds no failure) would change nothing.
+    if (this.#lastRate.get(name) === rate) return;
+    this.#lastRate.set(name, rate);
     try {
       this.#instruments?.failureBudgetRate.record(
         rate,
