@@ -3,8 +3,9 @@
  * `TracerProvider` and `MeterProvider` passed in `telemetry`, in span modes
  * `"full"` (a call span and an attempt span per call), `"failures"` (no span
  * for a call that succeeds at once; metrics only) and `"off"`. Measured in the
- * same run: one bare SDK span (`tracer.startSpan("x").end()`) and one bare
- * counter `add`, so the span target can be stated in this run's units.
+ * same run: one bare SDK span (`tracer.startSpan("x").end()`), one bare
+ * counter `add` and one bare histogram `record`, so the targets can be
+ * stated in this run's units.
  *
  * Setup, as an application using the npm SDK would have it: an
  * `AsyncLocalStorageContextManager` registered globally (what nests a fetch
@@ -63,6 +64,10 @@ const noTelemetry = policy("full-no-telemetry", { ...FULL, telemetry: false });
 const tracer = tracerProvider.getTracer("bench");
 const counter = meterProvider.getMeter("bench").createCounter("bench.calls");
 const counterAttrs = { "bench.name": "x" };
+const histogram = meterProvider.getMeter("bench").createHistogram("bench.duration", {
+  unit: "s",
+});
+const histogramAttrs = { "bench.name": "x", "bench.outcome": "success" };
 
 // Fail loudly if the setup records nothing: "full" makes two spans per call,
 // "failures" none for a call that succeeds at once.
@@ -84,6 +89,10 @@ Deno.bench({ name: 'one bare span: tracer.startSpan("x").end()', group }, () => 
 
 Deno.bench({ name: "one bare counter add", group }, () => {
   counter.add(1, counterAttrs);
+});
+
+Deno.bench({ name: "one bare histogram record (2 attributes)", group }, () => {
+  histogram.record(0.000_1, histogramAttrs);
 });
 
 Deno.bench({ name: 'bulwark full policy, SDK, spans "full"', group }, async () => {

@@ -348,11 +348,11 @@ export class Bulkhead {
 
   /** Passes a freed permit to the first waiter, or returns it to the pool. */
   #handOver(): void {
-    const next: Waiter | undefined = this.#waiters.values().next().value;
-    if (next === undefined) {
+    if (this.#waiters.size === 0) {
       this.#inFlight--;
       return;
     }
+    const next: Waiter = this.#waiters.values().next().value!;
     this.#leave(next);
     next.resolve(this.#permit());
   }

@@ -58,10 +58,13 @@ export class RollingWindow {
   readonly #buckets: number;
   readonly #counters: number;
   readonly #widthMs: number;
-  /** `buckets * counters` counts; bucket `b`'s counter `c` at `b * counters + c`. */
+  /**
+   * `buckets * counters` counts, bucket `b`'s counter `c` at `b * counters +
+   * c`, then per counter the total over every bucket (all of them are inside
+   * the window) at `#totalsAt + c`. One array: one allocation to touch.
+   */
   readonly #counts: Float64Array;
-  /** Per counter, the total over every bucket (all of them are inside the window). */
-  readonly #totals: Float64Array;
+  readonly #totalsAt: number;
   /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
   #head = -Infinity;
   /** The slot of bucket `#head`. */
@@ -76,33 +79,32 @@ export class RollingWindow {
     this.#counters = integerAtLeast("counters", options.counters, 1);
     this.#clock = options.clock;
     this.#widthMs = windowMs / this.#buckets;
-    this.#counts = new Float64Array(this.#buckets * this.#counters);
-    this.#totals = new Float64Array(this.#counters);
+    this.#totalsAt = this.#buckets * this.#counters;
+    this.#counts = new Float64Array(this.#totalsAt + this.#counters);
   }
 
   /** Adds `amount` (default 1) to `counter` in the current bucket. */
   add(counter: number, amount = 1, now: number = this.#clock.now()): void {
     const slot = this.#advance(now);
     this.#counts[slot * this.#counters + counter] += amount;
-    this.#totals[counter] += amount;
+    this.#counts[this.#totalsAt + counter] += amount;
   }
 
   /** Total of `counter` over the window. */
   sum(counter: number, now: number = this.#clock.now()): number {
     this.#advance(now);
-    return this.#totals[counter];
+    return this.#counts[this.#totalsAt + counter];
   }
 
   /** Forgets every count. */
   clear(): void {
     this.#counts.fill(0);
-    this.#totals.fill(0);
   }
 
   /**
    * Moves the window to the bucket of `now` (never back), forgetting the
    * buckets that fell out of it, and returns the current bucket's slot. So
-   * every count held is inside the window and `#totals` is their sum: a
+   * every count held is inside the window and the totals are their sum: a
    * read costs O(1), and each bucket is cleared at most once per width.
    */
   #advance(now: number): number {
@@ -126,7 +128,7 @@ export class RollingWindow {
     for (let c = 0; c < k; c++) {
       const count = this.#counts[base + c];
       if (count !== 0) {
-        this.#totals[c] -= count;
+        this.#counts[this.#totalsAt + c] -= count;
         this.#counts[base + c] = 0;
       }
     }

@@ -149,7 +149,10 @@ export interface FirstRun<T> {
   readonly operation: Operation<T>;
   /** Which timer aborted the attempt (0: none). */
   readonly fired: 0 | 1 | 2;
-  /** The start already known (NaN if none). */
+  /**
+   * The start already known, NaN if none: clock time when the clock was read
+   * up front, wheel time when a wheel stamped it (see {@link FirstRun.callStart}).
+   */
   readonly start: number;
   /** The call's start in clock time, fixing it now if it was not yet (NaN: untimed). */
   callStart(): number;
@@ -270,8 +273,6 @@ export interface FirstAttemptShared {
   readonly deadlineMs: number;
   /** Which limit the first attempt's timer is: 1 the deadline, 2 the attempt timeout. */
   readonly kind: 1 | 2;
-  /** The earlier of the deadline and the attempt timeout, in ms. */
-  readonly limitMs: number;
   /** The wheel that stamps the start; undefined: the clock is read up front. */
   readonly timers: WheelTimers | undefined;
   /** Called when the timer fires (the engine's handler). */

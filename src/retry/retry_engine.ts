@@ -167,6 +167,8 @@ export class RetryEngine {
   readonly #timers: WheelTimers | undefined;
   /** What the fast path's first attempts share. */
   readonly #shared: FirstAttemptShared;
+  /** The earlier of the deadline and the attempt timeout, in ms. */
+  readonly #limitMs: number;
   /** Releases the bulkhead permit a resumed call took with `tryEnter()`. */
   readonly #heldPermit: { release(): void } | undefined;
 
@@ -207,10 +209,10 @@ export class RetryEngine {
     // A breaker that times calls, or a failure budget that rejects calls
     // (it reads the clock up front), takes the general loop.
     this.#timers = wheelTimers(this.#clock);
+    this.#limitMs = Math.min(this.#deadlineMs, this.#attemptTimeoutMs);
     this.#shared = {
       deadlineMs: this.#deadlineMs,
       kind: this.#attemptTimeoutMs < this.#deadlineMs ? 2 : 1,
-      limitMs: Math.min(this.#deadlineMs, this.#attemptTimeoutMs),
       timers: this.#timers,
       fire: this.#fireFirst,
     };
@@ -270,8 +272,7 @@ export class RetryEngine {
       bulkhead?.exit();
       return Promise.reject(this.#circuitOpen(circuit, undefined));
     }
-    const shared = this.#shared;
-    const limitMs = shared.limitMs;
+    const limitMs = this.#limitMs;
     if (limitMs === Infinity) {
       // Nothing can end the attempt early: chain onto its promise.
       const first = new UntimedFirstAttempt(operation);
@@ -286,8 +287,8 @@ export class RetryEngine {
         (error: unknown) => this.#firstSettled(first, true, undefined, error),
       );
     }
-    const first = new FirstAttempt(operation, shared);
-    const timers = shared.timers;
+    const first = new FirstAttempt(operation, this.#shared);
+    const timers = this.#timers;
     if (timers !== undefined) timers.schedule(first, limitMs);
     else {
       const clock = this.#clock;
@@ -334,7 +335,7 @@ export class RetryEngine {
     if (first.settled) return; // the timer fired first; this outcome is late
     first.settled = true;
     if (first.timer !== undefined) this.#clock.clearTimer(first.timer);
-    else first.shared.timers!.cancel(first);
+    else this.#timers!.cancel(first);
     try {
       first.resolve!(this.#firstSettled(first, threw, value, error));
     } catch (error) {
@@ -367,8 +368,10 @@ export class RetryEngine {
         if (circuit !== undefined || budget !== undefined) {
           // The budget's buckets are far wider than a tick: the wheel's
           // coarse time (or the start already read) stamps the sample.
+          // A wheel's stamp is in wheel time; unstamped, the wheel's latest reading.
           let at = first.start;
-          if (at !== at && this.#timers !== undefined) at = this.#timers.coarseNow();
+          const timers = this.#timers;
+          if (timers !== undefined) at = at === at ? at + timers.origin : timers.coarseNow();
           this.#record(undefined, circuit, budget, 1, 0, at);
         }
         if (this.events.active) {
