@@ -73,6 +73,14 @@ export class TimerWheel {
   readonly #slots: WheelEntry[][] = Array.from({ length: SLOTS }, () => []);
   /** Live (not fired, not cancelled) entries per slot: an emptied slot is truncated at once. */
   readonly #slotLive = new Int32Array(SLOTS);
+  /**
+   * Entries in use per slot: a slot's entries are the first `#slotLen[i]` of
+   * its array. Emptying a slot resets the count (`length = 0` would drop the
+   * array's storage and the next insert allocate it again); the references
+   * left behind, all to finished entries, go when the slot's tick runs or
+   * the wheel stops.
+   */
+  readonly #slotLen = new Int32Array(SLOTS);
   /** Entries further out than the slots reach, by tick. */
   readonly #far = new Map<number, { entries: WheelEntry[]; live: number }>();
   /**
@@ -199,7 +207,7 @@ export class TimerWheel {
     if (tick - this.#doneTick < SLOTS) {
       const slot = tick & MASK;
       entry.slot = slot;
-      this.#slots[slot].push(entry);
+      this.#slots[slot][this.#slotLen[slot]++] = entry;
       this.#slotLive[slot]++;
       return;
     }
@@ -223,7 +231,7 @@ export class TimerWheel {
     // sibling in the same tick must not drive it below.)
     const slot = entry.slot;
     if (slot >= 0) {
-      if (this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) this.#slots[slot].length = 0;
+      if (this.#slotLive[slot] > 0 && --this.#slotLive[slot] === 0) this.#slotLen[slot] = 0;
     } else if (slot === FRESH) {
       if (--this.#freshLive === 0) this.#freshCount = 0;
     } else {
@@ -244,6 +252,7 @@ export class TimerWheel {
     this.#handle = undefined;
     for (const slot of this.#slots) slot.length = 0;
     this.#slotLive.fill(0);
+    this.#slotLen.fill(0);
     this.#far.clear();
     this.#fresh.length = 0;
     this.#freshCount = 0;
@@ -275,31 +284,39 @@ export class TimerWheel {
       this.#doneTick = t;
       const index = t & MASK;
       const slot = this.#slots[index];
+      const length = this.#slotLen[index];
       const far = this.#far.size > 0 ? this.#far.get(t) : undefined;
       if (far !== undefined) this.#far.delete(t);
-      if (slot.length === 0 && far === undefined) continue;
+      if (length === 0 && far === undefined) {
+        slot.length = 0; // drop finished entries left behind
+        continue;
+      }
       // Callbacks cannot add to this slot (new entries go to later ticks),
       // so it can be emptied after the loop.
-      const bucket = far === undefined ? slot : slot.concat(far.entries);
       this.#slotLive[index] = 0;
-      for (const entry of bucket) {
-        if (entry.done) continue;
-        entry.done = true;
-        this.#live--;
-        try {
-          entry.callback();
-        } catch (error) {
-          // One failing callback must not starve the others; surface it the
-          // way the runtime surfaces an error thrown from a timer.
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
-      }
+      for (let i = 0; i < length; i++) this.#fire(slot[i]);
+      if (far !== undefined) { for (const entry of far.entries) this.#fire(entry); }
       slot.length = 0;
+      this.#slotLen[index] = 0;
     }
     if (this.#live === 0) this.stop();
     else if (this.#doneTick < current) this.#doneTick = current;
+  }
+
+  /** Runs a due entry's callback unless it finished already. */
+  #fire(entry: WheelEntry): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.#live--;
+    try {
+      entry.callback();
+    } catch (error) {
+      // One failing callback must not starve the others; surface it the
+      // way the runtime surfaces an error thrown from a timer.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 
   /** Gives every unstamped entry its start (`now`) and its slot. */

@@ -81,6 +81,13 @@ export type CallOutcome =
  * them from throwing.
  */
 export interface CallTracer {
+  /** When the call started (clock milliseconds). */
+  readonly startTime: number;
+  /**
+   * False when `runAttempt` would only call its function (no attempt span to
+   * make active), so the engine can call the operation directly.
+   */
+  readonly wrapsAttempts: boolean;
   /** An attempt starts at `time`. */
   attemptStart(attempt: number, time: number): void;
   /** Runs the attempt's operation, e.g. with the attempt's span as the active context. */
@@ -103,8 +110,11 @@ export interface CallTracer {
  * hears about the composed parts.
  */
 export interface CallObserver {
-  /** Reads `clock` only when it will trace the call, so skipping costs no clock read. */
-  start(policy: string, clock: Clock): CallTracer | undefined;
+  /**
+   * Starts following a call that started at `now` (clock milliseconds; NaN:
+   * read `clock`, only if the call will be traced, so skipping costs no read).
+   */
+  start(policy: string, clock: Clock, now: number): CallTracer | undefined;
   /** True when part metrics (failure rate, bulkhead occupancy) are recorded. */
   readonly recordsParts: boolean;
   /** A part's event that no traced call caused (a breaker reset, a budget recovering). */

@@ -258,7 +258,7 @@ export class RetryEngine {
     const observer = parts.observer;
     if (observer !== undefined) {
       if (observer.recordsParts) return this.#loop(operation, undefined, undefined, undefined);
-      const tracer = observer.start(this.name, this.#clock);
+      const tracer = observer.start(this.name, this.#clock, NaN);
       if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
     }
     const bulkhead = parts.bulkhead;
@@ -419,6 +419,8 @@ export class RetryEngine {
     // The call's start time; attempt 1 reuses it rather than reading the clock again.
     let callStart = resume !== undefined
       ? resume.first.callStart()
+      : startedTracer !== undefined
+      ? startedTracer.startTime
       : this.#deadlineMs === Infinity
       ? NaN
       : clock.now();
@@ -435,7 +437,9 @@ export class RetryEngine {
     }
     if (options?.discard !== undefined) functionValue("discard", options.discard);
     const tracer = startedTracer ??
-      (resume === undefined ? parts.observer?.start(this.name, clock) : undefined);
+      (resume === undefined ? parts.observer?.start(this.name, clock, callStart) : undefined);
+    // A tracer that read the clock gives attempt 1 its start.
+    if (tracer !== undefined && callStart !== callStart) callStart = tracer.startTime;
     // Read the clock per attempt only when something needs the time: the
     // start for a deadline, a timeout or a trace; the end for a trace or a
     // breaker that detects slow calls.
@@ -546,7 +550,7 @@ export class RetryEngine {
           attempts = attempt;
           tracer?.attemptStart(attempt, startedAt);
           const run = new AttemptRun(attempt, deadline);
-          const invoke: Operation<T> = tracer === undefined
+          const invoke: Operation<T> = tracer === undefined || !tracer.wrapsAttempts
             ? operation
             : (ctx) => tracer.runAttempt(() => operation(ctx));
           const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);

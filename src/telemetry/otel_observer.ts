@@ -57,6 +57,10 @@ export class OtelObserver implements CallObserver {
   readonly #attrCache = new Map<string, Attributes>();
   /** The failure rate last recorded per budget name. */
   readonly #lastRate = new Map<string, number>();
+  /** Attribute sets per bulkhead name. */
+  readonly #bulkheadAttrs = new Map<string, Attributes>();
+  /** The attribute sets of a successful call, built once (no key to build per call). */
+  readonly #success: { call: Attributes; attempt: Attributes; event: Attributes };
 
   /** Resolves the tracer and meter from `options` or the global API. */
   constructor(policy: string, options: TelemetryOptions = {}) {
@@ -70,6 +74,25 @@ export class OtelObserver implements CallObserver {
         ? options.meterProvider.getMeter(SCOPE_NAME, VERSION)
         : metrics.getMeter(SCOPE_NAME, VERSION)) as Meter;
     this.#instruments = meter.constructor === NOOP_METER_CLASS ? undefined : instrumentsFor(meter);
+    this.#success = {
+      call: this.attrs("call|success|", () => ({
+        "bulwark.policy.name": policy,
+        "bulwark.outcome": "success",
+      })),
+      attempt: this.attrs("attempt|", () => ({
+        "bulwark.policy.name": policy,
+        "bulwark.attempt.outcome": "success",
+      })),
+      event: this.attrs("event|success|", () => ({
+        "bulwark.policy.name": policy,
+        "bulwark.event": "success",
+      })),
+    };
+  }
+
+  /** The attribute sets of a successful call's metrics. */
+  get successAttrs(): { call: Attributes; attempt: Attributes; event: Attributes } {
+    return this.#success;
   }
 
   /**
@@ -100,11 +123,16 @@ export class OtelObserver implements CallObserver {
   }
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
-  start(_policy: string, clock: Clock): CallTracer | undefined {
+  start(_policy: string, clock: Clock, now: number): CallTracer | undefined {
     const tracer = this.#resolveTracer();
     if (tracer === undefined && this.#instruments === undefined) return undefined;
     try {
-      return new OtelCallTracer(this, tracer, this.#spans === "full", clock.now());
+      return new OtelCallTracer(
+        this,
+        tracer,
+        this.#spans === "full",
+        now === now ? now : clock.now(),
+      );
     } catch {
       // A broken tracer (or SDK) must not fail the call: trace nothing.
       return undefined;
@@ -198,6 +226,10 @@ export class OtelObserver implements CallObserver {
   countEvent(event: ResilienceEvent): void {
     const inst = this.#instruments;
     if (inst === undefined) return;
+    if (event.type === "success") {
+      inst.events.add(1, this.#success.event);
+      return;
+    }
     const cls = "errorClass" in event ? event.errorClass : undefined;
     inst.events.add(
       1,
@@ -235,7 +267,11 @@ export class OtelObserver implements CallObserver {
     const inst = this.#instruments;
     if (inst === undefined) return;
     try {
-      const attrs = this.attrs(`bulkhead|${name}`, () => ({ "bulwark.bulkhead.name": name }));
+      let attrs = this.#bulkheadAttrs.get(name);
+      if (attrs === undefined) {
+        attrs = Object.freeze({ "bulwark.bulkhead.name": name });
+        this.#bulkheadAttrs.set(name, attrs);
+      }
       if (inFlight !== 0) inst.bulkheadInFlight.add(inFlight, attrs);
       if (queued !== 0) inst.bulkheadQueued.add(queued, attrs);
     } catch {
@@ -281,6 +317,14 @@ class OtelCallTracer implements CallTracer {
   /** The call span, if one exists yet. */
   get span(): Span | undefined {
     return this.#callSpan;
+  }
+
+  get startTime(): number {
+    return this.#start;
+  }
+
+  get wrapsAttempts(): boolean {
+    return this.#tracing;
   }
 
   #startCallSpan(): Span {
@@ -368,14 +412,16 @@ class OtelCallTracer implements CallTracer {
     if (inst !== undefined) {
       inst.attemptDuration.record(
         (time - this.#attemptStart) / 1000,
-        observer.attrs(`attempt|${errorClass ?? ""}`, () => {
-          const a: Attributes = {
-            "bulwark.policy.name": observer.policy,
-            "bulwark.attempt.outcome": errorClass === undefined ? "success" : "failure",
-          };
-          if (errorClass !== undefined) a["bulwark.error.class"] = errorClass;
-          return a;
-        }),
+        errorClass === undefined
+          ? observer.successAttrs.attempt
+          : observer.attrs(`attempt|${errorClass}`, () => {
+            const a: Attributes = {
+              "bulwark.policy.name": observer.policy,
+              "bulwark.attempt.outcome": errorClass === undefined ? "success" : "failure",
+            };
+            if (errorClass !== undefined) a["bulwark.error.class"] = errorClass;
+            return a;
+          }),
       );
     }
     if (errorClass !== undefined) {
@@ -439,14 +485,16 @@ class OtelCallTracer implements CallTracer {
     if (inst !== undefined) {
       inst.callDuration.record(
         (time - this.#start) / 1000,
-        observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
-          const a: Attributes = {
-            "bulwark.policy.name": observer.policy,
-            "bulwark.outcome": outcome,
-          };
-          if (type !== undefined) a["error.type"] = type;
-          return a;
-        }),
+        outcome === "success"
+          ? observer.successAttrs.call
+          : observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
+            const a: Attributes = {
+              "bulwark.policy.name": observer.policy,
+              "bulwark.outcome": outcome,
+            };
+            if (type !== undefined) a["error.type"] = type;
+            return a;
+          }),
       );
     }
     const span = this.#callSpan;
