@@ -630,3 +630,26 @@ Deno.test("the failure-rate gauge is recorded only when the rate changes", async
   // Without `retry` a policy makes one attempt: 1 failure among 5, 6, then 7 samples.
   assert.deepEqual(recorded, [0, 1 / 5, 1 / 6, 1 / 7]);
 });
+
+Deno.test("a traced call that succeeds at once reads the clock twice: its start and its end", async () => {
+  for (const options of [{}, { deadlineMs: 1_000, attemptTimeoutMs: 200 }] as PolicyOptions[]) {
+    const otel = otelHarness();
+    const clock = new VirtualClock(T0);
+    let reads = 0;
+    const counting = {
+      now: () => (reads++, clock.now()),
+      sleep: (ms: number, signal?: AbortSignal) => clock.sleep(ms, signal),
+      setTimer: (cb: () => void, ms: number) => clock.setTimer(cb, ms),
+      clearTimer: (id: number | object) => clock.clearTimer(id),
+    };
+    const p = policy("counted", {
+      clock: counting,
+      telemetry: { tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider },
+      ...options,
+    });
+    assert.equal(await p.execute(() => "ok"), "ok");
+    assert.equal(reads, 2, JSON.stringify(options));
+    assert.equal((await otel.spans()).length, 2, "call and attempt spans");
+    await otel.shutdown();
+  }
+});

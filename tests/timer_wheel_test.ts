@@ -151,3 +151,20 @@ Deno.test("TimerWheel: long timers beyond the ring fire on time and are dropped 
   assert.deepEqual(fired, ["far"]);
   assert.equal(wheel.running, false);
 });
+
+Deno.test("TimerWheel: a slot emptied by cancels is reused without firing what was cancelled", () => {
+  const { wheel, at } = manual(10);
+  const fired: string[] = [];
+  // 100 arm-then-cancel pairs in the same slot (the hot path of a call with a deadline).
+  for (let i = 0; i < 100; i++) {
+    wheel.cancel(wheel.schedule(() => fired.push(`cancelled ${i}`), 25));
+  }
+  assert.equal(wheel.pending, 0);
+  wheel.schedule(() => fired.push("kept"), 25);
+  const dropped = wheel.schedule(() => fired.push("dropped"), 25);
+  wheel.cancel(dropped);
+  at(1_030);
+  assert.deepEqual(fired, ["kept"]);
+  assert.equal(wheel.pending, 0);
+  assert.equal(wheel.running, false);
+});
