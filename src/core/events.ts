@@ -233,6 +233,8 @@ export type EventListener = (event: ResilienceEvent) => void;
  */
 export class EventSink {
   #listeners: EventListener[] = [];
+  // Kept beside the list so `active`, read on every call, touches only the sink.
+  #active = false;
 
   /** Creates a sink, optionally with a first listener. */
   constructor(listener?: EventListener) {
@@ -241,7 +243,7 @@ export class EventSink {
 
   /** True when at least one listener is registered. */
   get active(): boolean {
-    return this.#listeners.length > 0;
+    return this.#active;
   }
 
   /** Registers a listener; returns a function that removes it. */
@@ -250,8 +252,10 @@ export class EventSink {
       throw new TypeError(`onEvent must be a function: received ${typeof listener}`);
     }
     this.#listeners = [...this.#listeners, listener];
+    this.#active = true;
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
+      this.#active = this.#listeners.length > 0;
     };
   }
 

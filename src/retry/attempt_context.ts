@@ -212,8 +212,6 @@ export class FirstAttempt<T> implements AttemptContext, AttemptInfo, FirstRun<T>
   fired: 0 | 1 | 2 = 0;
   resolve: ((value: T | PromiseLike<T>) => void) | undefined;
   reject: ((reason: unknown) => void) | undefined;
-  /** A timer set through a clock whose timers do not run on a wheel. */
-  timer: TimerId | undefined;
   // StampedEntry, owned by the wheel (or `start` set once from a clock read).
   done = false;
   slot = 0;
@@ -264,6 +262,16 @@ export class FirstAttempt<T> implements AttemptContext, AttemptInfo, FirstRun<T>
   abort(reason: unknown): void {
     this.#controller = abortOnce(this.#controller, reason) ?? this.#controller;
   }
+}
+
+/**
+ * A first attempt on a clock whose timers do not run on a wheel (a
+ * `VirtualClock`, a custom clock): its start is read up front and its timer
+ * is the clock's own.
+ */
+export class ClockFirstAttempt<T> extends FirstAttempt<T> {
+  /** The clock's timer for the attempt's limit. */
+  timer: TimerId | undefined;
 }
 
 /** The settings a policy's first attempts share (one object per policy). */
