@@ -269,7 +269,7 @@ export class RetryEngine {
   #first<T>(operation: Operation<T>): Promise<T> {
     const observer = this.#observer;
     if (observer !== undefined) {
-      if (observer.recordsParts) return this.#loop(operation, undefined, undefined, undefined);
+      // A meter means a tracer (metrics per call); without one, nothing is recorded.
       const tracer = observer.start(this.name, this.#clock, NaN);
       if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
     }

@@ -124,6 +124,12 @@ export class OtelObserver implements CallObserver {
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
   start(_policy: string, clock: Clock, now: number): CallTracer | undefined {
+    // The common uninstrumented case first: no meter, no tracer, and not yet
+    // time to look for a newly registered SDK.
+    if (this.#instruments === undefined && this.#tracer === undefined && this.#skipChecks > 0) {
+      this.#skipChecks--;
+      return undefined;
+    }
     const tracer = this.#resolveTracer();
     if (tracer === undefined && this.#instruments === undefined) return undefined;
     try {
