@@ -122,19 +122,20 @@ const FAILURES = 1;
  * ```
  */
 export class FailureBudget {
-  /** Name used in events and errors. */
-  readonly name: string;
-  /** What a policy does while breached. */
-  readonly action: FailureBudgetAction;
+  // Field order is memory layout: what record() reads comes first.
+  readonly #window: RollingWindow;
+  #breached = false;
+  readonly #minSamples: number;
   /** The configured threshold, 0..1. */
   readonly threshold: number;
   /** Receives this budget's events; `onEvent` is its first listener. */
   readonly events: EventSink;
-  readonly #minSamples: number;
+  /** Name used in events and errors. */
+  readonly name: string;
+  /** What a policy does while breached. */
+  readonly action: FailureBudgetAction;
   readonly #onBreach?: (info: FailureBudgetBreach) => void;
   readonly #clock: Clock;
-  readonly #window: RollingWindow;
-  #breached = false;
 
   /** Creates a budget. Throws a `TypeError` or `RangeError` on invalid options. */
   constructor(options: FailureBudgetOptions) {

@@ -121,6 +121,11 @@ const ACQUIRE_KEYS: readonly string[] = ["signal", "timeoutMs"];
  * ```
  */
 export class Bulkhead {
+  // Field order is memory layout: a permit taken and given back with nobody
+  // waiting reads only these two counters (and `maxConcurrent`).
+  #inFlight = 0;
+  /** `#waiters.size`, kept here so that giving a permit back need not touch the set. */
+  #waiting = 0;
   /** Name used in events and errors. */
   readonly name: string;
   /** Most calls running at once. */
@@ -131,7 +136,6 @@ export class Bulkhead {
   readonly events: EventSink;
   readonly #queueTimeoutMs: number;
   readonly #clock: Clock;
-  #inFlight = 0;
   /** Queued callers in arrival order (a `Set` keeps insertion order and deletes in O(1)). */
   readonly #waiters = new Set<Waiter>();
 
@@ -286,6 +290,7 @@ export class Bulkhead {
     return new Promise<BulkheadPermit>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, signal };
       this.#waiters.add(waiter);
+      this.#waiting++;
       if (waitMs !== Infinity) {
         waiter.timer = this.#clock.setTimer(() => {
           waiter.timer = undefined;
@@ -348,7 +353,7 @@ export class Bulkhead {
 
   /** Passes a freed permit to the first waiter, or returns it to the pool. */
   #handOver(): void {
-    if (this.#waiters.size === 0) {
+    if (this.#waiting === 0) {
       this.#inFlight--;
       return;
     }
@@ -359,7 +364,7 @@ export class Bulkhead {
 
   /** Removes a waiter from the queue and detaches its timer and abort listener. */
   #leave(waiter: Waiter): void {
-    this.#waiters.delete(waiter);
+    if (this.#waiters.delete(waiter)) this.#waiting--;
     if (waiter.timer !== undefined) {
       this.#clock.clearTimer(waiter.timer);
       waiter.timer = undefined;

@@ -240,6 +240,14 @@ const DEFAULT_BREAK_MS = 30_000;
  * ```
  */
 export class CircuitBreaker {
+  // Field order is memory layout: what allowCall() and recordSuccess() read
+  // in the closed state comes first (one cache line per call).
+  #state = CLOSED;
+  #successes = 0;
+  /** Infinity when slow-call detection is off. */
+  readonly #slowCallMs: number;
+  readonly #detector: FailureDetector;
+  readonly #needsTime: boolean;
   /** Name used in events and errors. */
   readonly name: string;
   /**
@@ -249,16 +257,11 @@ export class CircuitBreaker {
   readonly events: EventSink;
   readonly #clock: Clock;
   readonly #random: RandomSource;
-  readonly #detector: FailureDetector;
-  readonly #needsTime: boolean;
   readonly #fixedBreakMs: number;
   readonly #breakStrategy: BackoffStrategy | undefined;
   readonly #halfOpenMaxCalls: number;
-  /** Infinity when slow-call detection is off. */
-  readonly #slowCallMs: number;
   readonly #slowCallRatio: number;
 
-  #state = CLOSED;
   #openedAt = 0;
   /** Break of the current opening; NaN before the first. */
   #breakMs = NaN;
@@ -270,7 +273,6 @@ export class CircuitBreaker {
   #isolation = 0;
   #lastRetryAfterMs = 0;
 
-  #successes = 0;
   #failures = 0;
   #rejections = 0;
   #slowCalls = 0;

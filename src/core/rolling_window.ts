@@ -63,7 +63,7 @@ export class RollingWindow {
    * c`, then per counter the total over every bucket (all of them are inside
    * the window) at `#totalsAt + c`. One array: one allocation to touch.
    */
-  readonly #counts: Float64Array;
+  readonly #counts: number[];
   readonly #totalsAt: number;
   /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
   #head = -Infinity;
@@ -80,7 +80,9 @@ export class RollingWindow {
     this.#clock = options.clock;
     this.#widthMs = windowMs / this.#buckets;
     this.#totalsAt = this.#buckets * this.#counters;
-    this.#counts = new Float64Array(this.#totalsAt + this.#counters);
+    // A plain array of doubles lives on the JS heap next to this object; a
+    // typed array this size would keep its data in a separate allocation.
+    this.#counts = Array.from({ length: this.#totalsAt + this.#counters }, () => 0);
   }
 
   /** Adds `amount` (default 1) to `counter` in the current bucket. */

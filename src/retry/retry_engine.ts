@@ -149,34 +149,36 @@ const PERMANENT = CLASS_INDEX.permanent;
  * uses.
  */
 export class RetryEngine {
-  /** Name reported in events and errors. */
-  readonly name: string;
+  // Field order is memory layout: what a fast-path call reads comes first,
+  // so that with thousands of live policies a call touches few cache lines.
+  /** Calls without options may take the fast path (see {@link RetryEngine.run}). */
+  readonly #fastPath: boolean;
+  // The parts again, as the engine's own fields: the fast path then touches
+  // one object less per call.
+  readonly #observer: CallObserver | undefined;
+  readonly #bulkhead: ConcurrencyGate | undefined;
+  readonly #retryBudget: RetryGate | undefined;
+  readonly #circuit: AttemptGate | undefined;
+  /** The earlier of the deadline and the attempt timeout, in ms. */
+  readonly #limitMs: number;
+  /** The clock's lazily stamped timers, when its timers run on a wheel. */
+  readonly #timers: WheelTimers | undefined;
+  /** What the fast path's first attempts share. */
+  readonly #shared: FirstAttemptShared;
+  readonly #classify: Classifier;
+  readonly #budget: OutcomeRecorder | undefined;
   /** The event fan-out; telemetry attaches here. */
   readonly events: EventSink;
+  /** The call whose part interaction is in progress (null: one without a tracer). */
+  #cause: CallTracer | null | undefined;
+  /** Name reported in events and errors. */
+  readonly name: string;
   readonly #clock: Clock;
   readonly #random: RandomSource;
-  readonly #classify: Classifier;
   readonly #deadlineMs: number;
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
   readonly #parts: EngineParts;
-  /** The call whose part interaction is in progress (null: one without a tracer). */
-  #cause: CallTracer | null | undefined;
-  /** Calls without options may take the fast path (see {@link RetryEngine.run}). */
-  readonly #fastPath: boolean;
-  /** The clock's lazily stamped timers, when its timers run on a wheel. */
-  readonly #timers: WheelTimers | undefined;
-  // The parts again, as the engine's own fields: the fast path then touches
-  // one object less per call (it shows with thousands of live policies).
-  readonly #circuit: AttemptGate | undefined;
-  readonly #budget: OutcomeRecorder | undefined;
-  readonly #bulkhead: ConcurrencyGate | undefined;
-  readonly #retryBudget: RetryGate | undefined;
-  readonly #observer: CallObserver | undefined;
-  /** What the fast path's first attempts share. */
-  readonly #shared: FirstAttemptShared;
-  /** The earlier of the deadline and the attempt timeout, in ms. */
-  readonly #limitMs: number;
   /** Releases the bulkhead permit a resumed call took with `tryEnter()`. */
   readonly #heldPermit: { release(): void } | undefined;
 
