@@ -653,3 +653,23 @@ Deno.test("a traced call that succeeds at once reads the clock twice: its start 
     await otel.shutdown();
   }
 });
+
+Deno.test("an SDK registered after the policy was created is picked up within 1,024 calls", async () => {
+  const otel = otelHarness();
+  const p = policy("late", { clock: new VirtualClock(T0) }); // default telemetry, no SDK yet
+  for (let i = 0; i < 10; i++) await p.execute(() => "ok");
+  assert.ok(trace.setGlobalTracerProvider(otel.tracerProvider));
+  try {
+    let untraced = 0;
+    for (; untraced < 2_000; untraced++) {
+      await p.execute(() => "ok");
+      if ((await otel.spans()).length > 0) break;
+    }
+    // The first look came at call 1; the next is due 1,024 calls later.
+    assert.ok(untraced < 1_024, `first traced call after ${untraced + 1} calls`);
+    assert.equal((await otel.spans()).length, 2, "that call's span and its attempt span");
+  } finally {
+    trace.disable();
+    await otel.shutdown();
+  }
+});

@@ -117,6 +117,12 @@ export interface CallObserver {
   start(policy: string, clock: Clock, now: number): CallTracer | undefined;
   /** True when part metrics (failure rate, bulkhead occupancy) are recorded. */
   readonly recordsParts: boolean;
+  /**
+   * After `start()` returned undefined: how many further calls it would also
+   * return undefined for, handed over to the caller, which may then skip
+   * calling `start()` that many times (Infinity: never again).
+   */
+  takeQuietCalls(): number;
   /** A part's event that no traced call caused (a breaker reset, a budget recovering). */
   partEvent(event: ResilienceEvent): void;
   /** The failure budget's rate after a recorded outcome. */

@@ -156,6 +156,8 @@ export class RetryEngine {
   // The parts again, as the engine's own fields: the fast path then touches
   // one object less per call.
   readonly #observer: CallObserver | undefined;
+  /** Calls the observer would not trace: the fast path skips asking it. */
+  #quietCalls = 0;
   readonly #bulkhead: ConcurrencyGate | undefined;
   readonly #retryBudget: RetryGate | undefined;
   readonly #circuit: AttemptGate | undefined;
@@ -271,9 +273,13 @@ export class RetryEngine {
   #first<T>(operation: Operation<T>): Promise<T> {
     const observer = this.#observer;
     if (observer !== undefined) {
-      // A meter means a tracer (metrics per call); without one, nothing is recorded.
-      const tracer = observer.start(this.name, this.#clock, NaN);
-      if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
+      if (this.#quietCalls > 0) this.#quietCalls--;
+      else {
+        // A meter means a tracer (metrics per call); without one, nothing is recorded.
+        const tracer = observer.start(this.name, this.#clock, NaN);
+        if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
+        this.#quietCalls = observer.takeQuietCalls();
+      }
     }
     const bulkhead = this.#bulkhead;
     // No free permit: the call queues, in the general loop.

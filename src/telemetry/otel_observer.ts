@@ -122,6 +122,21 @@ export class OtelObserver implements CallObserver {
     return this.#tracer;
   }
 
+  /**
+   * Hands over the countdown to the next look for a registered SDK (see
+   * {@link OtelObserver.start}): with no meter, a caller may skip `start()`
+   * for that many calls. Infinity when nothing can ever be recorded (no
+   * meter and spans off); 0 when a meter or a tracer is there.
+   */
+  takeQuietCalls(): number {
+    if (this.#instruments !== undefined) return 0;
+    if (this.#spans === "off") return Infinity;
+    if (this.#tracer !== undefined || this.#explicitTracer !== undefined) return 0;
+    const quiet = this.#skipChecks;
+    this.#skipChecks = 0;
+    return quiet;
+  }
+
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
   start(_policy: string, clock: Clock, now: number): CallTracer | undefined {
     // The common uninstrumented case first: no meter, no tracer, and not yet
