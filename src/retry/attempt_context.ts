@@ -161,7 +161,7 @@ export class UntimedFirstAttempt<T> implements AttemptContext, FirstRun<T> {
     this.operation = operation;
   }
 
-  /** Never aborts (nothing can end the attempt early), unless `abort()` is called. */
+  /** Never aborts: nothing can end this attempt early. */
   get signal(): AbortSignal {
     return (this.#controller ??= new AbortController()).signal;
   }
