@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TimerWheel } from "../src/core/timer_wheel.ts";
+import { type StampedEntry, TimerWheel } from "../src/core/timer_wheel.ts";
 import { systemClock, systemTimerWheel } from "../src/core/clock.ts";
 import { policy } from "../src/policy/policy.ts";
 
@@ -167,4 +167,55 @@ Deno.test("TimerWheel: a slot emptied by cancels is reused without firing what w
   assert.deepEqual(fired, ["kept"]);
   assert.equal(wheel.pending, 0);
   assert.equal(wheel.running, false);
+});
+
+/** A caller-owned entry for scheduleFromNow that logs `name@time` when it fires. */
+function owned(name: string, log: string[], now: () => number): StampedEntry {
+  return {
+    callback() {
+      log.push(`${name}@${now()}`);
+    },
+    done: false,
+    slot: 0,
+    tick: 0,
+    generation: 0,
+    start: NaN,
+    delayMs: 0,
+  };
+}
+
+Deno.test("TimerWheel: an entry cancelled from a shared slot or far bucket and scheduled again fires only at its new time", () => {
+  for (
+    const [firstMs, againMs, checkAt, dueAgain] of [
+      [50, 500, 1_100, 1_500], // ring slot shared with a keeper
+      [100_000, 200_000, 101_000, 201_000], // far bucket shared with a keeper
+    ]
+  ) {
+    let t = 1_000;
+    const now = () => t;
+    const wheel = new TimerWheel({ tickMs: 10, now });
+    try {
+      const log: string[] = [];
+      const keeper = owned("keeper", log, now);
+      const a = owned("a", log, now);
+      wheel.scheduleFromNow(keeper, firstMs); // idle wheel: stamped at 1000
+      wheel.scheduleFromNow(a, firstMs);
+      wheel.runDue(); // both placed in the same slot (or far bucket)
+      wheel.cancel(a); // the keeper keeps the slot alive, so a's reference stays there
+      wheel.scheduleFromNow(a, againMs); // re-armed: stamped by the next tick (at checkAt)
+      t = checkAt; // every tick up to here runs
+      wheel.runDue();
+      assert.deepEqual(log, [`keeper@${checkAt}`], `a fired early (${firstMs})`);
+      assert.equal(wheel.pending, 1);
+      t = checkAt + againMs - 10;
+      wheel.runDue();
+      assert.equal(log.length, 1, "not before its new time");
+      t = checkAt + againMs;
+      wheel.runDue();
+      assert.deepEqual(log, [`keeper@${checkAt}`, `a@${checkAt + againMs}`]);
+      assert.equal(wheel.pending, 0);
+    } finally {
+      wheel.stop();
+    }
+  }
 });

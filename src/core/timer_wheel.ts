@@ -294,8 +294,8 @@ export class TimerWheel {
       // Callbacks cannot add to this slot (new entries go to later ticks),
       // so it can be emptied after the loop.
       this.#slotLive[index] = 0;
-      for (let i = 0; i < length; i++) this.#fire(slot[i]);
-      if (far !== undefined) { for (const entry of far.entries) this.#fire(entry); }
+      for (let i = 0; i < length; i++) this.#fire(slot[i], index, t);
+      if (far !== undefined) { for (const entry of far.entries) this.#fire(entry, FAR, t); }
       slot.length = 0;
       this.#slotLen[index] = 0;
     }
@@ -303,9 +303,11 @@ export class TimerWheel {
     else if (this.#doneTick < current) this.#doneTick = current;
   }
 
-  /** Runs a due entry's callback unless it finished already. */
-  #fire(entry: WheelEntry): void {
-    if (entry.done) return;
+  /** Runs a due entry's callback unless it finished already or now waits elsewhere. */
+  #fire(entry: WheelEntry, slot: number, tick: number): void {
+    // A cancelled entry may still sit here while it was scheduled again
+    // elsewhere (its caller owns and reuses it): only its current place counts.
+    if (entry.done || entry.slot !== slot || entry.tick !== tick) return;
     entry.done = true;
     this.#live--;
     try {
