@@ -595,7 +595,7 @@ Deno.test("a slow listener costs only its own time: results and virtual timing a
   assert.deepEqual({ ...slow, listened: true }, { ...fast, listened: true });
 });
 
-Deno.test("the failure-rate gauge is recorded only when the rate changes", async () => {
+Deno.test("the failure-rate gauge is recorded on every sample, changed or not (delta readers, shared budgets)", async () => {
   const recorded: number[] = [];
   const noop = () => {};
   const clock = new VirtualClock(T0);
@@ -621,14 +621,13 @@ Deno.test("the failure-rate gauge is recorded only when the rate changes", async
   for (const ok of [true, true, true, false, false, true]) {
     await run(clock, p, () => (ok ? "ok" : Promise.reject(new PermanentError("no"))));
   }
-  // Permanent failures are not recorded by the budget: only successes, so
-  // the rate stays 0 and the gauge is set once.
-  assert.deepEqual(recorded, [0]);
+  // Permanent failures are not samples of the budget: 4 successes, 4 records of 0.
+  assert.deepEqual(recorded, [0, 0, 0, 0]);
   for (const ok of [false, true, true]) {
     await run(clock, p, () => (ok ? "ok" : Promise.reject(new TransientError("t"))));
   }
   // Without `retry` a policy makes one attempt: 1 failure among 5, 6, then 7 samples.
-  assert.deepEqual(recorded, [0, 1 / 5, 1 / 6, 1 / 7]);
+  assert.deepEqual(recorded, [0, 0, 0, 0, 1 / 5, 1 / 6, 1 / 7]);
 });
 
 Deno.test("a traced call that succeeds at once reads the clock twice: its start and its end", async () => {

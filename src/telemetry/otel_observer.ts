@@ -55,8 +55,6 @@ export class OtelObserver implements CallObserver {
   #skipChecks = 0;
   readonly #instruments: Instruments | undefined;
   readonly #attrCache = new Map<string, Attributes>();
-  /** The failure rate last recorded per budget name. */
-  readonly #lastRate = new Map<string, number>();
   /** Attribute sets per bulkhead name. */
   readonly #bulkheadAttrs = new Map<string, Attributes>();
   /** The attribute sets of a successful call, built once (no key to build per call). */
@@ -269,10 +267,9 @@ export class OtelObserver implements CallObserver {
 
   /** Records the failure budget's current rate on its gauge. */
   failureRate(name: string, rate: number): void {
-    // A gauge reports its last value: recording an unchanged rate (every
-    // success while the window holds no failure) would change nothing.
-    if (this.#lastRate.get(name) === rate) return;
-    this.#lastRate.set(name, rate);
+    // Recorded on every sample, even when unchanged: a reader with delta
+    // temporality exports a gauge only for intervals in which it was
+    // recorded, and policies sharing a budget record the same series.
     try {
       this.#instruments?.failureBudgetRate.record(
         rate,
