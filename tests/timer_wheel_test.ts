@@ -186,9 +186,9 @@ function owned(name: string, log: string[], now: () => number): StampedEntry {
 
 Deno.test("TimerWheel: an entry cancelled from a shared slot or far bucket and scheduled again fires only at its new time", () => {
   for (
-    const [firstMs, againMs, checkAt, dueAgain] of [
-      [50, 500, 1_100, 1_500], // ring slot shared with a keeper
-      [100_000, 200_000, 101_000, 201_000], // far bucket shared with a keeper
+    const [firstMs, againMs, checkAt] of [
+      [50, 500, 1_100], // ring slot shared with a keeper
+      [100_000, 200_000, 101_000], // far bucket shared with a keeper
     ]
   ) {
     let t = 1_000;

@@ -113,7 +113,8 @@ export class RollingWindow {
     if (now < this.#headEnd) return this.#headSlot;
     const n = this.#buckets;
     const epoch = Math.floor(now / this.#widthMs);
-    if (epoch > this.#head) {
+    // (A non-finite time, from a broken clock, counts into the newest bucket.)
+    if (epoch > this.#head && epoch < Infinity) {
       // Slots of the epochs entered, each reused from `n` widths earlier (or older).
       const from = epoch - this.#head >= n ? epoch - n + 1 : this.#head + 1;
       for (let e = from; e <= epoch; e++) this.#clearSlot(((e % n) + n) % n);

@@ -47,12 +47,45 @@ function abortOnce(
   return controller;
 }
 
+/** Where an {@link OperationContext} reads the attempt's deadline and signal. */
+export interface ContextSource {
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The context an operation receives: its attempt number, the call's
+ * deadline and the attempt's signal, and nothing else. The engine's own
+ * per-attempt state stays out of the operation's reach. The same shape on
+ * every path: `attempt` is an own property, `deadline` and `signal` are
+ * getters (the deadline of a fast-path call is fixed when first read).
+ */
+export class OperationContext implements AttemptContext {
+  readonly attempt: number;
+  readonly #source: ContextSource;
+
+  constructor(attempt: number, source: ContextSource) {
+    this.attempt = attempt;
+    this.#source = source;
+  }
+
+  /** The call's deadline in the clock's milliseconds; `Infinity` when there is none. */
+  get deadline(): number {
+    return this.#source.deadline;
+  }
+
+  /** Aborts when the caller aborts, the deadline passes or the attempt times out. */
+  get signal(): AbortSignal {
+    return this.#source.signal;
+  }
+}
+
 /**
  * One attempt's context in the retry loop. `abort()` settles
  * {@link AttemptRun.settle}'s promise at once even if the operation never
  * looks at its signal.
  */
-export class AttemptRun implements AttemptContext, AttemptInfo {
+export class AttemptRun implements ContextSource, AttemptInfo {
   readonly attempt: number;
   readonly deadline: number;
   /** Which timer aborted the attempt: 0 none, 1 the deadline, 2 the attempt timeout. */
@@ -122,7 +155,7 @@ export class AttemptRun implements AttemptContext, AttemptInfo {
         return;
       }
       try {
-        const result = operation(this);
+        const result = operation(new OperationContext(this.attempt, this));
         // A native promise is chained directly; anything else (a value, a
         // foreign thenable) goes through Promise.resolve first.
         if (result instanceof Promise) result.then(resolve, reject);
@@ -134,75 +167,39 @@ export class AttemptRun implements AttemptContext, AttemptInfo {
   }
 }
 
-/** What the general loop needs of a first attempt the fast path ran. */
-export interface FirstRun<T> {
-  readonly operation: Operation<T>;
-  /** Which timer aborted the attempt (0: none). */
-  readonly fired: 0 | 1 | 2;
-  /**
-   * The start already known, NaN if none: clock time when the clock was read
-   * up front, wheel time when a wheel stamped it (see {@link FirstRun.callStart}).
-   */
-  readonly start: number;
-  /** The call's start in clock time, fixing it now if it was not yet (NaN: untimed). */
-  callStart(): number;
-}
-
 /**
- * The first attempt of a call on the fast path when nothing can end it early
- * (no deadline, no attempt timeout, no caller signal): no timer and no
- * start time, so the context is as small as it gets.
+ * The context of a call's first attempt on the fast path when nothing can
+ * end it early (no deadline, no attempt timeout, no caller signal): no
+ * timer and no start time, so it is the whole per-call state, and as small
+ * as it gets. Same shape as {@link OperationContext}.
  */
-export class UntimedFirstAttempt<T> implements AttemptContext, FirstRun<T> {
-  readonly operation: Operation<T>;
+export class UntimedContext implements AttemptContext {
+  readonly attempt = 1;
   #controller: AbortController | undefined;
-
-  constructor(operation: Operation<T>) {
-    this.operation = operation;
-  }
-
-  /** Never aborts: nothing can end this attempt early. */
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-
-  /** Always 1. */
-  get attempt(): number {
-    return 1;
-  }
 
   /** Always `Infinity`: the call has no deadline. */
   get deadline(): number {
     return Infinity;
   }
 
-  /** Always 0: nothing can abort the attempt. */
-  get fired(): 0 {
-    return 0;
-  }
-
-  /** Always NaN: the attempt is not timed. */
-  get start(): number {
-    return NaN;
-  }
-
-  /** Always NaN: the attempt is not timed. */
-  callStart(): number {
-    return NaN;
+  /** Never aborts: nothing can end this attempt early. */
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal;
   }
 }
 
 /**
- * The first attempt of a call on the policy's fast path. It is its own
- * context, its own timer entry and the holder of the call's promise, so the
- * common case (the first attempt succeeds) allocates this object, the
- * call's promise and two reactions, and nothing else.
+ * The state of a call's first attempt on the policy's fast path when a
+ * deadline or an attempt timeout can end it: its own timer entry and the
+ * holder of the call's promise, so the common case (the first attempt
+ * succeeds) allocates this object, the operation's {@link OperationContext},
+ * the call's promise and two reactions, and nothing else.
  *
  * Its start time is fixed lazily: with the system clock the timer wheel
  * stamps it at its next tick (or when `deadline` is read), so a call that
  * ends within the tick never reads the clock.
  */
-export class FirstAttempt<T> implements AttemptContext, AttemptInfo, FirstRun<T> {
+export class FirstAttempt<T> implements ContextSource, AttemptInfo {
   readonly operation: Operation<T>;
   /** What every first attempt of the policy shares. */
   readonly shared: FirstAttemptShared;

@@ -53,9 +53,9 @@ import {
   ClockFirstAttempt,
   FirstAttempt,
   type FirstAttemptShared,
-  type FirstRun,
   type Operation,
-  UntimedFirstAttempt,
+  OperationContext,
+  UntimedContext,
 } from "./attempt_context.ts";
 import {
   CLASS_INDEX,
@@ -131,10 +131,16 @@ const GIVE_UP_EVENT: Readonly<
 
 /** A first attempt that failed (or timed out) on the fast path, handed to the loop. */
 interface Resume<T> {
-  first: FirstRun<T>;
+  operation: Operation<T>;
+  /** The call's start (clock time); NaN when nothing timed it. */
+  start: number;
+  /** Which timer ended the attempt (0: none). */
+  fired: 0 | 1 | 2;
   threw: boolean;
   value: T | undefined;
   error: unknown;
+  /** The classifier's verdict on a returned value (it is not asked twice). */
+  verdict: ErrorClass | undefined;
 }
 
 const UNKNOWN = CLASS_INDEX.unknown;
@@ -278,6 +284,8 @@ export class RetryEngine {
         // A meter means a tracer (metrics per call); without one, nothing is recorded.
         const tracer = observer.start(this.name, this.#clock, NaN);
         if (tracer !== undefined) return this.#loop(operation, undefined, undefined, tracer);
+        // A meter whose tracer failed: the general loop still records the parts.
+        if (observer.recordsParts) return this.#loop(operation, undefined, undefined, undefined);
         this.#quietCalls = observer.takeQuietCalls();
       }
     }
@@ -286,26 +294,31 @@ export class RetryEngine {
     if (bulkhead !== undefined && !bulkhead.tryEnter()) {
       return this.#loop(operation, undefined, undefined, undefined);
     }
-    this.#retryBudget?.recordRequest();
     const circuit = this.#circuit;
-    if (circuit !== undefined && !this.#allow(circuit, undefined)) {
+    try {
+      this.#retryBudget?.recordRequest();
+      if (circuit !== undefined && !this.#allow(circuit, undefined)) {
+        bulkhead?.exit();
+        return Promise.reject(this.#circuitOpen(circuit, undefined));
+      }
+    } catch (error) {
+      // A broken clock or part: the call fails as the general loop would fail it.
       bulkhead?.exit();
-      return Promise.reject(this.#circuitOpen(circuit, undefined));
+      return Promise.reject(error);
     }
     const limitMs = this.#limitMs;
     if (limitMs === Infinity) {
       // Nothing can end the attempt early: chain onto its promise.
-      const first = new UntimedFirstAttempt(operation);
-      let result: T | PromiseLike<T>;
+      const context = new UntimedContext();
       try {
-        result = operation(first);
+        const result = operation(context);
+        return (result instanceof Promise ? result : Promise.resolve(result)).then(
+          (value: T) => this.#firstSettled(operation, NaN, false, value, undefined),
+          (error: unknown) => this.#firstSettled(operation, NaN, true, undefined, error),
+        );
       } catch (error) {
-        return this.#resume({ first, threw: true, value: undefined, error });
+        return this.#resume(operation, NaN, 0, true, undefined, error, undefined);
       }
-      return (result instanceof Promise ? result : Promise.resolve(result)).then(
-        (value: T) => this.#firstSettled(first, false, value, undefined),
-        (error: unknown) => this.#firstSettled(first, true, undefined, error),
-      );
     }
     let first: FirstAttempt<T>;
     const timers = this.#timers;
@@ -313,14 +326,20 @@ export class RetryEngine {
       first = new FirstAttempt(operation, this.#shared);
       timers.schedule(first, limitMs);
     } else {
-      const clock = this.#clock;
-      const start = clock.now();
       const timed = new ClockFirstAttempt(operation, this.#shared);
-      timed.start = start;
-      const fire = () => timed.callback();
-      timed.timer = clock.setTimerAt === undefined
-        ? clock.setTimer(fire, limitMs)
-        : clock.setTimerAt(fire, start + limitMs);
+      try {
+        const clock = this.#clock;
+        const start = clock.now();
+        timed.start = start;
+        const fire = () => timed.callback();
+        timed.timer = clock.setTimerAt === undefined
+          ? clock.setTimer(fire, limitMs)
+          : clock.setTimerAt(fire, start + limitMs);
+      } catch (error) {
+        if (circuit !== undefined) this.#record(undefined, circuit, undefined, 0, 0);
+        bulkhead?.exit();
+        return Promise.reject(error);
+      }
       first = timed;
     }
     // (An executor closure measured faster than one shared executor that
@@ -329,17 +348,15 @@ export class RetryEngine {
       first.resolve = resolve;
       first.reject = reject;
     });
-    let result: T | PromiseLike<T>;
     try {
-      result = operation(first);
+      const result = operation(new OperationContext(1, first));
+      (result instanceof Promise ? result : Promise.resolve(result)).then(
+        (value: T) => this.#settleFirst(first, false, value, undefined),
+        (error: unknown) => this.#settleFirst(first, true, undefined, error),
+      );
     } catch (error) {
       this.#settleFirst(first, true, undefined, error);
-      return promise;
     }
-    (result instanceof Promise ? result : Promise.resolve(result)).then(
-      (value: T) => this.#settleFirst(first, false, value, undefined),
-      (error: unknown) => this.#settleFirst(first, true, undefined, error),
-    );
     return promise;
   }
 
@@ -351,7 +368,13 @@ export class RetryEngine {
     first.fired = kind;
     const reason = this.#reasonFor(first, kind);
     first.abort(reason);
-    first.resolve!(this.#resume({ first, threw: true, value: undefined, error: reason }));
+    // The general loop continues after the timer's tick, as its own timers'
+    // aborts do, rather than running the next attempt inside it.
+    first.resolve!(
+      Promise.resolve().then(() =>
+        this.#resume(first.operation, first.callStart(), kind, true, undefined, reason, undefined)
+      ),
+    );
   };
 
   /** Settles the call's own promise (the fast path with a timer) with the attempt's outcome. */
@@ -362,7 +385,7 @@ export class RetryEngine {
     if (timers !== undefined) timers.cancel(first);
     else this.#clock.clearTimer((first as ClockFirstAttempt<T>).timer!);
     try {
-      first.resolve!(this.#firstSettled(first, threw, value, error));
+      first.resolve!(this.#firstSettled(first.operation, first, threw, value, error));
     } catch (error) {
       first.reject!(error);
     }
@@ -371,16 +394,18 @@ export class RetryEngine {
   /**
    * The first attempt settled: a success ends the call here (returning its
    * value); anything else continues in the general loop (a promise).
+   * `timed` is the attempt's timed state, or NaN for an untimed attempt.
    */
   #firstSettled<T>(
-    first: FirstRun<T>,
+    operation: Operation<T>,
+    timed: FirstAttempt<T> | number,
     threw: boolean,
     value: T | undefined,
     error: unknown,
   ): T | Promise<T> {
+    let verdict: ErrorClass | "success" | undefined;
     if (!threw) {
       const circuit = this.#circuit;
-      let verdict: ErrorClass | "success";
       try {
         verdict = this.#classify(value);
       } catch (classifierError) {
@@ -391,10 +416,10 @@ export class RetryEngine {
       if (verdict === "success") {
         const budget = this.#budget;
         if (circuit !== undefined || budget !== undefined) {
-          // The budget's buckets are far wider than a tick: the wheel's
-          // coarse time (or the start already read) stamps the sample.
-          // A wheel's stamp is in wheel time; unstamped, the wheel's latest reading.
-          let at = first.start;
+          // The budget's buckets are far wider than a tick: the start already
+          // read, or else the wheel's latest reading, stamps the sample (a
+          // wheel's stamp is in wheel time).
+          let at = typeof timed === "number" ? NaN : timed.start;
           const timers = this.#timers;
           if (timers !== undefined) at = at === at ? at + timers.origin : timers.coarseNow();
           this.#record(undefined, circuit, budget, 1, 0, at);
@@ -411,12 +436,28 @@ export class RetryEngine {
         return value as T;
       }
     }
-    return this.#resume({ first, threw, value, error });
+    const failed = verdict as ErrorClass | undefined; // not "success": that returned above
+    return typeof timed === "number"
+      ? this.#resume(operation, NaN, 0, threw, value, error, failed)
+      : this.#resume(operation, timed.callStart(), timed.fired, threw, value, error, failed);
   }
 
-  /** Hands a call whose first attempt failed over to the general loop. */
-  #resume<T>(resume: Resume<T>): Promise<T> {
-    return this.#loop(resume.first.operation, undefined, resume, undefined);
+  /** Hands a call whose first attempt did not succeed over to the general loop. */
+  #resume<T>(
+    operation: Operation<T>,
+    start: number,
+    fired: 0 | 1 | 2,
+    threw: boolean,
+    value: T | undefined,
+    error: unknown,
+    verdict: ErrorClass | undefined,
+  ): Promise<T> {
+    return this.#loop(
+      operation,
+      undefined,
+      { operation, start, fired, threw, value, error, verdict },
+      undefined,
+    );
   }
 
   #circuitOpen(circuit: AttemptGate, lastError: unknown): CircuitOpenError {
@@ -443,7 +484,7 @@ export class RetryEngine {
     const failureBudget = parts.failureBudget;
     // The call's start time; attempt 1 reuses it rather than reading the clock again.
     let callStart = resume !== undefined
-      ? resume.first.callStart()
+      ? resume.start
       : startedTracer !== undefined
       ? startedTracer.startTime
       : this.#deadlineMs === Infinity
@@ -552,7 +593,7 @@ export class RetryEngine {
           threw = resume.threw;
           value = resume.value as T;
           error = resume.error;
-          fired = resume.first.fired;
+          fired = resume.fired;
         } else {
           if (timed) {
             startedAt = attempt === 1 && !Number.isNaN(callStart) ? callStart : clock.now();
@@ -581,7 +622,7 @@ export class RetryEngine {
           const limitAt = Math.min(deadline, startedAt + this.#attemptTimeoutMs);
           if (limitAt === Infinity && signal === undefined) {
             try {
-              value = await invoke(run);
+              value = await invoke(new OperationContext(attempt, run));
             } catch (e) {
               threw = true;
               error = e;
@@ -643,7 +684,10 @@ export class RetryEngine {
         const sampleAt = timedEnd ? endedAt : timed ? startedAt : NaN;
         let verdict: ErrorClass | "success";
         try {
-          verdict = this.#classify(threw ? error : value);
+          // A value the fast path already classified is not classified again.
+          verdict = attempt === 1 && resume?.verdict !== undefined
+            ? resume.verdict
+            : this.#classify(threw ? error : value);
         } catch (classifierError) {
           // A classifier bug ends the call with its error; the attempt's
           // half-open probe (if any) must not stay reserved.

@@ -143,7 +143,13 @@ export class OtelObserver implements CallObserver {
       this.#skipChecks--;
       return undefined;
     }
-    const tracer = this.#resolveTracer();
+    let tracer: Tracer | undefined;
+    try {
+      tracer = this.#resolveTracer();
+    } catch {
+      // A broken global provider must not fail the call: trace nothing.
+      tracer = undefined;
+    }
     if (tracer === undefined && this.#instruments === undefined) return undefined;
     try {
       return new OtelCallTracer(
