@@ -61,3 +61,13 @@ Deno.test("RollingWindow: clear() forgets every count and the window keeps count
   assert.equal(window.sum(0, 70), 1);
   assert.equal(window.sum(0, 175), 0);
 });
+
+Deno.test("RollingWindow: a non-finite time (a broken clock) counts into the newest bucket", () => {
+  const clock = new VirtualClock();
+  const window = new RollingWindow({ windowMs: 100, buckets: 4, counters: 1, clock });
+  window.add(0, 1, 10);
+  window.add(0, 1, Infinity); // must return, not loop forever
+  window.add(0, 1, NaN);
+  assert.equal(window.sum(0, 10), 3);
+  assert.equal(window.sum(0, 200), 0, "time still moves the window on");
+});

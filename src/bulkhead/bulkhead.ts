@@ -217,7 +217,9 @@ export class Bulkhead {
   /**
    * Gives back a permit taken with {@link Bulkhead.tryEnter}: the first
    * waiter gets it, or it returns to the pool. Throws a `RangeError` when no
-   * permit is in flight (an unpaired call).
+   * permit is in flight (an unpaired call). It cannot tell whose permit it
+   * gives back: calling it for a permit object from `tryAcquire()` or
+   * `acquire()` (release those with `release()`) corrupts the count.
    *
    * @example
    * ```ts
