@@ -159,8 +159,8 @@ export class RetryEngine {
   // so that with thousands of live policies a call touches few cache lines.
   /** Calls without options may take the fast path (see {@link RetryEngine.run}). */
   readonly #fastPath: boolean;
-  // The parts again, as the engine's own fields: the fast path then touches
-  // one object less per call.
+  // The parts, as the engine's own fields (not one `parts` object): a call
+  // then touches one object less.
   readonly #observer: CallObserver | undefined;
   /** Calls the observer would not trace: the fast path skips asking it. */
   #quietCalls = 0;
@@ -186,7 +186,6 @@ export class RetryEngine {
   readonly #deadlineMs: number;
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
-  readonly #parts: EngineParts;
   /** Releases the bulkhead permit a resumed call took with `tryEnter()`. */
   readonly #heldPermit: { release(): void } | undefined;
 
@@ -202,7 +201,6 @@ export class RetryEngine {
     parts: EngineParts = {},
   ) {
     this.name = name;
-    this.#parts = parts;
     this.#deadlineMs = options.deadlineMs === undefined
       ? Infinity
       : numberAbove("deadlineMs", options.deadlineMs, 0);
@@ -479,9 +477,9 @@ export class RetryEngine {
     if (signal?.aborted) throw signal.reason;
     const clock = this.#clock;
     const retry = this.#retry;
-    const parts = this.#parts;
-    const circuit = parts.circuit;
-    const failureBudget = parts.failureBudget;
+    const circuit = this.#circuit;
+    const failureBudget = this.#budget;
+    const observer = this.#observer;
     // The call's start time; attempt 1 reuses it rather than reading the clock again.
     let callStart = resume !== undefined
       ? resume.start
@@ -503,7 +501,7 @@ export class RetryEngine {
     }
     if (options?.discard !== undefined) functionValue("discard", options.discard);
     const tracer = startedTracer ??
-      (resume === undefined ? parts.observer?.start(this.name, clock, callStart) : undefined);
+      (resume === undefined ? observer?.start(this.name, clock, callStart) : undefined);
     // A tracer that read the clock gives attempt 1 its start.
     if (tracer !== undefined && callStart !== callStart) callStart = tracer.startTime;
     // Read the clock per attempt only when something needs the time: the
@@ -537,21 +535,21 @@ export class RetryEngine {
         );
       }
       if (resume === undefined) {
-        const bulkhead = parts.bulkhead;
+        const bulkhead = this.#bulkhead;
         if (bulkhead !== undefined) {
           // Occupancy metrics, only when a meter records them.
-          const observer = parts.observer?.recordsParts ? parts.observer : undefined;
+          const partsObserver = observer?.recordsParts ? observer : undefined;
           permit = bulkhead.tryAcquire();
           if (permit !== undefined) {
-            observer?.bulkheadChange(bulkhead.name, 1, 0);
+            partsObserver?.bulkheadChange(bulkhead.name, 1, 0);
           } else {
-            observer?.bulkheadChange(bulkhead.name, 0, 1);
+            partsObserver?.bulkheadChange(bulkhead.name, 0, 1);
             try {
               permit = await this.#waitForPermit(bulkhead, signal, deadline, tracer);
               callStart = NaN; // time passed in the queue: attempt 1 reads the clock
-              observer?.bulkheadChange(bulkhead.name, 1, -1);
+              partsObserver?.bulkheadChange(bulkhead.name, 1, -1);
             } catch (error) {
-              observer?.bulkheadChange(bulkhead.name, 0, -1);
+              partsObserver?.bulkheadChange(bulkhead.name, 0, -1);
               if (signal?.aborted) {
                 outcome = "cancelled";
               } else if (error instanceof DeadlineExceededError) {
@@ -571,7 +569,7 @@ export class RetryEngine {
             }
           }
         }
-        parts.retryBudget?.recordRequest();
+        this.#retryBudget?.recordRequest();
       }
 
       for (let attempt = 1;; attempt++) {
@@ -782,7 +780,8 @@ export class RetryEngine {
             if (!threw) options?.discard?.(value);
             throw this.#deadlineExceeded(tracer, attempt, deadline, error, cls, now, delayMs);
           }
-          if (parts.retryBudget !== undefined && !parts.retryBudget.tryRetry()) {
+          const retryBudget = this.#retryBudget;
+          if (retryBudget !== undefined && !retryBudget.tryRetry()) {
             reason = "retry_budget";
           }
         }
@@ -843,8 +842,8 @@ export class RetryEngine {
     } finally {
       if (permit !== undefined) {
         permit.release();
-        if (parts.observer?.recordsParts) {
-          parts.observer.bulkheadChange(parts.bulkhead!.name, -1, 0);
+        if (observer?.recordsParts) {
+          observer.bulkheadChange(this.#bulkhead!.name, -1, 0);
         }
       }
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
