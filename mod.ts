@@ -68,7 +68,7 @@ export {
 } from "./src/core/events.ts";
 
 // classify
-export { type Classifier, ERROR_CLASSES, type ErrorClass } from "./src/classify/error_class.ts";
+export { type Classifier, ERROR_CLASSES, type ErrorClass } from "./src/core/error_class.ts";
 export { defaultClassifier } from "./src/classify/default_classifier.ts";
 export { FlakyError, PermanentError, TransientError } from "./src/classify/markers.ts";
 export { retryAfterMs } from "./src/classify/retry_after.ts";
@@ -86,9 +86,9 @@ export {
 export { tokenBackoff, type TokenBackoffOptions } from "./src/backoff/token_backoff.ts";
 
 // retry and policy
-export type { AttemptContext, Operation } from "./src/retry/attempt_context.ts";
+export type { AttemptContext, Operation } from "./src/engine/attempt.ts";
 export type { RetryOptions } from "./src/retry/retry_options.ts";
-export type { EngineOptions, ExecuteOptions } from "./src/retry/retry_engine.ts";
+export type { EngineOptions, ExecuteOptions } from "./src/engine/engine.ts";
 export { retry, type RetryCallOptions } from "./src/retry/retry.ts";
 export {
   Policy,
@@ -144,7 +144,7 @@ export {
   RetryBudget,
   type RetryBudgetOptions,
   type RetryBudgetStats,
-} from "./src/retry/retry_budget.ts";
+} from "./src/budget/retry_budget.ts";
 
 // circuit breaker
 export {

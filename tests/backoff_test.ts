@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { BackoffContext, BackoffStrategy } from "../src/backoff/strategy.ts";
-import type { ErrorClass } from "../src/classify/error_class.ts";
+import type { ErrorClass } from "../src/core/error_class.ts";
 import { constant } from "../src/backoff/constant.ts";
 import { exponential } from "../src/backoff/exponential.ts";
 import { fullJitter } from "../src/backoff/full_jitter.ts";

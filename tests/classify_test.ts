@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { defaultClassifier } from "../src/classify/default_classifier.ts";
 import { FlakyError, PermanentError, TransientError } from "../src/classify/markers.ts";
 import { retryAfterMs } from "../src/classify/retry_after.ts";
-import type { ErrorClass } from "../src/classify/error_class.ts";
+import type { ErrorClass } from "../src/core/error_class.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,

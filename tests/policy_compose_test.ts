@@ -9,7 +9,7 @@ import {
   FailureBudgetExceededError,
   RetryExhaustedError,
 } from "../src/core/errors.ts";
-import { RetryBudget } from "../src/retry/retry_budget.ts";
+import { RetryBudget } from "../src/budget/retry_budget.ts";
 import { FailureBudget } from "../src/budget/failure_budget.ts";
 import { Bulkhead } from "../src/bulkhead/bulkhead.ts";
 import { recorder, settleLater } from "./_helpers.ts";

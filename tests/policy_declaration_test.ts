@@ -10,7 +10,7 @@ import type { PolicyOptions, PolicyRetryOptions } from "../src/policy/policy.ts"
 import type { CircuitBreakerOptions } from "../src/circuit/circuit_breaker.ts";
 import type { FailureBudgetOptions } from "../src/budget/failure_budget.ts";
 import type { BulkheadOptions } from "../src/bulkhead/bulkhead.ts";
-import type { RetryBudgetOptions } from "../src/retry/retry_budget.ts";
+import type { RetryBudgetOptions } from "../src/budget/retry_budget.ts";
 import type { ObjectNode, TaggedNode } from "../src/policy/schema_node.ts";
 import { VirtualClock } from "../src/core/virtual_clock.ts";
 import { TransientError } from "../src/classify/markers.ts";

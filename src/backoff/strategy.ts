@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ErrorClass } from "../classify/error_class.ts";
+import type { ErrorClass } from "../core/error_class.ts";
 
 /** What a backoff strategy knows when it picks the next delay. */
 export interface BackoffContext {

@@ -5,7 +5,7 @@
  */
 
 import { AttemptTimeoutError, InjectedFaultError, PoolTimeoutError } from "../core/errors.ts";
-import type { ErrorClass } from "./error_class.ts";
+import type { ErrorClass } from "../core/error_class.ts";
 import { FlakyError, PermanentError, TransientError } from "./markers.ts";
 
 /** Error names that mean "the network or the peer failed for now". */

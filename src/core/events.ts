@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ErrorClass } from "../classify/error_class.ts";
+import type { ErrorClass } from "./error_class.ts";
 
 /** The states of a circuit breaker. */
 export type CircuitState = "closed" | "open" | "half_open" | "isolated";

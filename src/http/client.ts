@@ -23,7 +23,7 @@ import {
 } from "../core/validate.ts";
 import { Bulkhead } from "../bulkhead/bulkhead.ts";
 import { Policy, type PolicyOptions } from "../policy/policy.ts";
-import type { AttemptContext } from "../retry/attempt_context.ts";
+import type { AttemptContext } from "../engine/attempt.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";

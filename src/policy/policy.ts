@@ -11,15 +11,15 @@ import {
   TELEMETRY_OPTION_KEYS,
   type TelemetryOptions,
 } from "../telemetry/telemetry_options.ts";
-import type { Operation } from "../retry/attempt_context.ts";
+import type { Operation } from "../engine/attempt.ts";
 import type { RetryOptions } from "../retry/retry_options.ts";
 import {
   type EngineOptions,
   type EngineParts,
   type ExecuteOptions,
-  RetryEngine,
-} from "../retry/retry_engine.ts";
-import { RetryBudget, type RetryBudgetOptions } from "../retry/retry_budget.ts";
+  Engine,
+} from "../engine/engine.ts";
+import { RetryBudget, type RetryBudgetOptions } from "../budget/retry_budget.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../circuit/circuit_breaker.ts";
 import { FailureBudget, type FailureBudgetOptions } from "../budget/failure_budget.ts";
 import { Bulkhead, type BulkheadOptions } from "../bulkhead/bulkhead.ts";
@@ -141,7 +141,7 @@ function validateTelemetry(telemetry: TelemetryOptions): void {
 export class Policy {
   /** The policy's name, used in events, errors and telemetry. */
   readonly name: string;
-  readonly #engine: RetryEngine;
+  readonly #engine: Engine;
   readonly #circuit: CircuitBreaker | undefined;
   readonly #failureBudget: FailureBudget | undefined;
   readonly #bulkhead: Bulkhead | undefined;
@@ -195,7 +195,7 @@ export class Policy {
       bulkhead: bulkhead?.part,
       retryBudget,
     };
-    const engine = new RetryEngine(name, options, retryOptions, "retry", parts);
+    const engine = new Engine(name, options, retryOptions, "retry", parts);
     for (const p of [circuit, failureBudget, bulkhead]) {
       if (p === undefined) continue;
       const remove = p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));

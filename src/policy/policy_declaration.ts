@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ERROR_CLASSES, type ErrorClass } from "../classify/error_class.ts";
+import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
 import type { BackoffStrategy } from "../backoff/strategy.ts";
 import { constant } from "../backoff/constant.ts";
 import { exponential } from "../backoff/exponential.ts";

@@ -5,10 +5,10 @@
  */
 
 import { knownKeys, objectValue, typeError } from "../core/validate.ts";
-import type { Operation } from "./attempt_context.ts";
-import { type EngineOptions, RetryEngine } from "./retry_engine.ts";
+import type { Operation } from "../engine/attempt.ts";
+import { type EngineOptions, Engine } from "../engine/engine.ts";
 import { RETRY_OPTION_KEYS, type RetryOptions } from "./retry_options.ts";
-import { RetryBudget } from "./retry_budget.ts";
+import { RetryBudget } from "../budget/retry_budget.ts";
 
 /** Options of {@link retry}: the `retry` block plus deadline, timeout, signal, clock and events. */
 export interface RetryCallOptions extends RetryOptions, EngineOptions {
@@ -71,7 +71,7 @@ export function retry<T>(fn: Operation<T>, options: RetryCallOptions = {}): Prom
   if (retryBudget !== undefined && !(retryBudget instanceof RetryBudget)) {
     typeError("retryBudget", "a RetryBudget shared across calls", retryBudget);
   }
-  const engine = new RetryEngine(name, engineOptions, loopOptions, "", {
+  const engine = new Engine(name, engineOptions, loopOptions, "", {
     retryBudget: retryBudget as RetryBudget | undefined,
   });
   return engine.run(fn, { signal: options.signal });

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ERROR_CLASSES, type ErrorClass } from "../classify/error_class.ts";
+import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
 import type { BackoffStrategy } from "../backoff/strategy.ts";
 import { decorrelatedJitter } from "../backoff/decorrelated_jitter.ts";
 import {

@@ -20,10 +20,10 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import type { ErrorClass } from "../classify/error_class.ts";
+import type { ErrorClass } from "../core/error_class.ts";
 import type { Clock } from "../core/clock.ts";
 import type { CircuitState, ResilienceEvent } from "../core/events.ts";
-import type { CallObserver, CallOutcome, CallTracer } from "../retry/call_parts.ts";
+import type { CallObserver, CallOutcome, CallTracer } from "../engine/parts.ts";
 import { type Instruments, instrumentsFor } from "./instruments.ts";
 import { errorType } from "./error_type.ts";
 import type { SpanMode, TelemetryOptions } from "./telemetry_options.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Classifier, ErrorClass } from "../classify/error_class.ts";
+import type { Classifier, ErrorClass } from "../core/error_class.ts";
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import { retryAfterMs } from "../classify/retry_after.ts";
 import {
@@ -37,7 +37,7 @@ import type {
   ConcurrencyGate,
   OutcomeRecorder,
   RetryGate,
-} from "./call_parts.ts";
+} from "./parts.ts";
 import { defaultRandom, type RandomSource } from "../core/random.ts";
 import {
   functionValue,
@@ -56,13 +56,13 @@ import {
   type Operation,
   OperationContext,
   UntimedContext,
-} from "./attempt_context.ts";
+} from "./attempt.ts";
 import {
   CLASS_INDEX,
   type ResolvedRetryOptions,
   resolveRetryOptions,
   type RetryOptions,
-} from "./retry_options.ts";
+} from "../retry/retry_options.ts";
 
 /** Options shared by `policy()` and `retry()` that drive the retry loop. */
 export interface EngineOptions {
@@ -154,10 +154,10 @@ const PERMANENT = CLASS_INDEX.permanent;
  * allocates only the attempt's context; the failure path pays for what it
  * uses.
  */
-export class RetryEngine {
+export class Engine {
   // Field order is memory layout: what a fast-path call reads comes first,
   // so that with thousands of live policies a call touches few cache lines.
-  /** Calls without options may take the fast path (see {@link RetryEngine.run}). */
+  /** Calls without options may take the fast path (see {@link Engine.run}). */
   readonly #fastPath: boolean;
   // The parts, as the engine's own fields (not one `parts` object): a call
   // then touches one object less.
@@ -261,7 +261,7 @@ export class RetryEngine {
    * Runs `operation` under the retry loop; see `Policy.execute`.
    *
    * A call without options whose first attempt needs no telemetry and no
-   * queueing takes the fast path ({@link RetryEngine.#first}): no async
+   * queueing takes the fast path ({@link Engine.#first}): no async
    * frame, no clock read with the system clock, one promise of its own. Any
    * failure hands the call over to the general loop, which behaves exactly
    * as if it had run the first attempt itself.

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ErrorClass } from "../classify/error_class.ts";
+import type { ErrorClass } from "../core/error_class.ts";
 import type { Clock } from "../core/clock.ts";
 import type { ResilienceEvent } from "../core/events.ts";
 
