@@ -763,6 +763,7 @@ Deno.test("fast path: a classifier that throws on the success value ends the cal
       try {
         const rec = recorder();
         const p = policy("classify", {
+          retry: { maxAttempts: 1 },
           clock: m.clock,
           telemetry: false,
           classify,
@@ -862,6 +863,7 @@ Deno.test("fast path: an open circuit rejects with CircuitOpenError without call
   try {
     const rec = recorder();
     const p = policy("open", {
+      retry: { maxAttempts: 1 },
       clock: m.clock,
       telemetry: false,
       deadlineMs: 1_000,
@@ -1349,6 +1351,7 @@ Deno.test("review: a meter with a broken tracer keeps the bulkhead's in-flight c
       }),
     };
     const p = policy("half-broken", {
+      retry: { maxAttempts: 1 },
       clock: new VirtualClock(0),
       telemetry: {
         meterProvider: otel.meterProvider,

@@ -43,6 +43,7 @@ Deno.test("failure budget (observe) is fed every attempt and reports its breach"
 Deno.test("failure budget with action reject fails fast while breached", async () => {
   const clock = new VirtualClock();
   const p = policy("api", {
+    retry: { maxAttempts: 1 },
     clock,
     failureBudget: { threshold: 0.1, windowMs: 1_000, minSamples: 2, action: "reject" },
   });
@@ -235,8 +236,18 @@ Deno.test("shared parts keep their own names and events go to the policy that ca
   });
   const ra = recorder();
   const rb = recorder();
-  const a = policy("a", { clock, onEvent: ra.onEvent, failureBudget: shared });
-  const b = policy("b", { clock, onEvent: rb.onEvent, failureBudget: shared });
+  const a = policy("a", {
+    retry: { maxAttempts: 1 },
+    clock,
+    onEvent: ra.onEvent,
+    failureBudget: shared,
+  });
+  const b = policy("b", {
+    retry: { maxAttempts: 1 },
+    clock,
+    onEvent: rb.onEvent,
+    failureBudget: shared,
+  });
   await b.execute(() => "ok");
   await settleLater(a.execute(fail)); // 1 of 2 failed: 0.5 > 0.4 -> breach caused by a
   assert.deepEqual(ra.types().filter((t) => t.startsWith("failure_budget")), [
@@ -253,7 +264,12 @@ Deno.test("an open circuit ends the call with CircuitOpenError without calling f
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 2, breakMs: 5_000, clock });
   const ra = recorder();
   const rb = recorder();
-  const a = policy("a", { clock, onEvent: ra.onEvent, circuit: breaker });
+  const a = policy("a", {
+    retry: { maxAttempts: 1 },
+    clock,
+    onEvent: ra.onEvent,
+    circuit: breaker,
+  });
   const b = policy("b", {
     clock,
     onEvent: rb.onEvent,
@@ -309,7 +325,12 @@ Deno.test("disposing a policy detaches it from the shared parts it was given", a
   const clock = new VirtualClock();
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
   const rec = recorder();
-  const p = policy("short-lived", { clock, onEvent: rec.onEvent, circuit: breaker });
+  const p = policy("short-lived", {
+    retry: { maxAttempts: 1 },
+    clock,
+    onEvent: rec.onEvent,
+    circuit: breaker,
+  });
   await settleLater(p.execute(fail));
   assert.equal(rec.types().filter((t) => t === "circuit_transition").length, 1);
   p[Symbol.dispose]();

@@ -505,17 +505,6 @@ Deno.test("every call with a deadline settles by the deadline", async () => {
   }
 });
 
-Deno.test("policy without a retry block makes one attempt", async () => {
-  const clock = new VirtualClock();
-  const p = policy("single", { clock });
-  const s = script(clock, [T()]);
-  const r = settleLater(p.execute(s.fn));
-  await clock.runAll();
-  const e = ((await r) as { error: RetryExhaustedError }).error;
-  assert.equal(e.reason, "max_attempts");
-  assert.equal(e.attempts, 1);
-});
-
 Deno.test("retry() shortcut runs the same loop", async () => {
   const clock = new VirtualClock();
   const rec = recorder();
@@ -614,6 +603,7 @@ Deno.test("a throwing classifier ends the call and releases the breaker's half-o
   const clock = new VirtualClock();
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
   const p = policy("p", {
+    retry: { maxAttempts: 1 },
     clock,
     circuit: breaker,
     classify: (v) => {

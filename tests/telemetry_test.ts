@@ -379,6 +379,7 @@ Deno.test("VERSION matches deno.json", async () => {
 
 Deno.test("closed->open->half_open->closed: 3 transition spans linked to their calls, counter and gauge", async () => {
   const { otel, clock, p } = instrumented("gate", {
+    retry: { maxAttempts: 1 },
     circuit: { kind: "consecutive", threshold: 2, breakMs: 1_000 },
   });
   const failing = () => Promise.reject(new TransientError("t"));
@@ -438,6 +439,7 @@ Deno.test("closed->open->half_open->closed: 3 transition spans linked to their c
 
 Deno.test("a failure-budget breach gives its span, its event counter and the rate gauge", async () => {
   const { otel, clock, p } = instrumented("budgeted", {
+    retry: { maxAttempts: 1 },
     failureBudget: { threshold: 0.25, windowMs: 60_000, minSamples: 4 },
   });
   for (const outcome of [true, true, true, false]) {
@@ -600,6 +602,7 @@ Deno.test("the failure-rate gauge is recorded on every sample, changed or not (d
   const noop = () => {};
   const clock = new VirtualClock(T0);
   const p = policy("gauged", {
+    retry: { maxAttempts: 1 },
     clock,
     telemetry: {
       spans: "off",
@@ -626,7 +629,7 @@ Deno.test("the failure-rate gauge is recorded on every sample, changed or not (d
   for (const ok of [false, true, true]) {
     await run(clock, p, () => (ok ? "ok" : Promise.reject(new TransientError("t"))));
   }
-  // Without `retry` a policy makes one attempt: 1 failure among 5, 6, then 7 samples.
+  // With `retry: { maxAttempts: 1 }` a call makes one attempt: 1 failure among 5, 6, then 7 samples.
   assert.deepEqual(recorded, [0, 0, 0, 0, 1 / 5, 1 / 6, 1 / 7]);
 });
 

@@ -190,7 +190,7 @@ export class Engine {
   readonly #heldPermit: { release(): void } | undefined;
 
   /**
-   * Validates everything; `retry` undefined means a single attempt.
+   * Validates everything; `retry` undefined means the defaults (3 attempts).
    * `retryPath` prefixes retry option names in error messages.
    */
   constructor(

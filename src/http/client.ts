@@ -48,8 +48,9 @@ export interface ClientOptions {
   baseUrl?: string | URL;
   /**
    * The policy every request runs under: a {@link Policy} (shared with other
-   * code) or options for one of the client's own. Default: 3 attempts with
-   * decorrelated jitter, `Retry-After` honoured.
+   * code) or options for one of the client's own. A call makes up to 3
+   * attempts unless `retry.maxAttempts` says otherwise (with or without this
+   * option), with decorrelated jitter and `Retry-After` honoured.
    */
   policy?: Policy | PolicyOptions;
   /** Timeout of each attempt (request until response headers). */
@@ -207,7 +208,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   const ownsPolicy = !(options.policy instanceof Policy);
   const policy = options.policy instanceof Policy
     ? options.policy
-    : new Policy(name, { clock, ...(options.policy ?? { retry: {} }) });
+    : new Policy(name, { clock, ...options.policy });
   const gate = new Bulkhead({
     name: `${name} pool`,
     maxConcurrent: maxConnections,

@@ -14,10 +14,10 @@ import {
 import type { Operation } from "../engine/attempt.ts";
 import type { RetryOptions } from "../retry/retry_options.ts";
 import {
+  Engine,
   type EngineOptions,
   type EngineParts,
   type ExecuteOptions,
-  Engine,
 } from "../engine/engine.ts";
 import { RetryBudget, type RetryBudgetOptions } from "../budget/retry_budget.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../circuit/circuit_breaker.ts";
@@ -38,8 +38,9 @@ export interface PolicyRetryOptions extends RetryOptions {
 /** Options of {@link policy}. */
 export interface PolicyOptions extends EngineOptions {
   /**
-   * Retry behaviour. Without it a policy makes one attempt (it still applies
-   * the deadline, the attempt timeout, classification and the other parts).
+   * Retry behaviour. A call makes up to 3 attempts unless `retry.maxAttempts`
+   * says otherwise, with or without this block (`{ maxAttempts: 1 }` turns
+   * retries off).
    */
   retry?: PolicyRetryOptions;
   /**

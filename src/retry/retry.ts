@@ -6,7 +6,7 @@
 
 import { knownKeys, objectValue, typeError } from "../core/validate.ts";
 import type { Operation } from "../engine/attempt.ts";
-import { type EngineOptions, Engine } from "../engine/engine.ts";
+import { Engine, type EngineOptions } from "../engine/engine.ts";
 import { RETRY_OPTION_KEYS, type RetryOptions } from "./retry_options.ts";
 import { RetryBudget } from "../budget/retry_budget.ts";
 

@@ -94,9 +94,9 @@ export function resolveRetryOptions(
   options: RetryOptions | undefined,
   path = "retry",
 ): ResolvedRetryOptions {
-  if (options === undefined) {
-    return resolveRetryOptions({ maxAttempts: 1 }, path);
-  }
+  // One rule everywhere (policy, client, retry(), JSON): a call makes up to
+  // 3 attempts unless `maxAttempts` says otherwise, retry block or not.
+  if (options === undefined) return resolveRetryOptions({}, path);
   objectValue(path === "" ? "options" : path, options);
   knownKeys(path, options, RETRY_OPTION_KEYS);
   const maxAttempts = integerAtLeast(optionPath(path, "maxAttempts"), options.maxAttempts ?? 3, 1);
