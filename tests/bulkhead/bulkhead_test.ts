@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { Bulkhead, type BulkheadPermit } from "../src/bulkhead/bulkhead.ts";
-import { BulkheadRejectedError } from "../src/core/errors.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { systemClock } from "../src/core/clock.ts";
-import { recorder, settleLater } from "./_helpers.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+import { Bulkhead, type BulkheadPermit } from "../../src/bulkhead/bulkhead.ts";
+import { BulkheadRejectedError } from "../../src/core/errors.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { recorder, settleLater } from "../_helpers.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 /** Asserts that `p` rejects with exactly `Class` and `message`. */
 async function rejectsExactly(

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import type { BackoffContext, BackoffStrategy } from "../src/backoff/strategy.ts";
-import type { ErrorClass } from "../src/core/error_class.ts";
-import { constant } from "../src/backoff/constant.ts";
-import { exponential } from "../src/backoff/exponential.ts";
-import { fullJitter } from "../src/backoff/full_jitter.ts";
-import { equalJitter } from "../src/backoff/equal_jitter.ts";
-import { decorrelatedJitter } from "../src/backoff/decorrelated_jitter.ts";
-import { tokenBackoff } from "../src/backoff/token_backoff.ts";
-import { seededRandom } from "../src/core/random.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+import type { BackoffContext, BackoffStrategy } from "../../src/backoff/strategy.ts";
+import type { ErrorClass } from "../../src/core/error_class.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { exponential } from "../../src/backoff/exponential.ts";
+import { fullJitter } from "../../src/backoff/full_jitter.ts";
+import { equalJitter } from "../../src/backoff/equal_jitter.ts";
+import { decorrelatedJitter } from "../../src/backoff/decorrelated_jitter.ts";
+import { tokenBackoff } from "../../src/backoff/token_backoff.ts";
+import { seededRandom } from "../../src/core/random.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 const ATTEMPTS = [1, 2, 3, 4, 5, 6];
 

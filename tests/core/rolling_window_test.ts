@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { RollingWindow } from "../src/core/rolling_window.ts";
-import { seededRandom } from "../src/core/random.ts";
-import { VirtualClock } from "../testing.ts";
+import { RollingWindow } from "../../src/core/rolling_window.ts";
+import { seededRandom } from "../../src/core/random.ts";
+import { VirtualClock } from "../../testing.ts";
 
 /**
  * The model the running totals must agree with: every count is kept with its

@@ -3,11 +3,11 @@ import {
   FailureBudget,
   type FailureBudgetBreach,
   type FailureBudgetOptions,
-} from "../src/budget/failure_budget.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import type { FailureBudgetEvent } from "../src/core/events.ts";
-import { recorder } from "./_helpers.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+} from "../../src/budget/failure_budget.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import type { FailureBudgetEvent } from "../../src/core/events.ts";
+import { recorder } from "../_helpers.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 /** Records `failures` failures then `successes` successes. */
 function feed(budget: FailureBudget, failures: number, successes: number): void {

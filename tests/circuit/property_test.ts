@@ -6,10 +6,14 @@ import {
   CircuitBreaker,
   type CircuitBreakerOptions,
   type IsolationHandle,
-} from "../src/circuit/circuit_breaker.ts";
-import type { Clock } from "../src/core/clock.ts";
-import type { CircuitState, CircuitTransitionEvent, ResilienceEvent } from "../src/core/events.ts";
-import { seededRandom } from "../src/core/random.ts";
+} from "../../src/circuit/circuit_breaker.ts";
+import type { Clock } from "../../src/core/clock.ts";
+import type {
+  CircuitState,
+  CircuitTransitionEvent,
+  ResilienceEvent,
+} from "../../src/core/events.ts";
+import { seededRandom } from "../../src/core/random.ts";
 
 const SEQUENCES = 10_000;
 const STEPS = 20;

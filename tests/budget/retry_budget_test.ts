@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { RetryBudget } from "../src/budget/retry_budget.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import type { ResilienceEvent } from "../src/core/events.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+import { RetryBudget } from "../../src/budget/retry_budget.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import type { ResilienceEvent } from "../../src/core/events.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 const MAX_ATTEMPTS = 5;
 
