@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { policy, type PolicyOptions } from "../src/policy/policy.ts";
+import { policy, type PolicyOptions } from "../../src/policy/policy.ts";
 
 const cases: Array<[string, unknown, string, string]> = [
   // [what, options, error name, exact message]

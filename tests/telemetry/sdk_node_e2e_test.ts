@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { attr, type OtlpSpan, startOtlpReceiver } from "./_otlp_receiver.ts";
+import { attr, type OtlpSpan, startOtlpReceiver } from "../_otlp_receiver.ts";
 
-const ROOT = new URL("..", import.meta.url);
+const ROOT = new URL("../..", import.meta.url);
 
 /** The parent's environment minus every OTEL_* variable (above all OTEL_DENO), plus `extra`. */
 function childEnv(extra: Record<string, string>): Record<string, string> {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { withWatchdog } from "../src/supervise/watchdog.ts";
+import { withWatchdog } from "../../src/supervise/watchdog.ts";
 import {
   ProcessSupervisor,
   SubprocessUnavailableError,
-} from "../src/supervise/process_supervisor.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { WatchdogTimeoutError } from "../src/core/errors.ts";
-import { recorder, settleLater } from "./_helpers.ts";
+} from "../../src/supervise/process_supervisor.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { WatchdogTimeoutError } from "../../src/core/errors.ts";
+import { recorder, settleLater } from "../_helpers.ts";
 
 // --- withWatchdog ------------------------------------------------------------
 
@@ -371,7 +371,7 @@ Deno.test("ProcessSupervisor: a clear error where Deno.Command is missing or on 
 });
 
 Deno.test("ProcessSupervisor: spawn without --allow-run throws a clear error", async () => {
-  const module = new URL("../src/supervise/process_supervisor.ts", import.meta.url).href;
+  const module = new URL("../../src/supervise/process_supervisor.ts", import.meta.url).href;
   const script = `
     import { ProcessSupervisor } from ${JSON.stringify(module)};
     try {

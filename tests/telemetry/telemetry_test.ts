@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
-import { policy, type PolicyOptions } from "../src/policy/policy.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { constant } from "../src/backoff/constant.ts";
-import { PermanentError, TransientError } from "../src/classify/markers.ts";
-import { VERSION } from "../src/telemetry/version.ts";
-import { settleLater } from "./_helpers.ts";
+import { policy, type PolicyOptions } from "../../src/policy/policy.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { PermanentError, TransientError } from "../../src/classify/markers.ts";
+import { VERSION } from "../../src/telemetry/version.ts";
+import { settleLater } from "../_helpers.ts";
 import {
   counterValue,
   descriptor,
@@ -15,7 +15,7 @@ import {
   hrMs,
   otelHarness,
   points,
-} from "./_otel.ts";
+} from "../_otel.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -373,7 +373,7 @@ Deno.test("telemetry options are validated", () => {
 });
 
 Deno.test("VERSION matches deno.json", async () => {
-  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   assert.equal(VERSION, config.version);
 });
 

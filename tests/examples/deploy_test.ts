@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createProxy } from "../examples/deploy.ts";
+import { createProxy } from "../../examples/deploy.ts";
 
 Deno.test("examples/deploy.ts proxies a flaky upstream through its policy, on 127.0.0.1", async () => {
   let hits = 0;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type StampedEntry, TimerWheel } from "../src/core/timer_wheel.ts";
-import { systemClock, systemTimerWheel } from "../src/core/clock.ts";
-import { policy } from "../src/policy/policy.ts";
+import { type StampedEntry, TimerWheel } from "../../src/core/timer_wheel.ts";
+import { systemClock, systemTimerWheel } from "../../src/core/clock.ts";
+import { policy } from "../../src/policy/policy.ts";
 
 /** A wheel on a hand-moved clock; `runDue` stands in for the interval. */
 function manual(tickMs = 10) {

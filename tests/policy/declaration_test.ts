@@ -5,17 +5,17 @@ import {
   PolicyDeclarationError,
   policyFromJSON,
   policyJsonSchema,
-} from "../src/policy/policy_declaration.ts";
-import type { PolicyOptions, PolicyRetryOptions } from "../src/policy/policy.ts";
-import type { CircuitBreakerOptions } from "../src/circuit/circuit_breaker.ts";
-import type { FailureBudgetOptions } from "../src/budget/failure_budget.ts";
-import type { BulkheadOptions } from "../src/bulkhead/bulkhead.ts";
-import type { RetryBudgetOptions } from "../src/budget/retry_budget.ts";
-import type { ObjectNode, TaggedNode } from "../src/policy/schema_node.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { TransientError } from "../src/classify/markers.ts";
-import { CircuitOpenError } from "../src/core/errors.ts";
-import { settleLater } from "./_helpers.ts";
+} from "../../src/policy/policy_declaration.ts";
+import type { PolicyOptions, PolicyRetryOptions } from "../../src/policy/policy.ts";
+import type { CircuitBreakerOptions } from "../../src/circuit/circuit_breaker.ts";
+import type { FailureBudgetOptions } from "../../src/budget/failure_budget.ts";
+import type { BulkheadOptions } from "../../src/bulkhead/bulkhead.ts";
+import type { RetryBudgetOptions } from "../../src/budget/retry_budget.ts";
+import type { ObjectNode, TaggedNode } from "../../src/policy/schema_node.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { TransientError } from "../../src/classify/markers.ts";
+import { CircuitOpenError } from "../../src/core/errors.ts";
+import { settleLater } from "../_helpers.ts";
 
 /** [declaration, the JSON path reported, the exact message] */
 const INVALID: Array<[unknown, string, string]> = [
@@ -261,7 +261,7 @@ Deno.test("a valid declaration builds a working policy (retries, circuit, deadli
 
 Deno.test("the shipped JSON Schema is the generated one", async () => {
   const shipped = JSON.parse(
-    await Deno.readTextFile(new URL("../schema/policy.schema.json", import.meta.url)),
+    await Deno.readTextFile(new URL("../../schema/policy.schema.json", import.meta.url)),
   );
   assert.deepEqual(shipped, policyJsonSchema(), "run `deno task schema` to regenerate it");
 });

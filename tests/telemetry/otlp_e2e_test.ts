@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { attr, type OtlpSpan, startOtlpReceiver } from "./_otlp_receiver.ts";
+import { attr, type OtlpSpan, startOtlpReceiver } from "../_otlp_receiver.ts";
 
 Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics over OTLP/HTTP", async () => {
   const receiver = startOtlpReceiver();

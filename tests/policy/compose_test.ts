@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import { policy } from "../src/policy/policy.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { constant } from "../src/backoff/constant.ts";
-import { PermanentError, TransientError } from "../src/classify/markers.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { PermanentError, TransientError } from "../../src/classify/markers.ts";
 import {
   BulkheadRejectedError,
   DeadlineExceededError,
   FailureBudgetExceededError,
   RetryExhaustedError,
-} from "../src/core/errors.ts";
-import { RetryBudget } from "../src/budget/retry_budget.ts";
-import { FailureBudget } from "../src/budget/failure_budget.ts";
-import { Bulkhead } from "../src/bulkhead/bulkhead.ts";
-import { recorder, settleLater } from "./_helpers.ts";
+} from "../../src/core/errors.ts";
+import { RetryBudget } from "../../src/budget/retry_budget.ts";
+import { FailureBudget } from "../../src/budget/failure_budget.ts";
+import { Bulkhead } from "../../src/bulkhead/bulkhead.ts";
+import { recorder, settleLater } from "../_helpers.ts";
 
 const fail = () => Promise.reject(new TransientError("down"));
 
@@ -258,8 +258,8 @@ Deno.test("shared parts keep their own names and events go to the policy that ca
 });
 
 Deno.test("an open circuit ends the call with CircuitOpenError without calling fn; policies can share a breaker", async () => {
-  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
-  const { CircuitOpenError } = await import("../src/core/errors.ts");
+  const { CircuitBreaker } = await import("../../src/circuit/circuit_breaker.ts");
+  const { CircuitOpenError } = await import("../../src/core/errors.ts");
   const clock = new VirtualClock();
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 2, breakMs: 5_000, clock });
   const ra = recorder();
@@ -300,7 +300,7 @@ Deno.test("an open circuit ends the call with CircuitOpenError without calling f
 });
 
 Deno.test("a breaker opening mid-call stops the retry loop with CircuitOpenError", async () => {
-  const { CircuitOpenError } = await import("../src/core/errors.ts");
+  const { CircuitOpenError } = await import("../../src/core/errors.ts");
   const clock = new VirtualClock();
   let attempts = 0;
   const p = policy("api", {
@@ -321,7 +321,7 @@ Deno.test("a breaker opening mid-call stops the retry loop with CircuitOpenError
 });
 
 Deno.test("disposing a policy detaches it from the shared parts it was given", async () => {
-  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
+  const { CircuitBreaker } = await import("../../src/circuit/circuit_breaker.ts");
   const clock = new VirtualClock();
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
   const rec = recorder();

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { defaultClassifier } from "../src/classify/default_classifier.ts";
-import { FlakyError, PermanentError, TransientError } from "../src/classify/markers.ts";
-import { retryAfterMs } from "../src/classify/retry_after.ts";
-import type { ErrorClass } from "../src/core/error_class.ts";
+import { defaultClassifier } from "../../src/classify/default_classifier.ts";
+import { FlakyError, PermanentError, TransientError } from "../../src/classify/markers.ts";
+import { retryAfterMs } from "../../src/classify/retry_after.ts";
+import type { ErrorClass } from "../../src/core/error_class.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
   InjectedFaultError,
   PoolTimeoutError,
   RetryExhaustedError,
-} from "../src/core/errors.ts";
+} from "../../src/core/errors.ts";
 
 type Expected = ErrorClass | "success";
 type Case = [label: string, value: () => unknown, expected: Expected];

@@ -3,16 +3,16 @@ import {
   installNetworkConditioner,
   networkConditioner,
   type NetworkConditionerOptions,
-} from "../src/fault/network_conditioner.ts";
-import { faultInjection } from "../src/fault/fault_injection.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { seededRandom } from "../src/core/random.ts";
-import { InjectedFaultError } from "../src/core/errors.ts";
-import { defaultClassifier } from "../src/classify/default_classifier.ts";
-import { policy } from "../src/policy/policy.ts";
-import { constant } from "../src/backoff/constant.ts";
-import type { FaultInjectedEvent } from "../src/core/events.ts";
-import { recorder, settleLater } from "./_helpers.ts";
+} from "../../src/fault/network_conditioner.ts";
+import { faultInjection } from "../../src/fault/fault_injection.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { seededRandom } from "../../src/core/random.ts";
+import { InjectedFaultError } from "../../src/core/errors.ts";
+import { defaultClassifier } from "../../src/classify/default_classifier.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import type { FaultInjectedEvent } from "../../src/core/events.ts";
+import { recorder, settleLater } from "../_helpers.ts";
 
 const N = 10_000;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { LatencyHistogram } from "../src/http/latency_histogram.ts";
-import { seededRandom } from "../src/core/random.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+import { LatencyHistogram } from "../../src/http/latency_histogram.ts";
+import { seededRandom } from "../../src/core/random.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 const N = 100_000;
 

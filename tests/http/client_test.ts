@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { createClient } from "../src/http/client.ts";
-import { RequestBodyError } from "../src/http/request_body.ts";
-import { deadlineFromRequest } from "../src/http/deadline_propagation.ts";
-import { policy } from "../src/policy/policy.ts";
-import { type Clock, systemClock } from "../src/core/clock.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { constant } from "../src/backoff/constant.ts";
-import { DeadlineExceededError, PoolTimeoutError } from "../src/core/errors.ts";
-import type { ResilienceEvent } from "../src/core/events.ts";
+import { createClient } from "../../src/http/client.ts";
+import { RequestBodyError } from "../../src/http/request_body.ts";
+import { deadlineFromRequest } from "../../src/http/deadline_propagation.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { type Clock, systemClock } from "../../src/core/clock.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { DeadlineExceededError, PoolTimeoutError } from "../../src/core/errors.ts";
+import type { ResilienceEvent } from "../../src/core/events.ts";
 
 /** A real server on 127.0.0.1 with a scripted handler. */
 function serve(handler: (req: Request, n: number) => Response | Promise<Response>) {

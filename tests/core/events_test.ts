@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EventSink, type ResilienceEvent } from "../src/core/events.ts";
+import { EventSink, type ResilienceEvent } from "../../src/core/events.ts";
 
 const ev: ResilienceEvent = { type: "success", policy: "p", timestamp: 1, attempt: 1 };
 

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { policy } from "../src/policy/policy.ts";
-import { retry } from "../src/retry/retry.ts";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { constant } from "../src/backoff/constant.ts";
-import { FlakyError, PermanentError, TransientError } from "../src/classify/markers.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { retry } from "../../src/retry/retry.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { FlakyError, PermanentError, TransientError } from "../../src/classify/markers.ts";
 import {
   AttemptTimeoutError,
   DeadlineExceededError,
   RetryExhaustedError,
-} from "../src/core/errors.ts";
-import type { BackoffContext } from "../src/backoff/strategy.ts";
-import type { ResilienceEvent } from "../src/core/events.ts";
-import { recorder, settleLater } from "./_helpers.ts";
+} from "../../src/core/errors.ts";
+import type { BackoffContext } from "../../src/backoff/strategy.ts";
+import type { ResilienceEvent } from "../../src/core/events.ts";
+import { recorder, settleLater } from "../_helpers.ts";
 
 /** An operation that fails with the given errors in turn, then returns "done". */
 function script(clock: VirtualClock, outcomes: unknown[]) {
@@ -599,7 +599,7 @@ Deno.test("a caller abort between attempts stops the call before the next attemp
 });
 
 Deno.test("a throwing classifier ends the call and releases the breaker's half-open probe", async () => {
-  const { CircuitBreaker } = await import("../src/circuit/circuit_breaker.ts");
+  const { CircuitBreaker } = await import("../../src/circuit/circuit_breaker.ts");
   const clock = new VirtualClock();
   const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 100, clock });
   const p = policy("p", {

@@ -5,8 +5,8 @@ import {
   GRPC_TIMEOUT_HEADER,
   parseGrpcTimeout,
   withDeadlineHeader,
-} from "../src/http/deadline_propagation.ts";
-import { loose, throwsExactly } from "./_helpers.ts";
+} from "../../src/http/deadline_propagation.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 
 const NOW = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 

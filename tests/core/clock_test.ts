@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../src/core/virtual_clock.ts";
-import { systemClock } from "../src/core/clock.ts";
-import { seededRandom } from "../src/core/random.ts";
+import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { seededRandom } from "../../src/core/random.ts";
 
 Deno.test("VirtualClock fires timers in time order and ends at now + ms", async () => {
   const clock = new VirtualClock(10);
