@@ -12,6 +12,7 @@ import {
   functionValue,
   integerAtLeast,
   knownKeys,
+  nameOption,
   numberAbove,
   numberBetween,
   objectValue,
@@ -141,11 +142,7 @@ export class FailureBudget {
   constructor(options: FailureBudgetOptions) {
     objectValue("options", options);
     knownKeys("", options, KEYS);
-    const name = options.name ?? "failure-budget";
-    if (typeof name !== "string" || name.trim() === "") {
-      typeError("name", "a non-empty string", name);
-    }
-    this.name = name;
+    this.name = nameOption("name", options.name, "failure-budget");
     this.threshold = numberBetween("threshold", options.threshold, 0, 1);
     const windowMs = numberAbove("windowMs", options.windowMs, 0);
     this.#minSamples = integerAtLeast("minSamples", options.minSamples, 1);

@@ -10,10 +10,10 @@ import { type EventListener, EventSink } from "../core/events.ts";
 import {
   integerAtLeast,
   knownKeys,
+  nameOption,
   numberAbove,
   numberAtLeast,
   objectValue,
-  typeError,
 } from "../core/validate.ts";
 
 /** Options of {@link RetryBudget}. */
@@ -145,9 +145,7 @@ export class RetryBudget {
     this.windowMs = numberAbove("windowMs", options.windowMs ?? 10_000, 0);
     const buckets = integerAtLeast("buckets", options.buckets ?? 10, 1);
     const clock = clockOption(options.clock ?? undefined, ["now"]);
-    const name = options.name ?? "retry-budget";
-    if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
-    this.name = name;
+    this.name = nameOption("name", options.name, "retry-budget");
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(options.onEvent);
     this.#clock = clock;

@@ -11,6 +11,7 @@ import {
   functionValue,
   integerAtLeast,
   knownKeys,
+  nameOption,
   numberAbove,
   objectValue,
   optionalSignal,
@@ -143,11 +144,7 @@ export class Bulkhead {
   constructor(options: BulkheadOptions) {
     objectValue("options", options);
     knownKeys("", options, KEYS);
-    const name = options.name ?? "bulkhead";
-    if (typeof name !== "string" || name.trim() === "") {
-      typeError("name", "a non-empty string", name);
-    }
-    this.name = name;
+    this.name = nameOption("name", options.name, "bulkhead");
     this.maxConcurrent = integerAtLeast("maxConcurrent", options.maxConcurrent, 1);
     this.maxQueue = integerAtLeast("maxQueue", options.maxQueue ?? 0, 0);
     this.#queueTimeoutMs = options.queueTimeoutMs === undefined

@@ -15,6 +15,7 @@ import {
   functionValue,
   integerAtLeast,
   knownKeys,
+  nameOption,
   numberAtLeast,
   objectValue,
   optionalSignal,
@@ -287,14 +288,7 @@ export class CircuitBreaker {
     const detectorOptionKeys = detectorKeys(options.kind);
     knownKeys("", options, [...COMMON_KEYS, ...detectorOptionKeys]);
 
-    if (options.name === undefined) {
-      this.name = "circuit";
-    } else {
-      if (typeof options.name !== "string" || options.name.trim() === "") {
-        typeError("name", "a non-empty string", options.name);
-      }
-      this.name = options.name;
-    }
+    this.name = nameOption("name", options.name, "circuit");
 
     const breakMs = options.breakMs;
     const breakRule = "a number > 0 or a backoff strategy";

@@ -69,6 +69,18 @@ export function numberBetween(name: string, value: unknown, min: number, max: nu
   return value;
 }
 
+/**
+ * Validates a `name` option: a string that is not empty once trimmed (so a
+ * name shows up in events, errors and telemetry). Returns `fallback` when
+ * `value` is `undefined` and a fallback is given; otherwise throws
+ * `TypeError: <option> must be a non-empty string: received <value>`.
+ */
+export function nameOption(option: string, value: unknown, fallback?: string): string {
+  const name = value === undefined && fallback !== undefined ? fallback : value;
+  if (typeof name !== "string" || name.trim() === "") typeError(option, "a non-empty string", name);
+  return name;
+}
+
 /** Asserts a function; returns it. */
 export function functionValue<F>(name: string, value: F): F {
   if (typeof value !== "function") typeError(name, "a function", value);

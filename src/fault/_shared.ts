@@ -7,6 +7,7 @@ import { defaultRandom, type RandomSource } from "../core/random.ts";
 import {
   functionValue,
   knownKeys,
+  nameOption,
   numberAtLeast,
   numberBetween,
   objectValue,
@@ -63,8 +64,7 @@ export function resolveCommon(
 ): ResolvedFaultOptions {
   objectValue("options", options);
   knownKeys("", options, keys);
-  const name = options.name ?? "fault";
-  if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+  const name = nameOption("name", options.name, "fault");
   const enabled = options.enabled ?? true;
   if (typeof enabled !== "boolean" && typeof enabled !== "function") {
     typeError("enabled", "a boolean or a function returning one", enabled);

@@ -17,6 +17,7 @@ import {
 import {
   integerAtLeast,
   knownKeys,
+  nameOption,
   numberAbove,
   objectValue,
   typeError,
@@ -175,8 +176,7 @@ function cancelBody(value: unknown): void {
 export function createClient(options: ClientOptions = {}): ResilientClient {
   objectValue("options", options);
   knownKeys("", options, CLIENT_KEYS);
-  const name = options.name ?? "http";
-  if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+  const name = nameOption("name", options.name, "http");
   const clock = options.clock ?? systemClock;
   const baseUrl = options.baseUrl === undefined ? undefined : new URL(options.baseUrl);
   const timeoutMs = options.timeoutMs === undefined

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { knownKeys, objectValue, typeError } from "../core/validate.ts";
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
 import { OtelObserver } from "../telemetry/otel_observer.ts";
 import {
   SPAN_MODES,
@@ -152,9 +152,7 @@ export class Policy {
 
   /** Validates `options`; prefer {@link policy}. */
   constructor(name: string, options: PolicyOptions = {}) {
-    if (typeof name !== "string" || name.trim() === "") {
-      typeError("name", "a non-empty string", name);
-    }
+    nameOption("name", name);
     objectValue("options", options);
     knownKeys("", options, POLICY_OPTION_KEYS);
     const telemetry = options.telemetry ?? {};

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { knownKeys, objectValue, typeError } from "../core/validate.ts";
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
 import type { Operation } from "../engine/attempt.ts";
 import { Engine, type EngineOptions } from "../engine/engine.ts";
 import { RETRY_OPTION_KEYS, type RetryOptions } from "./retry_options.ts";
@@ -65,8 +65,7 @@ export function retry<T>(fn: Operation<T>, options: RetryCallOptions = {}): Prom
     const value = options[key as keyof RetryCallOptions];
     if (value !== undefined) (engineOptions as Record<string, unknown>)[key] = value;
   }
-  const name = options.name ?? "retry";
-  if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+  const name = nameOption("name", options.name, "retry");
   const { retryBudget, ...loopOptions } = retryOptions;
   if (retryBudget !== undefined && !(retryBudget instanceof RetryBudget)) {
     typeError("retryBudget", "a RetryBudget shared across calls", retryBudget);

@@ -11,6 +11,7 @@ import { type EventListener, EventSink } from "../core/events.ts";
 import {
   functionValue,
   knownKeys,
+  nameOption,
   numberAbove,
   objectValue,
   optionalSignal,
@@ -83,8 +84,7 @@ export function withWatchdog<T>(
   const onTimeout = options.onTimeout === undefined
     ? undefined
     : functionValue("onTimeout", options.onTimeout);
-  const name = options.name ?? "watchdog";
-  if (typeof name !== "string" || name === "") typeError("name", "a non-empty string", name);
+  const name = nameOption("name", options.name, "watchdog");
   const callerSignal = optionalSignal("signal", options.signal);
   const clock = clockOption(options.clock ?? undefined, ["now", "setTimer", "clearTimer"]);
   const sink = new EventSink();
