@@ -5,7 +5,8 @@
  */
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
-import { knownKeys, numberAbove, objectValue, rangeError, typeError } from "../core/validate.ts";
+import { knownKeys, numberAbove, objectValue } from "../core/validate.ts";
+import { capOption } from "./_options.ts";
 
 /** Options of {@link decorrelatedJitter}. */
 export interface DecorrelatedJitterOptions {
@@ -52,13 +53,7 @@ export function decorrelatedJitter(options: DecorrelatedJitterOptions): BackoffS
   objectValue("options", options);
   knownKeys("", options, KEYS);
   const baseMs = numberAbove("baseMs", options.baseMs, 0);
-  let maxMs = Infinity;
-  if (options.maxMs !== undefined) {
-    const rule = `a number >= baseMs (${baseMs})`;
-    if (typeof options.maxMs !== "number") typeError("maxMs", rule, options.maxMs);
-    if (!(options.maxMs >= baseMs)) rangeError("maxMs", rule, options.maxMs);
-    maxMs = options.maxMs;
-  }
+  const maxMs = capOption(options, baseMs);
 
   // "Decorrelated Jitter" from Marc Brooker, "Exponential Backoff And
   // Jitter", AWS Architecture Blog (2015):

@@ -5,14 +5,8 @@
  */
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
-import {
-  knownKeys,
-  numberAtLeast,
-  numberBetween,
-  objectValue,
-  rangeError,
-  typeError,
-} from "../core/validate.ts";
+import { knownKeys, numberAtLeast, numberBetween, objectValue } from "../core/validate.ts";
+import { capOption } from "./_options.ts";
 
 /** Options of {@link exponential}. */
 export interface ExponentialOptions {
@@ -76,13 +70,7 @@ export function exponential(options: ExponentialOptions): BackoffStrategy {
   objectValue("options", options);
   knownKeys("", options, KEYS);
   const baseMs = numberAtLeast("baseMs", options.baseMs, 0);
-  let maxMs = Infinity;
-  if (options.maxMs !== undefined) {
-    const rule = `a number >= baseMs (${baseMs})`;
-    if (typeof options.maxMs !== "number") typeError("maxMs", rule, options.maxMs);
-    if (!(options.maxMs >= baseMs)) rangeError("maxMs", rule, options.maxMs);
-    maxMs = options.maxMs;
-  }
+  const maxMs = capOption(options, baseMs);
   const factor = options.factor === undefined ? 2 : numberAtLeast("factor", options.factor, 1);
   const jitter = options.jitter === undefined ? 0 : numberBetween("jitter", options.jitter, 0, 1);
 

@@ -5,7 +5,8 @@
  */
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
-import { knownKeys, numberAtLeast, objectValue, rangeError, typeError } from "../core/validate.ts";
+import { knownKeys, numberAtLeast, objectValue } from "../core/validate.ts";
+import { capOption } from "./_options.ts";
 
 /** Options of {@link fullJitter}. */
 export interface FullJitterOptions {
@@ -42,13 +43,7 @@ export function fullJitter(options: FullJitterOptions): BackoffStrategy {
   objectValue("options", options);
   knownKeys("", options, KEYS);
   const baseMs = numberAtLeast("baseMs", options.baseMs, 0);
-  let maxMs = Infinity;
-  if (options.maxMs !== undefined) {
-    const rule = `a number >= baseMs (${baseMs})`;
-    if (typeof options.maxMs !== "number") typeError("maxMs", rule, options.maxMs);
-    if (!(options.maxMs >= baseMs)) rangeError("maxMs", rule, options.maxMs);
-    maxMs = options.maxMs;
-  }
+  const maxMs = capOption(options, baseMs);
 
   // "Full Jitter" from Marc Brooker, "Exponential Backoff And Jitter", AWS
   // Architecture Blog (2015): sleep = random_between(0, min(cap, base * 2^n)),
