@@ -6,6 +6,7 @@
 
 import type { BackoffStrategy } from "./strategy.ts";
 import { numberAtLeast } from "../core/validate.ts";
+import { markFactory } from "./_options.ts";
 
 /**
  * Returns a strategy that waits `ms` milliseconds before every retry,
@@ -27,3 +28,5 @@ export function constant(ms: number): BackoffStrategy {
   const delayMs = numberAtLeast("ms", ms, 0);
   return () => delayMs;
 }
+
+markFactory(constant, "ms");

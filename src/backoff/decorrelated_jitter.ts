@@ -6,7 +6,7 @@
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
 import { knownKeys, numberAbove, objectValue } from "../core/validate.ts";
-import { capOption } from "./_options.ts";
+import { capOption, markFactory } from "./_options.ts";
 
 /** Options of {@link decorrelatedJitter}. */
 export interface DecorrelatedJitterOptions {
@@ -69,3 +69,5 @@ export function decorrelatedJitter(options: DecorrelatedJitterOptions): BackoffS
     return delay < maxMs ? delay : maxMs;
   };
 }
+
+markFactory(decorrelatedJitter, "{ ... }");

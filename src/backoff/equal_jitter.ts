@@ -6,7 +6,7 @@
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
 import { knownKeys, numberAtLeast, objectValue } from "../core/validate.ts";
-import { capOption } from "./_options.ts";
+import { capOption, markFactory } from "./_options.ts";
 
 /** Options of {@link equalJitter}. */
 export interface EqualJitterOptions {
@@ -53,3 +53,5 @@ export function equalJitter(options: EqualJitterOptions): BackoffStrategy {
     return half + ctx.random() * half;
   };
 }
+
+markFactory(equalJitter, "{ ... }");

@@ -6,7 +6,7 @@
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
 import { knownKeys, numberAtLeast, numberBetween, objectValue } from "../core/validate.ts";
-import { capOption } from "./_options.ts";
+import { capOption, markFactory } from "./_options.ts";
 
 /** Options of {@link exponential}. */
 export interface ExponentialOptions {
@@ -87,3 +87,5 @@ export function exponential(options: ExponentialOptions): BackoffStrategy {
     return jitter === 0 ? delay : delay + ctx.random() * (jitter * delay);
   };
 }
+
+markFactory(exponential, "{ ... }");

@@ -6,7 +6,7 @@
 
 import type { BackoffContext, BackoffStrategy } from "./strategy.ts";
 import { knownKeys, numberAtLeast, objectValue } from "../core/validate.ts";
-import { capOption } from "./_options.ts";
+import { capOption, markFactory } from "./_options.ts";
 
 /** Options of {@link fullJitter}. */
 export interface FullJitterOptions {
@@ -54,3 +54,5 @@ export function fullJitter(options: FullJitterOptions): BackoffStrategy {
     return ctx.random() * ceiling;
   };
 }
+
+markFactory(fullJitter, "{ ... }");

@@ -12,6 +12,7 @@ import {
   objectValue,
   typeError,
 } from "../core/validate.ts";
+import { markFactory } from "./_options.ts";
 
 /** Options of {@link tokenBackoff}. */
 export interface TokenBackoffOptions {
@@ -81,3 +82,5 @@ export function tokenBackoff(options: TokenBackoffOptions): BackoffStrategy {
     return tokens >= 0 ? 0 : (-tokens * 1000) / ratePerSecond;
   };
 }
+
+markFactory(tokenBackoff, "{ ... }");

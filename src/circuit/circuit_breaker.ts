@@ -7,6 +7,7 @@
  */
 
 import type { BackoffStrategy } from "../backoff/strategy.ts";
+import { strategyOption } from "../backoff/_options.ts";
 import { type Clock, clockOption } from "../core/clock.ts";
 import { CircuitOpenError } from "../core/errors.ts";
 import { type CircuitState, type EventListener, EventSink } from "../core/events.ts";
@@ -296,7 +297,7 @@ export class CircuitBreaker {
       this.#fixedBreakMs = DEFAULT_BREAK_MS;
     } else if (typeof breakMs === "function") {
       this.#fixedBreakMs = NaN;
-      this.#breakStrategy = breakMs;
+      this.#breakStrategy = strategyOption("breakMs", breakMs);
     } else {
       if (typeof breakMs !== "number") typeError("breakMs", breakRule, breakMs);
       if (!(breakMs > 0 && breakMs < Infinity)) rangeError("breakMs", breakRule, breakMs);

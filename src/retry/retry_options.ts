@@ -7,8 +7,8 @@
 import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
 import type { BackoffStrategy } from "../backoff/strategy.ts";
 import { decorrelatedJitter } from "../backoff/decorrelated_jitter.ts";
+import { strategyOption } from "../backoff/_options.ts";
 import {
-  functionValue,
   integerAtLeast,
   knownKeys,
   numberAtLeast,
@@ -118,14 +118,14 @@ export function resolveRetryOptions(
   }
   const backoff = options.backoff === undefined
     ? decorrelatedJitter({ baseMs: 100, maxMs: 5_000 })
-    : functionValue(optionPath(path, "backoff"), options.backoff);
+    : strategyOption(optionPath(path, "backoff"), options.backoff);
   const backoffs = ERROR_CLASSES.map(() => backoff);
   if (options.backoffByClass !== undefined) {
     objectValue(optionPath(path, "backoffByClass"), options.backoffByClass);
     checkClassKeys(optionPath(path, "backoffByClass"), options.backoffByClass);
     for (const [key, value] of Object.entries(options.backoffByClass)) {
       if (value === undefined) continue;
-      backoffs[CLASS_INDEX[key as ErrorClass]] = functionValue(
+      backoffs[CLASS_INDEX[key as ErrorClass]] = strategyOption(
         optionPath(path, `backoffByClass.${key}`),
         value,
       );

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { capOption } from "../../src/backoff/_options.ts";
+import { capOption, strategyOption } from "../../src/backoff/_options.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { tokenBackoff } from "../../src/backoff/token_backoff.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { retry } from "../../src/retry/retry.ts";
 import { exponential } from "../../src/backoff/exponential.ts";
 import { fullJitter } from "../../src/backoff/full_jitter.ts";
 import { equalJitter } from "../../src/backoff/equal_jitter.ts";
@@ -57,4 +61,75 @@ Deno.test("every capped factory applies the same maxMs rule with the same messag
     factory({ baseMs: 100, maxMs: Infinity });
     factory({ baseMs: 100, maxMs: undefined });
   }
+});
+
+const FACTORIES: Array<[string, string, unknown]> = [
+  ["constant", "constant(ms)", constant],
+  ["exponential", "exponential({ ... })", exponential],
+  ["fullJitter", "fullJitter({ ... })", fullJitter],
+  ["equalJitter", "equalJitter({ ... })", equalJitter],
+  ["decorrelatedJitter", "decorrelatedJitter({ ... })", decorrelatedJitter],
+  ["tokenBackoff", "tokenBackoff({ ... })", tokenBackoff],
+];
+
+Deno.test("strategyOption() takes a strategy and rejects every built-in factory passed uncalled", () => {
+  const strategy: BackoffStrategy = () => 5;
+  assert.equal(strategyOption("backoff", strategy), strategy);
+  const built = exponential({ baseMs: 1 });
+  assert.equal(strategyOption("backoff", built), built);
+  throwsExactly(
+    () => strategyOption("retry.backoff", 5),
+    TypeError,
+    "retry.backoff must be a function: received 5",
+  );
+  for (const [name, call, factory] of FACTORIES) {
+    throwsExactly(
+      () => strategyOption("retry.backoff", factory),
+      TypeError,
+      `retry.backoff must be a backoff strategy, not the factory ${name}: call ${call} first`,
+    );
+  }
+});
+
+Deno.test("retry.backoff and retry.backoffByClass.<class> reject an uncalled factory when the policy is built", () => {
+  throwsExactly(
+    () => policy("p", { telemetry: false, retry: { backoff: loose(exponential) } }),
+    TypeError,
+    "retry.backoff must be a backoff strategy, not the factory exponential: " +
+      "call exponential({ ... }) first",
+  );
+  throwsExactly(
+    () =>
+      policy("p", {
+        telemetry: false,
+        retry: { backoffByClass: { rate_limit: loose(tokenBackoff) } },
+      }),
+    TypeError,
+    "retry.backoffByClass.rate_limit must be a backoff strategy, not the factory tokenBackoff: " +
+      "call tokenBackoff({ ... }) first",
+  );
+  throwsExactly(
+    () =>
+      policy("p", {
+        telemetry: false,
+        retry: { backoffByClass: { transient: loose(constant) } },
+      }),
+    TypeError,
+    "retry.backoffByClass.transient must be a backoff strategy, not the factory constant: " +
+      "call constant(ms) first",
+  );
+  // retry() takes the retry options at the top level
+  throwsExactly(
+    () => retry(() => 1, { backoff: loose(fullJitter) }),
+    TypeError,
+    "backoff must be a backoff strategy, not the factory fullJitter: call fullJitter({ ... }) first",
+  );
+  // called factories are fine
+  policy("p", {
+    telemetry: false,
+    retry: {
+      backoff: exponential({ baseMs: 1 }),
+      backoffByClass: { rate_limit: tokenBackoff({ ratePerSecond: 1, burst: 1 }) },
+    },
+  });
 });

@@ -4,7 +4,10 @@ import { CircuitBreaker } from "../../src/circuit/circuit_breaker.ts";
 import { ConsecutiveDetector } from "../../src/circuit/consecutive_detector.ts";
 import { CountDetector } from "../../src/circuit/count_detector.ts";
 import { createDetector } from "../../src/circuit/detector.ts";
-import { throwsExactly } from "../_helpers.ts";
+import { constant } from "../../src/backoff/constant.ts";
+import { exponential } from "../../src/backoff/exponential.ts";
+import { policy } from "../../src/policy/policy.ts";
+import { loose, throwsExactly } from "../_helpers.ts";
 import type { Options } from "./_helpers.ts";
 
 Deno.test("bad options: every option, exact messages", () => {
@@ -291,4 +294,34 @@ Deno.test("optional options may be explicitly undefined", () => {
   });
   assert.equal(breaker.state, "closed");
   assert.equal(breaker.retryAfterMs, 0);
+});
+
+Deno.test("breakMs rejects a backoff factory passed uncalled, on the breaker and in a policy", () => {
+  throwsExactly(
+    () => new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: loose(exponential) }),
+    TypeError,
+    "breakMs must be a backoff strategy, not the factory exponential: " +
+      "call exponential({ ... }) first",
+  );
+  throwsExactly(
+    () => new CircuitBreaker({ kind: "count", size: 2, threshold: 1, breakMs: loose(constant) }),
+    TypeError,
+    "breakMs must be a backoff strategy, not the factory constant: call constant(ms) first",
+  );
+  throwsExactly(
+    () =>
+      policy("p", {
+        telemetry: false,
+        circuit: { kind: "consecutive", threshold: 1, breakMs: loose(exponential) },
+      }),
+    TypeError,
+    "circuit.breakMs must be a backoff strategy, not the factory exponential: " +
+      "call exponential({ ... }) first",
+  );
+  const called = new CircuitBreaker({
+    kind: "consecutive",
+    threshold: 1,
+    breakMs: exponential({ baseMs: 10 }),
+  });
+  assert.equal(called.state, "closed");
 });
