@@ -1,5 +1,6 @@
 /**
- * What the operation receives on each attempt.
+ * Attempts: what the operation receives on each attempt, and the state of
+ * one attempt in the general loop (its timer, its abort, its settling).
  *
  * @module
  */
@@ -21,7 +22,8 @@ export interface AttemptContext {
 /** The operation a policy runs. */
 export type Operation<T> = (context: AttemptContext) => T | PromiseLike<T>;
 
-import type { Clock, TimerId, WheelTimers } from "../core/clock.ts";
+import type { Clock, TimerId } from "../core/clock.ts";
+import { type AttemptOutcome, FIRED, type Fired, type TimerKind } from "./outcome.ts";
 
 /** What an abort reason is built from (the deadline error names the attempt and its cause). */
 export interface AttemptInfo {
@@ -37,7 +39,7 @@ export interface AttemptInfo {
 // constructing a derived class costs measurably more on the hot path.
 
 /** Aborts `controller` (created if need be) unless it already was; returns it, or undefined if it was. */
-function abortOnce(
+export function abortOnce(
   controller: AbortController | undefined,
   reason: unknown,
 ): AbortController | undefined {
@@ -45,6 +47,19 @@ function abortOnce(
   controller ??= new AbortController();
   controller.abort(reason);
   return controller;
+}
+
+/** Builds the abort reason when an attempt's timer fires (the engine's errors). */
+export type AbortReason = (run: AttemptInfo, kind: TimerKind) => unknown;
+
+/**
+ * Sets a timer on `clock` that fires at clock time `at` (`now` being the
+ * time just read): absolute where the clock supports it, else relative.
+ */
+export function timerAt(clock: Clock, callback: () => void, now: number, at: number): TimerId {
+  return clock.setTimerAt === undefined
+    ? clock.setTimer(callback, at - now)
+    : clock.setTimerAt(callback, at);
 }
 
 /** Where an {@link OperationContext} reads the attempt's deadline and signal. */
@@ -85,11 +100,21 @@ export class OperationContext implements AttemptContext {
  * {@link AttemptRun.settle}'s promise at once even if the operation never
  * looks at its signal.
  */
-export class AttemptRun implements ContextSource, AttemptInfo {
+export class AttemptRun<T = unknown> implements ContextSource, AttemptInfo, AttemptOutcome<T> {
   readonly attempt: number;
   readonly deadline: number;
-  /** Which timer aborted the attempt: 0 none, 1 the deadline, 2 the attempt timeout. */
-  fired: 0 | 1 | 2 = 0;
+  /** When the attempt started (clock milliseconds; 0 when nothing needed the time). */
+  readonly start: number;
+  /** Which timer aborted the attempt. */
+  fired: Fired = FIRED.none;
+  /** True once the operation threw, rejected or was aborted. */
+  threw = false;
+  /** What the operation returned. */
+  value: T | undefined = undefined;
+  /** What it threw, or the abort reason. */
+  error: unknown = undefined;
+  /** Never set here: the loop classifies its own attempts. */
+  readonly verdict: undefined = undefined;
   /** The previous attempt's failure (the cause of a deadline error). */
   previousError: unknown;
   #clock: Clock | undefined;
@@ -97,9 +122,10 @@ export class AttemptRun implements ContextSource, AttemptInfo {
   #reject: ((reason: unknown) => void) | undefined;
   #controller: AbortController | undefined;
 
-  constructor(attempt: number, deadline: number) {
+  constructor(attempt: number, deadline: number, start: number) {
     this.attempt = attempt;
     this.deadline = deadline;
+    this.start = start;
   }
 
   get signal(): AbortSignal {
@@ -120,17 +146,19 @@ export class AttemptRun implements ContextSource, AttemptInfo {
     clock: Clock,
     now: number,
     at: number,
-    kind: 1 | 2,
-    reasonFor: (run: AttemptInfo, kind: 1 | 2) => unknown,
+    kind: TimerKind,
+    reasonFor: AbortReason,
   ): void {
     this.#clock = clock;
-    const fire = () => {
-      this.fired = kind;
-      this.abort(reasonFor(this, kind));
-    };
-    this.#timer = clock.setTimerAt === undefined
-      ? clock.setTimer(fire, at - now)
-      : clock.setTimerAt(fire, at);
+    this.#timer = timerAt(
+      clock,
+      () => {
+        this.fired = kind;
+        this.abort(reasonFor(this, kind));
+      },
+      now,
+      at,
+    );
   }
 
   /** Cancels the timer set by {@link AttemptRun.arm}, if any. */
@@ -147,7 +175,7 @@ export class AttemptRun implements ContextSource, AttemptInfo {
   }
 
   /** Runs `operation`, settling with it or with the abort reason, whichever comes first. */
-  settle<T>(operation: Operation<T>): Promise<T> {
+  settle(operation: Operation<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#reject = reject;
       if (this.aborted) {
@@ -165,120 +193,4 @@ export class AttemptRun implements ContextSource, AttemptInfo {
       }
     });
   }
-}
-
-/**
- * The context of a call's first attempt on the fast path when nothing can
- * end it early (no deadline, no attempt timeout, no caller signal): no
- * timer and no start time, so it is the whole per-call state, and as small
- * as it gets. Same shape as {@link OperationContext}.
- */
-export class UntimedContext implements AttemptContext {
-  readonly attempt = 1;
-  #controller: AbortController | undefined;
-
-  /** Always `Infinity`: the call has no deadline. */
-  get deadline(): number {
-    return Infinity;
-  }
-
-  /** Never aborts: nothing can end this attempt early. */
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-}
-
-/**
- * The state of a call's first attempt on the policy's fast path when a
- * deadline or an attempt timeout can end it: its own timer entry and the
- * holder of the call's promise, so the common case (the first attempt
- * succeeds) allocates this object, the operation's {@link OperationContext},
- * the call's promise and two reactions, and nothing else.
- *
- * Its start time is fixed lazily: with the system clock the timer wheel
- * stamps it at its next tick (or when `deadline` is read), so a call that
- * ends within the tick never reads the clock.
- */
-export class FirstAttempt<T> implements ContextSource, AttemptInfo {
-  readonly operation: Operation<T>;
-  /** What every first attempt of the policy shares. */
-  readonly shared: FirstAttemptShared;
-  /** True once the attempt's outcome (or its timer) was taken. */
-  settled = false;
-  /** Which timer aborted the attempt (0: none). */
-  fired: 0 | 1 | 2 = 0;
-  resolve: ((value: T | PromiseLike<T>) => void) | undefined;
-  reject: ((reason: unknown) => void) | undefined;
-  // StampedEntry, owned by the wheel (or `start` set once from a clock read).
-  done = false;
-  slot = 0;
-  tick = 0;
-  generation = 0;
-  start = NaN;
-  delayMs = 0;
-
-  #controller: AbortController | undefined;
-
-  constructor(operation: Operation<T>, shared: FirstAttemptShared) {
-    this.operation = operation;
-    this.shared = shared;
-  }
-
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-
-  /** Always 1. */
-  get attempt(): number {
-    return 1;
-  }
-
-  /** Always undefined: there was no attempt before. */
-  get previousError(): unknown {
-    return undefined;
-  }
-
-  /** The call's start in clock time, fixing it now if it was not yet. */
-  callStart(): number {
-    const timers = this.shared.timers;
-    return timers === undefined ? this.start : timers.stamp(this);
-  }
-
-  /** The call's deadline (clock milliseconds); reading it fixes the start. */
-  get deadline(): number {
-    const deadlineMs = this.shared.deadlineMs;
-    return deadlineMs === Infinity ? Infinity : this.callStart() + deadlineMs;
-  }
-
-  /** The timer fired. */
-  callback(): void {
-    this.shared.fire(this as FirstAttempt<unknown>);
-  }
-
-  /** Aborts the attempt's signal with `reason` (once). */
-  abort(reason: unknown): void {
-    this.#controller = abortOnce(this.#controller, reason) ?? this.#controller;
-  }
-}
-
-/**
- * A first attempt on a clock whose timers do not run on a wheel (a
- * `VirtualClock`, a custom clock): its start is read up front and its timer
- * is the clock's own.
- */
-export class ClockFirstAttempt<T> extends FirstAttempt<T> {
-  /** The clock's timer for the attempt's limit. */
-  timer: TimerId | undefined;
-}
-
-/** The settings a policy's first attempts share (one object per policy). */
-export interface FirstAttemptShared {
-  /** The call's deadline, in ms from its start (Infinity: none). */
-  readonly deadlineMs: number;
-  /** Which limit the first attempt's timer is: 1 the deadline, 2 the attempt timeout. */
-  readonly kind: 1 | 2;
-  /** The wheel that stamps the start; undefined: the clock is read up front. */
-  readonly timers: WheelTimers | undefined;
-  /** Called when the timer fires (the engine's handler). */
-  readonly fire: (first: FirstAttempt<unknown>) => void;
 }

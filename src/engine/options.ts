@@ -1,0 +1,107 @@
+/**
+ * The engine's options: what `policy()` and `retry()` configure once, the
+ * parts a policy composes around the loop, and what `execute` takes per call.
+ *
+ * @module
+ */
+
+import type { Classifier } from "../core/error_class.ts";
+import type { Clock } from "../core/clock.ts";
+import type { EventListener } from "../core/events.ts";
+import type { RandomSource } from "../core/random.ts";
+import {
+  functionValue,
+  integerAtLeast,
+  knownKeys,
+  objectValue,
+  optionalSignal,
+  typeError,
+} from "../core/validate.ts";
+import type {
+  AttemptGate,
+  CallObserver,
+  ConcurrencyGate,
+  OutcomeRecorder,
+  RetryGate,
+} from "./parts.ts";
+
+/** Options shared by `policy()` and `retry()` that drive the retry loop. */
+export interface EngineOptions {
+  /** One deadline across all attempts and sleeps, from the start of the call. */
+  deadlineMs?: number;
+  /** Timeout of each attempt. */
+  attemptTimeoutMs?: number;
+  /** Maps errors and returned values to classes. Default `defaultClassifier`. */
+  classify?: Classifier;
+  /** Receives every event synchronously; a listener that throws changes nothing. */
+  onEvent?: EventListener;
+  /** Time source. Default `systemClock`. */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for jitter. Default `Math.random`. */
+  random?: RandomSource;
+}
+
+/** The parts a policy composes around the retry loop, all optional. */
+export interface EngineParts {
+  /** Checked before every attempt; fed every attempt's outcome. */
+  circuit?: AttemptGate;
+  /** Fed every attempt's outcome; with `action: "reject"` fails calls fast while breached. */
+  failureBudget?: OutcomeRecorder;
+  /** One permit per call, acquired after the deadline starts and before the first attempt. */
+  bulkhead?: ConcurrencyGate;
+  /** Consulted before every retry. */
+  retryBudget?: RetryGate;
+  /** Follows calls for telemetry. */
+  observer?: CallObserver;
+}
+
+/** Per-call options of `execute`. Unknown keys are rejected with a `TypeError`. */
+export interface ExecuteOptions {
+  /** Aborts the call: sleeps, queue waits and the running attempt stop at once. */
+  signal?: AbortSignal;
+  /**
+   * An absolute deadline (clock milliseconds) for this call, e.g. one
+   * propagated from an incoming request. The earlier of this and the
+   * policy's `deadlineMs` applies.
+   */
+  deadline?: number;
+  /**
+   * Caps this call's attempts below the policy's `maxAttempts` (1 = no
+   * retry, e.g. for a non-idempotent request). The outcome is still recorded
+   * by the circuit and the failure budget.
+   */
+  maxAttempts?: number;
+  /**
+   * Receives a failing value an attempt returned that will not be returned
+   * to the caller (the policy retries instead, or the deadline ends the
+   * call), so its resources can be freed: the HTTP client cancels the body
+   * of a 503 it is about to retry. Not called for a value that ends up in
+   * `RetryExhaustedError.lastResult` or is returned as a permanent failure.
+   */
+  discard?: (value: unknown) => void;
+}
+
+/** The keys of {@link ExecuteOptions}. */
+export const EXECUTE_OPTION_KEYS: readonly string[] = Object.freeze([
+  "signal",
+  "deadline",
+  "maxAttempts",
+  "discard",
+]);
+
+/**
+ * Validates `execute`'s options (shape, unknown keys, each value), once per
+ * call, before any attempt runs: a typo such as `{ timeout: 100 }` is a
+ * `TypeError` naming it, never a silently ignored key.
+ */
+export function checkExecuteOptions(options: ExecuteOptions): void {
+  objectValue("options", options);
+  knownKeys("", options, EXECUTE_OPTION_KEYS);
+  optionalSignal("signal", options.signal);
+  const deadline = options.deadline;
+  if (deadline !== undefined && (typeof deadline !== "number" || Number.isNaN(deadline))) {
+    typeError("deadline", "a number (clock milliseconds)", deadline);
+  }
+  if (options.maxAttempts !== undefined) integerAtLeast("maxAttempts", options.maxAttempts, 1);
+  if (options.discard !== undefined) functionValue("discard", options.discard);
+}
