@@ -12,6 +12,19 @@ import {
 } from "../mod.ts";
 
 // ---------------------------------------------------------------------------
+// Choosing the engine's path
+// ---------------------------------------------------------------------------
+
+/**
+ * `execute` options that send a call through the general loop: a signal of
+ * its own (never aborted) is the one thing that keeps a call off the fast
+ * path (`execute(fn)` and `execute(fn, {})` both take it).
+ */
+export function viaLoop(): { signal: AbortSignal } {
+  return { signal: new AbortController().signal };
+}
+
+// ---------------------------------------------------------------------------
 // Letting callbacks run
 // ---------------------------------------------------------------------------
 

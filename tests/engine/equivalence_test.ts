@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { constant, policy, type PolicyOptions } from "../../mod.ts";
 import { VirtualClock } from "../../testing.ts";
 import { recorder, settleLater } from "../_helpers.ts";
-import { finish, flush, line, manual, outcome, scripted, type Step, track } from "../_wheel.ts";
+import {
+  finish,
+  flush,
+  line,
+  manual,
+  outcome,
+  scripted,
+  type Step,
+  track,
+  viaLoop,
+} from "../_wheel.ts";
 
 // ---------------------------------------------------------------------------
 // The fast path on a wheel clock vs. a precise VirtualClock (fast path and
@@ -199,13 +209,13 @@ async function onWheel(s: Scenario): Promise<Run> {
   }
 }
 
-/** Runs a scenario on a VirtualClock, through the fast path or (with options) the general loop. */
+/** Runs a scenario on a VirtualClock, through the fast path or (with a signal) the general loop. */
 async function onVirtualClock(s: Scenario, general: boolean): Promise<Run> {
   const clock = new VirtualClock(1_000);
   const rec = recorder();
   const p = policy("p", { ...s.options, clock, telemetry: false, onEvent: rec.onEvent });
   const op = scripted(() => clock.now(), s.steps);
-  const call = settleLater(general ? p.execute(op.fn, {}) : p.execute(op.fn));
+  const call = settleLater(general ? p.execute(op.fn, viaLoop()) : p.execute(op.fn));
   await clock.runAll();
   const r = await call;
   assert.equal(clock.pending, 0, `${s.name}: no timer left`);

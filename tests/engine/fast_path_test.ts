@@ -30,6 +30,7 @@ import {
   outcome,
   scripted,
   track,
+  viaLoop,
 } from "../_wheel.ts";
 
 // ---------------------------------------------------------------------------
@@ -365,7 +366,7 @@ Deno.test("fast path: a classifier that throws on the success value ends the cal
           ...options,
         });
         const run = (fn: () => unknown) =>
-          track(via === "fast" ? p.execute(fn) : p.execute(fn, {}));
+          track(via === "fast" ? p.execute(fn) : p.execute(fn, viaLoop()));
         // Open the circuit, then let its break elapse.
         const trip = run(() => Promise.reject(new TransientError("down")));
         await flush();
@@ -577,7 +578,7 @@ Deno.test("a fast-path success feeds the failure budget in clock time (wheel ori
 });
 
 Deno.test("documented precision: a first attempt that blocks the event loop and fails before the first tick moves the fast path's deadline by the time it blocked", async () => {
-  for (const via of ["fast", "general"] as const) {
+  for (const via of ["fast", "empty options", "general"] as const) {
     const m = manual();
     try {
       const p = policy("block", {
@@ -595,11 +596,17 @@ Deno.test("documented precision: a first attempt that blocks the event loop and 
         }
         return "second";
       };
-      const call = track(via === "fast" ? p.execute(fn) : p.execute(fn, {}));
+      const call = track(
+        via === "fast"
+          ? p.execute(fn)
+          : via === "empty options"
+          ? p.execute(fn, {})
+          : p.execute(fn, viaLoop()),
+      );
       await flush();
       for (let t = 1_510; t <= 1_560; t += 10) await m.at(t);
       if (via === "general") {
-        // The general loop reads the clock as the call starts.
+        // The general loop (a call with a signal) reads the clock as the call starts.
         assert.ok(
           call.error instanceof DeadlineExceededError,
           outcome(call.ok, call.value, call.error),
@@ -609,6 +616,7 @@ Deno.test("documented precision: a first attempt that blocks the event loop and 
         // The fast path's start was never stamped (no tick, no ctx.deadline
         // read): the failure stamps it at 1503, so the retry at 1513 is
         // within the deadline 1553. Never early; late by the blocked time.
+        // `execute(fn, {})` takes the same path, with the same precision.
         assert.equal(outcome(call.ok, call.value, call.error), outcome(true, "second", undefined));
       }
     } finally {

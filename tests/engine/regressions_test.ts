@@ -13,7 +13,7 @@ import {
 import { VirtualClock } from "../../testing.ts";
 import { settleLater } from "../_helpers.ts";
 import { otelHarness, points } from "../_otel.ts";
-import { finish, manual } from "../_wheel.ts";
+import { finish, manual, viaLoop } from "../_wheel.ts";
 
 Deno.test("a failing value the first attempt returned is classified once, as on the general loop", async () => {
   const run = async (general: boolean) => {
@@ -26,7 +26,7 @@ Deno.test("a failing value the first attempt returned is classified once, as on 
     });
     let n = 0;
     const fn = () => Promise.resolve(++n === 1 ? { status: 500 } : "ok");
-    const value = general ? await p.execute(fn, {}) : await p.execute(fn);
+    const value = general ? await p.execute(fn, viaLoop()) : await p.execute(fn);
     return { value, calls };
   };
   assert.deepEqual(await run(false), { value: "ok", calls: 2 });
@@ -51,7 +51,7 @@ Deno.test("the operation's context has the same shape on every path and no engin
     ) {
       const p = policy("shape", { clock: m.clock, telemetry: false, ...options });
       await p.execute(look); // the fast path
-      await p.execute(look, {}); // the general loop
+      await p.execute(look, viaLoop()); // the general loop
     }
     assert.deepEqual(new Set(shapes), new Set(["attempt|1|number|false"]));
     // Nothing of the engine is reachable through the context.
