@@ -46,7 +46,6 @@ export {
 export {
   type AttemptFailure,
   type AttemptTimeoutEvent,
-  type BufferDroppedEvent,
   type BulkheadRejectedEvent,
   type CircuitRejectedEvent,
   type CircuitState,

@@ -162,16 +162,6 @@ export interface WatchdogTimeoutEvent extends EventBase {
   timeoutMs: number;
 }
 
-/** The durable buffer dropped entries. */
-export interface BufferDroppedEvent extends EventBase {
-  /** Discriminant. */
-  type: "buffer_dropped";
-  /** How many entries were dropped. */
-  count: number;
-  /** Why they were dropped. */
-  reason: string;
-}
-
 /**
  * Every event a policy or part reports, discriminated on `type`.
  *
@@ -203,8 +193,7 @@ export type ResilienceEvent =
   | FailureBudgetEvent
   | BulkheadRejectedEvent
   | FaultInjectedEvent
-  | WatchdogTimeoutEvent
-  | BufferDroppedEvent;
+  | WatchdogTimeoutEvent;
 
 /** The `type` of every {@link ResilienceEvent}. */
 export type ResilienceEventType = ResilienceEvent["type"];
