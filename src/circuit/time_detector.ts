@@ -4,6 +4,7 @@
  * @module
  */
 
+import { RollingWindow } from "../core/rolling_window.ts";
 import { integerAtLeast, numberAbove, objectValue, typeError } from "../core/validate.ts";
 import type { FailureDetector, TimeDetectorSnapshot, TripReason } from "./failure_detector.ts";
 import { optionalSlowCallRatio, ratioOption, snapshotMatches } from "./_detector_shared.ts";
@@ -44,14 +45,20 @@ export const DEFAULT_BUCKETS = 10;
 /** Default `minThroughput` (Polly's default minimum throughput). */
 export const DEFAULT_MIN_THROUGHPUT = 100;
 
+/** The window's counters: every call, failures, slow successes. */
+const CALLS = 0;
+const FAILURES = 1;
+const SLOW = 2;
+
 /**
  * Counts calls, failures and slow successes in `buckets` buckets of
  * `bucketMs = windowMs / buckets`, aligned to multiples of `bucketMs` on the
- * clock, and keeps running totals over the window (the current bucket and
- * the `buckets - 1` before it). Memory is three arrays of `buckets` numbers,
- * whatever the call rate; expiry is lazy, with no timer: recording a call
- * moves the window, and queries (`tripReason`, the rates) compute the window
- * at `now` without changing anything.
+ * clock, on the shared rolling window (`core/rolling_window.ts`), which
+ * keeps running totals over the window (the current bucket and the
+ * `buckets - 1` before it). Memory is `buckets` numbers per count, whatever
+ * the call rate; expiry is lazy, with no timer: recording a call moves the
+ * window, and queries (`tripReason`, the rates) read the window at `now`
+ * without changing anything.
  *
  * Once the window holds at least `minThroughput` calls, the circuit should
  * open when `failures / calls >= threshold` (reason `"failure_threshold"`),
@@ -91,20 +98,8 @@ export class TimeDetector implements FailureDetector {
   /** Calls needed before the circuit can open. */
   readonly minThroughput: number;
   readonly #slowCallRatio: number | undefined;
-  readonly #calls: Float64Array;
-  readonly #failures: Float64Array;
-  readonly #slowCalls: Float64Array;
-  /** Number of the newest bucket seen (time / bucketMs, floored). */
-  #head = -Infinity;
-  /** Slot of the newest bucket. */
-  #slot = 0;
-  #totalCalls = 0;
-  #totalFailures = 0;
-  #totalSlow = 0;
-  // Window totals at the time last passed to #measure (queries do not move the window).
-  #seenCalls = 0;
-  #seenFailures = 0;
-  #seenSlow = 0;
+  /** Calls, failures and slow successes per bucket; every call passes the time (no clock). */
+  readonly #window: RollingWindow;
 
   /** Validates `settings` (TypeError / RangeError naming the option). */
   constructor(settings: TimeDetectorSettings) {
@@ -118,36 +113,23 @@ export class TimeDetector implements FailureDetector {
       ? DEFAULT_MIN_THROUGHPUT
       : integerAtLeast("minThroughput", settings.minThroughput, 1);
     this.#slowCallRatio = optionalSlowCallRatio(settings.slowCallRatio);
-    this.bucketMs = this.windowMs / buckets;
-    this.#calls = new Float64Array(buckets);
-    this.#failures = new Float64Array(buckets);
-    this.#slowCalls = new Float64Array(buckets);
+    this.#window = new RollingWindow({ windowMs: this.windowMs, buckets, counters: 3 });
+    this.bucketMs = this.#window.widthMs;
   }
 
   /** Number of buckets held: always the `buckets` option, whatever the traffic. */
   get bucketCount(): number {
-    return this.#calls.length;
+    return this.#window.bucketCount;
   }
 
   /** Calls in the window at `now`. */
   calls(now: number): number {
-    this.#measure(now);
-    return this.#seenCalls;
+    return this.#window.peek(CALLS, now);
   }
 
   /** Counts one call at `now`. */
   record(failed: boolean, now: number, slow = false): void {
-    this.#advance(now);
-    const s = this.#slot;
-    this.#calls[s]++;
-    this.#totalCalls++;
-    if (failed) {
-      this.#failures[s]++;
-      this.#totalFailures++;
-    } else if (slow) {
-      this.#slowCalls[s]++;
-      this.#totalSlow++;
-    }
+    this.#window.addTwo(now, CALLS, failed ? FAILURES : slow ? SLOW : -1);
   }
 
   /** True when the circuit should open at `now`. */
@@ -157,11 +139,13 @@ export class TimeDetector implements FailureDetector {
 
   /** Why the circuit should open at `now`, if it should. */
   tripReason(now: number): TripReason | undefined {
-    this.#measure(now);
-    const calls = this.#seenCalls;
+    const window = this.#window;
+    const calls = window.peek(CALLS, now);
     if (calls < this.minThroughput) return undefined;
-    if (this.#seenFailures / calls >= this.threshold) return "failure_threshold";
-    if (this.#slowCallRatio !== undefined && this.#seenSlow / calls >= this.#slowCallRatio) {
+    if (window.peek(FAILURES, now) / calls >= this.threshold) return "failure_threshold";
+    if (
+      this.#slowCallRatio !== undefined && window.peek(SLOW, now) / calls >= this.#slowCallRatio
+    ) {
       return "slow_call_threshold";
     }
     return undefined;
@@ -169,38 +153,32 @@ export class TimeDetector implements FailureDetector {
 
   /** Failures / calls in the window at `now` (0 when empty). */
   failureRate(now: number): number {
-    this.#measure(now);
-    return this.#seenCalls === 0 ? 0 : this.#seenFailures / this.#seenCalls;
+    const calls = this.#window.peek(CALLS, now);
+    return calls === 0 ? 0 : this.#window.peek(FAILURES, now) / calls;
   }
 
   /** Slow successes / calls in the window at `now`, or `undefined` without slow-call detection. */
   slowCallRate(now: number): number | undefined {
     if (this.#slowCallRatio === undefined) return undefined;
-    this.#measure(now);
-    return this.#seenCalls === 0 ? 0 : this.#seenSlow / this.#seenCalls;
+    const calls = this.#window.peek(CALLS, now);
+    return calls === 0 ? 0 : this.#window.peek(SLOW, now) / calls;
   }
 
   /** Forgets every call. */
   reset(): void {
-    this.#calls.fill(0);
-    this.#failures.fill(0);
-    this.#slowCalls.fill(0);
-    this.#head = -Infinity;
-    this.#slot = 0;
-    this.#totalCalls = 0;
-    this.#totalFailures = 0;
-    this.#totalSlow = 0;
+    this.#window.clear();
   }
 
   /** `{ kind: "time", bucketMs, head, calls, failures, slowCalls }` (arrays by slot). */
   toJSON(): TimeDetectorSnapshot {
+    const window = this.#window;
     return {
       kind: "time",
       bucketMs: this.bucketMs,
-      head: this.#head === -Infinity ? null : this.#head,
-      calls: Array.from(this.#calls),
-      failures: Array.from(this.#failures),
-      slowCalls: Array.from(this.#slowCalls),
+      head: window.head,
+      calls: window.slots(CALLS),
+      failures: window.slots(FAILURES),
+      slowCalls: window.slots(SLOW),
     };
   }
 
@@ -211,7 +189,7 @@ export class TimeDetector implements FailureDetector {
   restore(snapshot: unknown, path = "snapshot"): void {
     if (!snapshotMatches(path, snapshot, "time")) return;
     const s = snapshot as Partial<TimeDetectorSnapshot>;
-    const n = this.#calls.length;
+    const n = this.#window.bucketCount;
     const counts = (key: "calls" | "failures" | "slowCalls"): number[] => {
       const v = s[key];
       if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && x >= 0 && x < Infinity)) {
@@ -233,73 +211,7 @@ export class TimeDetector implements FailureDetector {
     ) {
       return;
     }
-    this.#head = head as number;
-    this.#slot = ((head as number % n) + n) % n;
-    for (let i = 0; i < n; i++) {
-      this.#calls[i] = calls[i];
-      this.#failures[i] = failures[i];
-      this.#slowCalls[i] = slowCalls[i];
-      this.#totalCalls += calls[i];
-      this.#totalFailures += failures[i];
-      this.#totalSlow += slowCalls[i];
-    }
-  }
-
-  /**
-   * Sets the #seen totals to the window's totals at `now` without moving the
-   * window: the running totals minus the buckets that have expired by then.
-   */
-  #measure(now: number): void {
-    let calls = this.#totalCalls;
-    let failures = this.#totalFailures;
-    let slow = this.#totalSlow;
-    const epoch = Math.floor(now / this.bucketMs);
-    const head = this.#head;
-    if (epoch > head && calls !== 0) {
-      const n = this.#calls.length;
-      if (epoch - head >= n) {
-        calls = failures = slow = 0;
-      } else {
-        for (let e = head + 1; e <= epoch; e++) {
-          const s = ((e % n) + n) % n;
-          calls -= this.#calls[s];
-          failures -= this.#failures[s];
-          slow -= this.#slowCalls[s];
-        }
-      }
-    }
-    this.#seenCalls = calls;
-    this.#seenFailures = failures;
-    this.#seenSlow = slow;
-  }
-
-  /** Moves the window so that its newest bucket contains `now`, clearing expired buckets. */
-  #advance(now: number): void {
-    const epoch = Math.floor(now / this.bucketMs);
-    const head = this.#head;
-    if (!(epoch > head)) return; // same bucket, or the clock stepped back
-    const n = this.#calls.length;
-    if (epoch - head >= n) {
-      if (this.#totalCalls !== 0) {
-        this.#calls.fill(0);
-        this.#failures.fill(0);
-        this.#slowCalls.fill(0);
-        this.#totalCalls = 0;
-        this.#totalFailures = 0;
-        this.#totalSlow = 0;
-      }
-    } else {
-      for (let e = head + 1; e <= epoch; e++) {
-        const s = ((e % n) + n) % n;
-        this.#totalCalls -= this.#calls[s];
-        this.#totalFailures -= this.#failures[s];
-        this.#totalSlow -= this.#slowCalls[s];
-        this.#calls[s] = 0;
-        this.#failures[s] = 0;
-        this.#slowCalls[s] = 0;
-      }
-    }
-    this.#head = epoch;
-    this.#slot = ((epoch % n) + n) % n;
+    // Indexed by counter: CALLS, FAILURES, SLOW.
+    this.#window.load(head as number, [calls, failures, slowCalls]);
   }
 }

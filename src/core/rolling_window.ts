@@ -1,7 +1,8 @@
 /**
  * A rolling counter over a fixed number of time buckets, shared by the parts
- * that need "how many X in the last `windowMs`" (the failure budget and the
- * retry budget). Internal: not exported from `mod.ts`.
+ * that need "how many X in the last `windowMs`" (the failure budget, the
+ * retry budget and the circuit breaker's time detector). Internal: not
+ * exported from `mod.ts`.
  *
  * @module
  */
@@ -17,9 +18,19 @@ export interface RollingWindowOptions {
   buckets: number;
   /** Counters kept per bucket (e.g. 2 for "samples" and "failures"). An integer >= 1. */
   counters: number;
-  /** Where the time comes from. */
-  clock: Clock;
+  /**
+   * Where the time comes from when a call passes no `now`. Optional for a
+   * window whose every call passes `now` (a call without it then throws).
+   */
+  clock?: Pick<Clock, "now">;
 }
+
+/** The clock of a window built without one: every call must pass `now`. */
+const NO_CLOCK: Pick<Clock, "now"> = {
+  now(): number {
+    throw new TypeError("now must be passed to a RollingWindow built without a clock");
+  },
+};
 
 /**
  * Counts events in the last `windowMs`, split into `buckets` buckets of
@@ -35,6 +46,11 @@ export interface RollingWindowOptions {
  *
  * If the clock reads earlier than a time already seen, the window stays
  * where it was (counts go into the newest bucket) rather than corrupting it.
+ *
+ * {@link RollingWindow.sum} moves the window to `now`;
+ * {@link RollingWindow.peek} reads the window as it would be at `now`
+ * without moving it. {@link RollingWindow.head}, {@link RollingWindow.slots}
+ * and {@link RollingWindow.load} save and restore the whole state.
  *
  * @example Two counters, one bucket forgotten after the window
  * ```ts
@@ -54,7 +70,7 @@ export interface RollingWindowOptions {
  * ```
  */
 export class RollingWindow {
-  readonly #clock: Clock;
+  readonly #clock: Pick<Clock, "now">;
   readonly #buckets: number;
   readonly #counters: number;
   readonly #widthMs: number;
@@ -77,7 +93,7 @@ export class RollingWindow {
     const windowMs = numberAbove("windowMs", options.windowMs, 0);
     this.#buckets = integerAtLeast("buckets", options.buckets, 1);
     this.#counters = integerAtLeast("counters", options.counters, 1);
-    this.#clock = options.clock;
+    this.#clock = options.clock ?? NO_CLOCK;
     this.#widthMs = windowMs / this.#buckets;
     this.#totalsAt = this.#buckets * this.#counters;
     // A plain array of doubles lives on the JS heap next to this object; a
@@ -92,15 +108,101 @@ export class RollingWindow {
     this.#counts[this.#totalsAt + counter] += amount;
   }
 
+  /**
+   * Adds 1 to `counter` and, unless `other` is -1, 1 to `other`, in the
+   * bucket of `now`: two counts of one event (a call and its failure, say)
+   * for the cost of one {@link RollingWindow.add}.
+   */
+  addTwo(now: number, counter: number, other: number): void {
+    const base = this.#advance(now) * this.#counters;
+    const counts = this.#counts;
+    const totalsAt = this.#totalsAt;
+    counts[base + counter]++;
+    counts[totalsAt + counter]++;
+    if (other !== -1) {
+      counts[base + other]++;
+      counts[totalsAt + other]++;
+    }
+  }
+
   /** Total of `counter` over the window. */
   sum(counter: number, now: number = this.#clock.now()): number {
     this.#advance(now);
     return this.#counts[this.#totalsAt + counter];
   }
 
-  /** Forgets every count. */
+  /**
+   * Total of `counter` over the window as it would be at `now`, without
+   * moving the window: a later count at an earlier time still goes where it
+   * would have gone. O(1) while `now` is in the newest bucket.
+   */
+  peek(counter: number, now: number): number {
+    const total = this.#counts[this.#totalsAt + counter];
+    if (now < this.#headEnd || total === 0) return total;
+    const n = this.#buckets;
+    const head = this.#head;
+    const epoch = Math.floor(now / this.#widthMs);
+    // (A non-finite time, from a broken clock, reads the newest bucket, as in #advance.)
+    if (!(epoch > head && epoch < Infinity)) return total;
+    if (epoch - head >= n) return 0;
+    const k = this.#counters;
+    let sum = total;
+    for (let e = head + 1; e <= epoch; e++) sum -= this.#counts[(((e % n) + n) % n) * k + counter];
+    return sum;
+  }
+
+  /** Width of one bucket: `windowMs / buckets`. */
+  get widthMs(): number {
+    return this.#widthMs;
+  }
+
+  /** Number of buckets: always the `buckets` option, whatever the traffic. */
+  get bucketCount(): number {
+    return this.#buckets;
+  }
+
+  /** Number of the newest bucket seen (time / `widthMs`, floored), or null before the first. */
+  get head(): number | null {
+    return this.#head === -Infinity ? null : this.#head;
+  }
+
+  /**
+   * The counts of `counter` by slot, as held (not moved to any time):
+   * bucket number `b` lives in slot `b mod buckets`.
+   */
+  slots(counter: number): number[] {
+    const k = this.#counters;
+    return Array.from({ length: this.#buckets }, (_, slot) => this.#counts[slot * k + counter]);
+  }
+
+  /**
+   * Replaces the whole state with a saved one: `head` as from
+   * {@link RollingWindow.head} (an integer) and, for each counter, its
+   * counts by slot as from {@link RollingWindow.slots} (`buckets` finite
+   * numbers >= 0). The caller validates them.
+   */
+  load(head: number, counts: readonly (readonly number[])[]): void {
+    this.clear();
+    const n = this.#buckets;
+    const k = this.#counters;
+    for (let c = 0; c < k; c++) {
+      for (let slot = 0; slot < n; slot++) {
+        const count = counts[c][slot];
+        this.#counts[slot * k + c] = count;
+        this.#counts[this.#totalsAt + c] += count;
+      }
+    }
+    this.#head = head;
+    this.#headSlot = ((head % n) + n) % n;
+    this.#headEnd = (head + 1) * this.#widthMs;
+  }
+
+  /** Forgets every count, and the newest time seen. */
   clear(): void {
     this.#counts.fill(0);
+    this.#head = -Infinity;
+    this.#headSlot = 0;
+    this.#headEnd = -Infinity;
   }
 
   /**

@@ -297,3 +297,16 @@ Deno.test("time detector keeps `buckets` buckets after 100,000 calls over a long
   assert.equal(bd.calls.length, 7);
   assert.equal(breaker.state, "closed");
 });
+
+Deno.test("time detector: a query at a later time does not move the window", () => {
+  const d = new TimeDetector({ windowMs: 1_000, buckets: 10, threshold: 0.5, minThroughput: 1 });
+  d.record(true, 0);
+  assert.equal(d.calls(5_000), 0, "seen from t = 5000 the window is empty");
+  assert.equal(d.failureRate(5_000), 0);
+  assert.equal(d.tripReason(5_000), undefined);
+  // ...but nothing moved: a call at t = 100 still joins the failure at t = 0
+  d.record(false, 100);
+  assert.equal(d.calls(100), 2);
+  assert.equal(d.failureRate(100), 0.5);
+  assert.equal(d.toJSON().head, 1);
+});

@@ -71,3 +71,81 @@ Deno.test("RollingWindow: a non-finite time (a broken clock) counts into the new
   assert.equal(window.sum(0, 10), 3);
   assert.equal(window.sum(0, 200), 0, "time still moves the window on");
 });
+
+Deno.test("RollingWindow: peek() reads the window at a time without moving it", () => {
+  for (const [windowMs, buckets] of [[1_000, 10], [300, 1], [90, 7]]) {
+    const random = seededRandom(windowMs * buckets);
+    const window = new RollingWindow({ windowMs, buckets, counters: 2 });
+    const naive = new NaiveWindow(windowMs / buckets, buckets);
+    let now = 0;
+    for (let step = 0; step < 5_000; step++) {
+      const r = random();
+      now += r < 0.05 ? windowMs * 3 : r < 0.1 ? -windowMs / 2 : Math.floor(random() * 40);
+      const counter = random() < 0.5 ? 0 : 1;
+      const amount = 1 + Math.floor(random() * 3);
+      window.add(counter, amount, now);
+      naive.add(counter, amount, now);
+      // A look ahead: what the sum will be at a later time, with nothing moved.
+      const later = now + Math.floor(random() * windowMs * 1.5);
+      const head = naive.head;
+      const expected = naive.sum(counter, later);
+      naive.head = head;
+      assert.equal(window.peek(counter, later), expected, `step ${step}: peek at ${later}`);
+      assert.equal(window.peek(counter, now), naive.sum(counter, now), `step ${step}: now`);
+    }
+  }
+});
+
+Deno.test("RollingWindow: head, slots() and load() save and restore the whole state", () => {
+  const window = new RollingWindow({ windowMs: 400, buckets: 4, counters: 2 });
+  assert.equal(window.head, null);
+  assert.equal(window.widthMs, 100);
+  assert.equal(window.bucketCount, 4);
+  window.add(0, 1, 50); // bucket 0
+  window.add(1, 2, 150); // bucket 1
+  window.add(0, 3, 520); // bucket 5, slot 1: bucket 1 is forgotten
+  assert.equal(window.head, 5);
+  assert.deepEqual(window.slots(0), [0, 3, 0, 0]);
+  assert.deepEqual(window.slots(1), [0, 0, 0, 0]);
+
+  const copy = new RollingWindow({ windowMs: 400, buckets: 4, counters: 2 });
+  copy.load(window.head!, [window.slots(0), window.slots(1)]);
+  assert.equal(copy.head, 5);
+  assert.equal(copy.peek(0, 520), 3);
+  copy.add(1, 1, 530); // the same bucket as head
+  assert.deepEqual(copy.slots(1), [0, 1, 0, 0]);
+  assert.equal(copy.sum(0, 899), 3);
+  assert.equal(copy.sum(0, 900), 0);
+
+  // a negative head lands in the right slot
+  const negative = new RollingWindow({ windowMs: 400, buckets: 4, counters: 1 });
+  negative.load(-3, [[0, 7, 0, 0]]);
+  assert.equal(negative.peek(0, -250), 7);
+  assert.equal(negative.peek(0, 100), 0);
+
+  copy.clear();
+  assert.equal(copy.head, null);
+  assert.deepEqual(copy.slots(0), [0, 0, 0, 0]);
+});
+
+Deno.test("RollingWindow: without a clock every call must pass the time", () => {
+  const window = new RollingWindow({ windowMs: 100, buckets: 2, counters: 1 });
+  window.add(0, 1, 0);
+  assert.equal(window.sum(0, 0), 1);
+  assert.throws(
+    () => window.add(0),
+    (e: unknown) =>
+      e instanceof TypeError &&
+      e.message === "now must be passed to a RollingWindow built without a clock",
+  );
+  assert.throws(() => window.sum(0), TypeError);
+});
+
+Deno.test("RollingWindow: addTwo() counts one event in two counters, or in one with -1", () => {
+  const window = new RollingWindow({ windowMs: 100, buckets: 2, counters: 3 });
+  window.addTwo(10, 0, 2);
+  window.addTwo(20, 0, -1);
+  assert.deepEqual([0, 1, 2].map((c) => window.sum(c, 20)), [2, 0, 1]);
+  window.addTwo(160, 0, 1); // moves the window: the bucket of t = 10 and 20 goes
+  assert.deepEqual([0, 1, 2].map((c) => window.sum(c, 160)), [1, 1, 0]);
+});
