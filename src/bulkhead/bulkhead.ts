@@ -51,6 +51,46 @@ export interface BulkheadAcquireOptions {
   timeoutMs?: number;
 }
 
+/**
+ * What {@link Bulkhead.execute} passes to the function it runs. It has the
+ * `signal` of the context a policy passes to its operation, so one function
+ * can run under either.
+ *
+ * @example Passing the caller's signal on
+ * ```ts
+ * import { Bulkhead } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const bulkhead = new Bulkhead({ maxConcurrent: 2 });
+ * const controller = new AbortController();
+ * const seen = await bulkhead.execute(({ signal }) => signal, { signal: controller.signal });
+ * assert.equal(seen, controller.signal);
+ * // without options.signal, a signal that never aborts
+ * assert.equal(await bulkhead.execute(({ signal }) => signal.aborted), false);
+ * ```
+ */
+export interface BulkheadCallContext {
+  /**
+   * The caller's `options.signal`; without one, a signal that never aborts
+   * (made on first read). Pass it to `fetch` and friends.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** The {@link BulkheadCallContext} of one `execute()`: the caller's signal, or one made when read. */
+class CallContext implements BulkheadCallContext {
+  readonly #callerSignal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(signal: AbortSignal | undefined) {
+    this.#callerSignal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
+  }
+}
+
 /** Options of {@link Bulkhead.execute}: the same as {@link BulkheadAcquireOptions}. */
 export type BulkheadExecuteOptions = BulkheadAcquireOptions;
 
@@ -310,8 +350,9 @@ export class Bulkhead {
 
   /**
    * Runs `fn` under a permit and releases it when `fn` settles, whatever the
-   * outcome. `fn` receives the caller's signal. Rejects like
-   * {@link Bulkhead.acquire} without calling `fn`; a signal that aborts
+   * outcome. `fn` receives a {@link BulkheadCallContext} whose `signal` is
+   * `options.signal` (or, without one, a signal that never aborts). Rejects
+   * like {@link Bulkhead.acquire} without calling `fn`; a signal that aborts
    * between getting the permit and starting `fn` also stops it.
    *
    * @example
@@ -320,13 +361,13 @@ export class Bulkhead {
    * import assert from "node:assert/strict";
    *
    * const bulkhead = new Bulkhead({ name: "db", maxConcurrent: 4 });
-   * const rows = await bulkhead.execute(() => Promise.resolve(["a", "b"]));
+   * const rows = await bulkhead.execute(({ signal }) => (signal.aborted ? [] : ["a", "b"]));
    * assert.deepEqual(rows, ["a", "b"]);
    * assert.equal(bulkhead.inFlight, 0);
    * ```
    */
   async execute<T>(
-    fn: (signal?: AbortSignal) => T | Promise<T>,
+    fn: (context: BulkheadCallContext) => T | Promise<T>,
     options: BulkheadExecuteOptions = {},
   ): Promise<T> {
     functionValue("fn", fn);
@@ -334,7 +375,7 @@ export class Bulkhead {
     try {
       const signal = options.signal;
       if (signal?.aborted) throw signal.reason;
-      return await fn(signal);
+      return await fn(new CallContext(signal));
     } finally {
       permit.release();
     }

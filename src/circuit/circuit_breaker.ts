@@ -118,6 +118,38 @@ export interface IsolationHandle {
   [Symbol.dispose](): void;
 }
 
+/**
+ * What {@link CircuitBreaker.execute} passes to the function it runs. It has
+ * the `signal` of the context a policy passes to its operation, so one
+ * function can run under either.
+ *
+ * @example Passing the caller's signal on
+ * ```ts
+ * import { CircuitBreaker, policy } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const controller = new AbortController();
+ * // one function for a breaker and a policy: both pass { signal, ... }
+ * const load = ({ signal }: { signal: AbortSignal }) => {
+ *   assert.equal(signal.aborted, false);
+ *   return "loaded";
+ * };
+ * const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 5 });
+ * assert.equal(await breaker.execute(load, { signal: controller.signal }), "loaded");
+ * const api = policy("api", { telemetry: false });
+ * assert.equal(await api.execute(load, { signal: controller.signal }), "loaded");
+ * // without options.signal, a signal that never aborts
+ * assert.equal(await breaker.execute(({ signal }) => signal.aborted), false);
+ * ```
+ */
+export interface BreakerCallContext {
+  /**
+   * The caller's `options.signal`; without one, a signal that never aborts
+   * (made on first read). Pass it to `fetch` and friends.
+   */
+  readonly signal: AbortSignal;
+}
+
 /** Options of {@link CircuitBreaker.execute}. */
 export interface CircuitExecuteOptions {
   /**
@@ -125,6 +157,20 @@ export interface CircuitExecuteOptions {
    * throws once it has aborted, the call is released without an outcome.
    */
   signal?: AbortSignal;
+}
+
+/** The {@link BreakerCallContext} of one `execute()`: the caller's signal, or one made when read. */
+class CallContext implements BreakerCallContext {
+  readonly #callerSignal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(signal: AbortSignal | undefined) {
+    this.#callerSignal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
+  }
 }
 
 const CLOSED = 0;
@@ -451,14 +497,33 @@ export class CircuitBreaker {
   /**
    * Runs `fn` if the breaker admits it and records the outcome: a returned
    * value (or resolved promise) is a success, and any thrown error (or
-   * rejection) a failure, rethrown unchanged. If `options.signal` has
-   * aborted by the time `fn` throws, the call is released instead of
-   * counted. When the breaker refuses, rejects with `CircuitOpenError`
-   * (`retryAfterMs`, `policy` = the breaker's name) without calling `fn`.
-   * The duration is measured on the clock only when slow-call detection is on.
+   * rejection) a failure, rethrown unchanged. `fn` receives a
+   * {@link BreakerCallContext} whose `signal` is `options.signal` (or, without
+   * one, a signal that never aborts). If `options.signal` has aborted by the
+   * time `fn` throws, the call is released instead of counted. When the
+   * breaker refuses, rejects with `CircuitOpenError` (`retryAfterMs`,
+   * `policy` = the breaker's name) without calling `fn`. The duration is
+   * measured on the clock only when slow-call detection is on.
+   *
+   * @example The signal reaches the call
+   * ```ts
+   * import { CircuitBreaker } from "@bulwark/bulwark";
+   * import assert from "node:assert/strict";
+   *
+   * const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 3 });
+   * const controller = new AbortController();
+   * const call = breaker.execute(
+   *   ({ signal }) =>
+   *     new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+   *   { signal: controller.signal },
+   * );
+   * controller.abort(new Error("caller went away"));
+   * await assert.rejects(call, /caller went away/);
+   * assert.equal(breaker.stats().failures, 0); // released, not counted
+   * ```
    */
   async execute<T>(
-    fn: (signal: AbortSignal | undefined) => Promise<T> | T,
+    fn: (context: BreakerCallContext) => Promise<T> | T,
     options: CircuitExecuteOptions = {},
   ): Promise<T> {
     functionValue("fn", fn);
@@ -481,7 +546,7 @@ export class CircuitBreaker {
     const start = timed ? this.#clock.now() : 0;
     let value: T;
     try {
-      value = await fn(signal);
+      value = await fn(new CallContext(signal));
     } catch (error) {
       if (signal?.aborted) this.releaseCall();
       else this.recordFailure(timed ? this.#clock.now() - start : undefined);

@@ -359,19 +359,24 @@ Deno.test("bulkhead: permits work with `using` and release is idempotent", async
   assert.equal(bulkhead.inFlight, 0);
 });
 
-Deno.test("bulkhead: execute releases on success, throw and rejection; fn gets the signal", async () => {
+Deno.test("bulkhead: execute releases on success, throw and rejection; fn gets { signal }", async () => {
   const bulkhead = new Bulkhead({ maxConcurrent: 1, clock: new VirtualClock() });
   const controller = new AbortController();
   let received: AbortSignal | undefined;
   assert.equal(
-    await bulkhead.execute((signal) => {
+    await bulkhead.execute(({ signal }) => {
       received = signal;
       return 42;
     }, { signal: controller.signal }),
     42,
   );
   assert.equal(received, controller.signal);
-  assert.equal(await bulkhead.execute((signal) => signal), undefined);
+  // without a signal: a context whose signal never aborts, made once per call
+  const context = await bulkhead.execute((context) => context);
+  assert.ok(context.signal instanceof AbortSignal);
+  assert.equal(context.signal.aborted, false);
+  assert.equal(context.signal, context.signal);
+  assert.notEqual((await bulkhead.execute((c) => c)).signal, context.signal);
   const boom = new Error("boom");
   await assert.rejects(
     bulkhead.execute(() => {

@@ -477,9 +477,9 @@ Deno.test("execute: an aborted caller releases the call instead of failing it", 
   await clock.advance(10);
   const controller = new AbortController();
   const reason = new Error("caller went away");
-  const p = breaker.execute((signal) => {
+  const p = breaker.execute(({ signal }) => {
     assert.equal(signal, controller.signal);
-    return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(reason)));
+    return new Promise((_, reject) => signal.addEventListener("abort", () => reject(reason)));
   }, { signal: controller.signal });
   assert.equal(breaker.stats().probesInFlight, 1);
   controller.abort();
@@ -586,4 +586,19 @@ Deno.test("listeners see the new state, and re-entrant calls keep the probe coun
   assert.equal(breaker.stats().probesInFlight, 1);
   breaker.recordSuccess();
   assert.deepEqual(observed, ["open=open", "half_open=half_open", "closed=closed"]);
+});
+
+Deno.test("execute: fn gets { signal }, a signal that never aborts when the caller gives none", async () => {
+  const { breaker } = setup({ kind: "consecutive", threshold: 3 });
+  const context = await breaker.execute((context) => context);
+  assert.ok(context.signal instanceof AbortSignal);
+  assert.equal(context.signal.aborted, false);
+  assert.equal(context.signal, context.signal, "made once per call");
+  assert.notEqual((await breaker.execute((c) => c)).signal, context.signal);
+  const controller = new AbortController();
+  assert.equal(
+    await breaker.execute(({ signal }) => signal, { signal: controller.signal }),
+    controller.signal,
+  );
+  assert.equal(breaker.stats().successes, 3);
 });
