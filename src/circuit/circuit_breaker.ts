@@ -1,114 +1,37 @@
 /**
  * The circuit breaker state machine. Deciding when a closed circuit should
- * open is delegated to a {@link FailureDetector}; this file only moves
- * between states.
+ * open is delegated to a {@link FailureDetector}; options are checked in
+ * `options.ts`, `execute()` calls run through `execute.ts` and snapshots are
+ * read in `snapshot.ts`. This file only moves between states.
  *
  * @module
  */
 
 import type { BackoffStrategy } from "../backoff/strategy.ts";
-import { strategyOption } from "../backoff/_options.ts";
-import { type Clock, clockOption } from "../core/clock.ts";
-import { CircuitOpenError } from "../core/errors.ts";
-import { type CircuitState, type EventListener, EventSink } from "../core/events.ts";
-import { defaultRandom, type RandomSource } from "../core/random.ts";
+import type { Clock } from "../core/clock.ts";
+import type { CircuitState, EventSink } from "../core/events.ts";
+import type { RandomSource } from "../core/random.ts";
+import { createDetector } from "./detector.ts";
+import type { FailureDetector } from "./failure_detector.ts";
+import { breakFrom, type CircuitBreakerOptions, circuitOptions } from "./options.ts";
 import {
-  functionValue,
-  integerAtLeast,
-  knownKeys,
-  nameOption,
-  numberAtLeast,
-  objectValue,
-  optionalSignal,
-  rangeError,
-  typeError,
-} from "../core/validate.ts";
-import { createDetector, detectorKeys, type DetectorOptions } from "./detector.ts";
-import type { DetectorSnapshot, FailureDetector } from "./failure_detector.ts";
-import { ratioOption } from "./_detector_shared.ts";
+  type BreakerCallContext,
+  callSignal,
+  type CircuitExecuteOptions,
+  openError,
+  settle,
+} from "./execute.ts";
+import {
+  CIRCUIT_STATES as STATES,
+  type CircuitBreakerSnapshot,
+  type CircuitBreakerStats,
+  readSnapshot,
+  withRates,
+} from "./snapshot.ts";
 
-/** Options every circuit breaker takes, whatever its detector. */
-export interface CircuitCommonOptions {
-  /** Name used in events and errors. A non-empty string. Default `"circuit"`. */
-  name?: string;
-  /**
-   * How long the circuit stays open before it admits a probe: a number > 0,
-   * or a backoff strategy called at each opening with `{ attempt, prevDelayMs,
-   * errorClass: "transient", random, now }`, where `attempt` counts the
-   * consecutive openings (1 for the first after the circuit was closed) and
-   * `prevDelayMs` is the previous break of the run. It must return a finite
-   * number >= 0. Default 30,000.
-   */
-  breakMs?: number | BackoffStrategy;
-  /**
-   * Probes admitted while half-open; the circuit closes once all of them
-   * succeed. An integer >= 1. Default 1.
-   */
-  halfOpenMaxCalls?: number;
-  /**
-   * A success that took longer than this (strictly) is a slow call. A number
-   * >= 0. Required together with `slowCallRatio`; both absent by default
-   * (slow-call detection off).
-   */
-  slowCallMs?: number;
-  /**
-   * Share of slow successes that opens the circuit (see the detectors for
-   * the window it is measured over). A number > 0 and <= 1. Required together
-   * with `slowCallMs`.
-   */
-  slowCallRatio?: number;
-  /** Receives every event of this breaker; added to {@link CircuitBreaker.events}. */
-  onEvent?: EventListener;
-  /** Time source. Default {@link systemClock}. */
-  clock?: Clock;
-  /** Random numbers in [0, 1) passed to a `breakMs` strategy. Default `Math.random`. */
-  random?: RandomSource;
-  /** A {@link CircuitBreaker.toJSON} snapshot to start from. */
-  initialState?: CircuitBreakerSnapshot;
-}
-
-/**
- * Options of {@link CircuitBreaker}: the common options plus one detector,
- * flattened and selected by `kind`. This is also the shape of the `circuit`
- * block of `policy()`.
- */
-export type CircuitBreakerOptions = CircuitCommonOptions & DetectorOptions;
-
-/** A plain-JSON snapshot of a breaker, from {@link CircuitBreaker.toJSON}. */
-export interface CircuitBreakerSnapshot {
-  /** The state when the snapshot was taken. */
-  state: CircuitState;
-  /** When the circuit last opened (clock ms), or null outside a run of openings. */
-  openedAt: number | null;
-  /** The break in force for that opening, or null outside a run of openings. */
-  breakMs: number | null;
-  /** Consecutive openings (0 once the circuit has closed again). */
-  opens: number;
-  /** The detector's state (empty unless the circuit is closed); optional in `initialState`. */
-  detector?: DetectorSnapshot;
-}
-
-/** Counters and current state of a breaker, from {@link CircuitBreaker.stats}. */
-export interface CircuitBreakerStats {
-  /** Current state. */
-  state: CircuitState;
-  /** Consecutive openings (0 while closed). */
-  consecutiveOpens: number;
-  /** Half-open probes admitted and not yet settled. */
-  probesInFlight: number;
-  /** Successes recorded (slow ones included), in any state. */
-  successes: number;
-  /** Failures recorded, in any state. */
-  failures: number;
-  /** Calls refused by `allowCall()` / `execute()`. */
-  rejections: number;
-  /** Successes slower than `slowCallMs`. */
-  slowCalls: number;
-  /** Failure ratio in the detector's window; present for `count` and `time` detectors. */
-  failureRate?: number;
-  /** Slow-call ratio in the detector's window; present with slow-call detection. */
-  slowCallRate?: number;
-}
+export type { CircuitBreakerOptions, CircuitCommonOptions } from "./options.ts";
+export type { BreakerCallContext, CircuitExecuteOptions } from "./execute.ts";
+export type { CircuitBreakerSnapshot, CircuitBreakerStats } from "./snapshot.ts";
 
 /** Ends an isolation started by {@link CircuitBreaker.isolate}. */
 export interface IsolationHandle {
@@ -118,84 +41,10 @@ export interface IsolationHandle {
   [Symbol.dispose](): void;
 }
 
-/**
- * What {@link CircuitBreaker.execute} passes to the function it runs. It has
- * the `signal` of the context a policy passes to its operation, so one
- * function can run under either.
- *
- * @example Passing the caller's signal on
- * ```ts
- * import { CircuitBreaker, policy } from "@bulwark/bulwark";
- * import assert from "node:assert/strict";
- *
- * const controller = new AbortController();
- * // one function for a breaker and a policy: both pass { signal, ... }
- * const load = ({ signal }: { signal: AbortSignal }) => {
- *   assert.equal(signal.aborted, false);
- *   return "loaded";
- * };
- * const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 5 });
- * assert.equal(await breaker.execute(load, { signal: controller.signal }), "loaded");
- * const api = policy("api", { telemetry: false });
- * assert.equal(await api.execute(load, { signal: controller.signal }), "loaded");
- * // without options.signal, a signal that never aborts
- * assert.equal(await breaker.execute(({ signal }) => signal.aborted), false);
- * ```
- */
-export interface BreakerCallContext {
-  /**
-   * The caller's `options.signal`; without one, a signal that never aborts
-   * (made on first read). Pass it to `fetch` and friends.
-   */
-  readonly signal: AbortSignal;
-}
-
-/** Options of {@link CircuitBreaker.execute}. */
-export interface CircuitExecuteOptions {
-  /**
-   * Passed to `fn`. If it is already aborted the call is not made; if `fn`
-   * throws once it has aborted, the call is released without an outcome.
-   */
-  signal?: AbortSignal;
-}
-
-/** The {@link BreakerCallContext} of one `execute()`: the caller's signal, or one made when read. */
-class CallContext implements BreakerCallContext {
-  readonly #callerSignal: AbortSignal | undefined;
-  #controller: AbortController | undefined;
-
-  constructor(signal: AbortSignal | undefined) {
-    this.#callerSignal = signal;
-  }
-
-  get signal(): AbortSignal {
-    return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
-  }
-}
-
 const CLOSED = 0;
 const OPEN = 1;
 const HALF_OPEN = 2;
 const ISOLATED = 3;
-const STATES: readonly CircuitState[] = ["closed", "open", "half_open", "isolated"];
-
-const COMMON_KEYS: readonly string[] = [
-  "kind",
-  "name",
-  "breakMs",
-  "halfOpenMaxCalls",
-  "slowCallMs",
-  "slowCallRatio",
-  "onEvent",
-  "clock",
-  "random",
-  "initialState",
-];
-
-const SNAPSHOT_KEYS: readonly string[] = ["state", "openedAt", "breakMs", "opens", "detector"];
-
-/** Default break, when `breakMs` is not given. */
-const DEFAULT_BREAK_MS = 30_000;
 
 /**
  * A circuit breaker: stops calling a failing dependency for a while, then
@@ -229,7 +78,7 @@ const DEFAULT_BREAK_MS = 30_000;
  * Reading the clock: `allowCall()` and `recordSuccess()` in the closed state
  * read it only for the `time` detector.
  *
- * @example Trip, reject, probe, recover
+ * @example Trip, reject, probe, recover, isolate
  * ```ts
  * import { CircuitBreaker, CircuitOpenError } from "@bulwark/bulwark";
  * import { VirtualClock } from "@bulwark/bulwark/testing";
@@ -248,43 +97,11 @@ const DEFAULT_BREAK_MS = 30_000;
  * await clock.advance(1_000);
  * assert.equal(await breaker.execute(() => "ok"), "ok"); // the probe
  * assert.equal(breaker.state, "closed");
- * ```
- *
- * @example Growing breaks, events and isolation
- * ```ts
- * import { CircuitBreaker, exponential, type ResilienceEvent } from "@bulwark/bulwark";
- * import { VirtualClock } from "@bulwark/bulwark/testing";
- * import assert from "node:assert/strict";
- *
- * const clock = new VirtualClock();
- * const seen: string[] = [];
- * const breaker = new CircuitBreaker({
- *   name: "db",
- *   kind: "count",
- *   size: 4,
- *   threshold: 0.5,
- *   breakMs: exponential({ baseMs: 1_000 }),
- *   clock,
- *   onEvent: (e: ResilienceEvent) => {
- *     if (e.type === "circuit_transition") seen.push(`${e.from}->${e.to}`);
- *   },
- * });
- * for (const ok of [true, false, true, false]) {
- *   if (ok) breaker.recordSuccess();
- *   else breaker.recordFailure();
- * }
- * assert.equal(breaker.retryAfterMs, 1_000);
- * await clock.advance(1_000);
- * assert.equal(breaker.allowCall(), true);
- * breaker.recordFailure(); // the probe failed: the second break is twice as long
- * assert.equal(breaker.retryAfterMs, 2_000);
  * {
- *   using _hold = breaker.isolate();
+ *   using _hold = breaker.isolate(); // every call is refused until released
  *   assert.equal(breaker.allowCall(), false);
  * }
- * assert.deepEqual(seen, [
- *   "closed->open", "open->half_open", "half_open->open", "open->isolated", "isolated->closed",
- * ]);
+ * assert.equal(breaker.state, "closed");
  * ```
  */
 export class CircuitBreaker {
@@ -331,54 +148,18 @@ export class CircuitBreaker {
    * `TypeError` for unknown keys.
    */
   constructor(options: CircuitBreakerOptions) {
-    objectValue("options", options);
-    const detectorOptionKeys = detectorKeys(options.kind);
-    knownKeys("", options, [...COMMON_KEYS, ...detectorOptionKeys]);
-
-    this.name = nameOption("name", options.name, "circuit");
-
-    const breakMs = options.breakMs;
-    const breakRule = "a number > 0 or a backoff strategy";
-    if (breakMs === undefined) {
-      this.#fixedBreakMs = DEFAULT_BREAK_MS;
-    } else if (typeof breakMs === "function") {
-      this.#fixedBreakMs = NaN;
-      this.#breakStrategy = strategyOption("breakMs", breakMs);
-    } else {
-      if (typeof breakMs !== "number") typeError("breakMs", breakRule, breakMs);
-      if (!(breakMs > 0 && breakMs < Infinity)) rangeError("breakMs", breakRule, breakMs);
-      this.#fixedBreakMs = breakMs;
-    }
-
-    this.#halfOpenMaxCalls = options.halfOpenMaxCalls === undefined
-      ? 1
-      : integerAtLeast("halfOpenMaxCalls", options.halfOpenMaxCalls, 1);
-
-    const { slowCallMs, slowCallRatio } = options;
-    if (slowCallMs === undefined && slowCallRatio !== undefined) {
-      typeError("slowCallMs", "set together with slowCallRatio", slowCallMs);
-    }
-    if (slowCallMs !== undefined && slowCallRatio === undefined) {
-      typeError("slowCallRatio", "set together with slowCallMs", slowCallRatio);
-    }
-    this.#slowCallMs = slowCallMs === undefined
-      ? Infinity
-      : numberAtLeast("slowCallMs", slowCallMs, 0);
-    this.#slowCallRatio = slowCallRatio === undefined
-      ? Infinity
-      : ratioOption("slowCallRatio", slowCallRatio);
-
-    const clock = clockOption(options.clock, ["now"], "a Clock (an object with a now() method)");
-    this.#clock = clock;
-    this.#random = options.random === undefined
-      ? defaultRandom
-      : functionValue("random", options.random);
-    this.events = new EventSink();
-    if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
-
-    this.#detector = createDetector(options, slowCallRatio);
+    const o = circuitOptions(options);
+    this.name = o.name;
+    this.#fixedBreakMs = o.fixedBreakMs;
+    this.#breakStrategy = o.breakStrategy;
+    this.#halfOpenMaxCalls = o.halfOpenMaxCalls;
+    this.#slowCallMs = o.slowCallMs;
+    this.#slowCallRatio = o.slowCallRatio;
+    this.#clock = o.clock;
+    this.#random = o.random;
+    this.events = o.events;
+    this.#detector = createDetector(options, options.slowCallRatio);
     this.#needsTime = this.#detector.needsTime;
-
     if (options.initialState !== undefined) this.#restore(options.initialState);
   }
 
@@ -504,61 +285,25 @@ export class CircuitBreaker {
    * breaker refuses, rejects with `CircuitOpenError` (`retryAfterMs`,
    * `policy` = the breaker's name) without calling `fn`. The duration is
    * measured on the clock only when slow-call detection is on.
-   *
-   * @example The signal reaches the call
-   * ```ts
-   * import { CircuitBreaker } from "@bulwark/bulwark";
-   * import assert from "node:assert/strict";
-   *
-   * const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 3 });
-   * const controller = new AbortController();
-   * const call = breaker.execute(
-   *   ({ signal }) =>
-   *     new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
-   *   { signal: controller.signal },
-   * );
-   * controller.abort(new Error("caller went away"));
-   * await assert.rejects(call, /caller went away/);
-   * assert.equal(breaker.stats().failures, 0); // released, not counted
-   * ```
    */
-  async execute<T>(
+  execute<T>(
     fn: (context: BreakerCallContext) => Promise<T> | T,
     options: CircuitExecuteOptions = {},
   ): Promise<T> {
-    functionValue("fn", fn);
-    const signal = optionalSignal("signal", objectValue("options", options).signal);
-    signal?.throwIfAborted();
-    if (!this.allowCall()) {
-      const retryAfterMs = this.#lastRetryAfterMs;
-      const state = this.state;
-      const detail = state === "isolated"
-        ? "is isolated"
-        : state === "half_open"
-        ? `is half_open with every probe slot taken; retry after ${retryAfterMs} ms`
-        : `is open; retry after ${retryAfterMs} ms`;
-      throw new CircuitOpenError(`circuit "${this.name}" ${detail}`, {
-        retryAfterMs,
-        policy: this.name,
-      });
-    }
-    const timed = this.#slowCallMs !== Infinity;
-    const start = timed ? this.#clock.now() : 0;
-    let value: T;
+    let signal: AbortSignal | undefined;
     try {
-      value = await fn(new CallContext(signal));
+      signal = callSignal(fn, options);
     } catch (error) {
-      if (signal?.aborted) this.releaseCall();
-      else this.recordFailure(timed ? this.#clock.now() - start : undefined);
-      throw error;
+      return Promise.reject(error);
     }
-    this.recordSuccess(timed ? this.#clock.now() - start : undefined);
-    return value;
+    if (!this.allowCall()) {
+      return Promise.reject(openError(this.name, this.state, this.#lastRetryAfterMs));
+    }
+    return settle(this, fn, signal, this.#slowCallMs === Infinity ? undefined : this.#clock);
   }
 
   /** Current counters. Totals are never reset, not even by {@link reset}. */
   stats(): CircuitBreakerStats {
-    const now = this.#needsTime ? this.#clock.now() : 0;
     const stats: CircuitBreakerStats = {
       state: STATES[this.#state],
       consecutiveOpens: this.#opens,
@@ -568,11 +313,7 @@ export class CircuitBreaker {
       rejections: this.#rejections,
       slowCalls: this.#slowCalls,
     };
-    const failureRate = this.#detector.failureRate(now);
-    if (failureRate !== undefined) stats.failureRate = failureRate;
-    const slowCallRate = this.#detector.slowCallRate(now);
-    if (slowCallRate !== undefined) stats.slowCallRate = slowCallRate;
-    return stats;
+    return withRates(stats, this.#detector, this.#needsTime ? this.#clock.now() : 0);
   }
 
   /**
@@ -581,23 +322,18 @@ export class CircuitBreaker {
    * circuit is already closed.
    */
   reset(): void {
-    if (this.#state === CLOSED) {
-      this.#detector.reset();
-      return;
-    }
-    this.#enter(CLOSED, "reset", undefined);
+    if (this.#state === CLOSED) this.#detector.reset();
+    else this.#enter(CLOSED, "reset", undefined);
   }
 
   /**
    * Holds the circuit isolated (every call rejected, `retryAfterMs`
    * Infinity) until every handle returned so far is released; then it
    * closes (`"release"`). Isolating an isolated circuit adds a hold without
-   * a new event. Works with `using`.
+   * a new event. Works with `using` (see the class example).
    */
   isolate(): IsolationHandle {
-    if (this.#state !== ISOLATED) {
-      this.#enter(ISOLATED, "isolate", undefined);
-    }
+    if (this.#state !== ISOLATED) this.#enter(ISOLATED, "isolate", undefined);
     this.#holds++;
     const isolation = this.#isolation;
     let released = false;
@@ -655,17 +391,8 @@ export class CircuitBreaker {
   #nextBreak(attempt: number, now: number): number {
     const strategy = this.#breakStrategy;
     if (strategy === undefined) return this.#fixedBreakMs;
-    const ms = strategy({
-      attempt,
-      prevDelayMs: attempt > 1 ? this.#breakMs : undefined,
-      errorClass: "transient",
-      random: this.#random,
-      now,
-    });
-    const rule = "a strategy returning a finite number >= 0";
-    if (typeof ms !== "number") typeError("breakMs", rule, ms);
-    if (!(ms >= 0 && ms < Infinity)) rangeError("breakMs", rule, ms);
-    return ms;
+    const prevDelayMs = attempt > 1 ? this.#breakMs : undefined;
+    return breakFrom(strategy, attempt, prevDelayMs, this.#random, now);
   }
 
   /** Moves to `to`, clearing per-state bookkeeping, then emits the transition. */
@@ -696,37 +423,21 @@ export class CircuitBreaker {
 
   #restore(initial: CircuitBreakerSnapshot): void {
     const path = "initialState";
-    objectValue(path, initial);
-    knownKeys(path, initial, SNAPSHOT_KEYS);
-    const state = STATES.indexOf(initial.state);
-    if (state < 0) {
-      typeError(`${path}.state`, '"closed", "open", "half_open" or "isolated"', initial.state);
-    }
-    const opens = integerAtLeast(
-      `${path}.opens`,
-      initial.opens,
-      state === OPEN || state === HALF_OPEN ? 1 : 0,
-    );
-    if (opens > 0) {
-      const openedAt = initial.openedAt;
-      if (typeof openedAt !== "number" || !Number.isFinite(openedAt)) {
-        typeError(`${path}.openedAt`, "a finite number", openedAt);
-      }
+    const saved = readSnapshot(initial, path);
+    if (saved.opens > 0) {
       // An opening "in the future" (a clock that differs from the one that
       // saved it) counts from now, so the break is never longer than breakMs.
-      this.#openedAt = Math.min(openedAt, this.#clock.now());
-      this.#breakMs = numberAtLeast(`${path}.breakMs`, initial.breakMs, 0);
+      this.#openedAt = Math.min(saved.openedAt, this.#clock.now());
+      this.#breakMs = saved.breakMs;
     }
-    if (initial.detector !== undefined && initial.detector !== null) {
-      this.#detector.restore(initial.detector, `${path}.detector`);
-    }
-    if (state === CLOSED) return;
+    if (saved.detector !== undefined) this.#detector.restore(saved.detector, `${path}.detector`);
+    if (saved.state === CLOSED) return;
     this.#detector.reset();
-    this.#opens = opens;
-    if (state === ISOLATED) {
+    this.#opens = saved.opens;
+    if (saved.state === ISOLATED) {
       // Holds do not survive a restart: treat it as an opening right now.
       const now = this.#clock.now();
-      const attempt = opens + 1;
+      const attempt = saved.opens + 1;
       this.#breakMs = this.#nextBreak(attempt, now);
       this.#opens = attempt;
       this.#openedAt = now;
