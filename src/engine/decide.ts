@@ -2,12 +2,14 @@
  * The decision after a failed attempt: give up (and why), or retry after
  * how many milliseconds. Steps 4 to 6 of docs/policy.md "The loop, step by
  * step", as one pure function of the failure and the call's counters: no
- * clock, no timers, no events (the loop reports what it decides).
+ * clock (the time is an input), no timers, no events (the loop reports what
+ * it decides).
  *
  * @module
  */
 
 import type { BackoffStrategy } from "../backoff/strategy.ts";
+import { retryAfterMs } from "../classify/retry_after.ts";
 import type { ErrorClass } from "../core/error_class.ts";
 import type { RetryExhaustedReason } from "../core/errors.ts";
 import type { RandomSource } from "../core/random.ts";
@@ -24,13 +26,17 @@ export interface DecideInput {
   readonly attempt: number;
   /** The call's cap on attempts (the policy's, or lower per call). */
   readonly maxAttempts: number;
-  /** What the failure's `Retry-After` asks for, in ms; undefined when it carries none. */
-  readonly retryAfterMs: number | undefined;
-  /** Milliseconds until the call's deadline (`Infinity`: no deadline). */
-  readonly deadlineLeftMs: number;
+  /**
+   * The thrown error or failing value. Its `Retry-After` (a header, or an
+   * error's `retryAfterMs`) is read only once the call is to be retried, so
+   * a failure that ends the call is never inspected further.
+   */
+  readonly failure: unknown;
+  /** The call's deadline in clock milliseconds (`Infinity`: no deadline). */
+  readonly deadline: number;
   /** The previous retry's delay, for strategies that grow from it. */
   readonly prevDelayMs: number | undefined;
-  /** The clock's time, for strategies that read it (token backoff). */
+  /** The clock's time: the wait starts now (also passed to strategies that read it). */
   readonly now: number;
   /** Randomness for jitter. */
   readonly random: RandomSource;
@@ -85,7 +91,8 @@ export function decide(input: DecideInput, retry: ResolvedRetryOptions): Decisio
   if (index === UNKNOWN && count >= retry.maxUnknownAttempts) return GIVE_UP.max_unknown_attempts;
   if (input.attempt >= input.maxAttempts) return GIVE_UP.max_attempts;
   const delayMs = delayFor(input, retry, retry.backoffs[index]);
-  return delayMs >= input.deadlineLeftMs
+  // The same comparison the next attempt's gate makes (`start >= deadline`).
+  return input.now + delayMs >= input.deadline
     ? { action: "deadline", delayMs }
     : { action: "retry", delayMs };
 }
@@ -96,7 +103,7 @@ function delayFor(
   retry: ResolvedRetryOptions,
   backoff: BackoffStrategy,
 ): number {
-  const asked = retry.honorRetryAfter ? input.retryAfterMs : undefined;
+  const asked = retry.honorRetryAfter ? retryAfterMs(input.failure, input.now) : undefined;
   if (asked !== undefined) return asked > retry.maxRetryAfterMs ? retry.maxRetryAfterMs : asked;
   const delayMs = backoff({
     attempt: input.attempt,

@@ -178,7 +178,7 @@ export class Engine implements Recorded {
   run<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T> {
     if (options !== undefined) {
       try {
-        checkExecuteOptions(options);
+        options = checkExecuteOptions(options);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -16,7 +16,6 @@
  * @module
  */
 
-import { retryAfterMs } from "../classify/retry_after.ts";
 import type { ErrorClass } from "../core/error_class.ts";
 import { typeError } from "../core/validate.ts";
 import { CLASS_INDEX } from "../retry/retry_options.ts";
@@ -42,7 +41,7 @@ const PERMANENT = CLASS_INDEX.permanent;
  * Runs a call through the general loop. `first` is the first attempt when
  * the fast path ran it (the call then already passed admission and holds
  * its permit); `started` is the call's tracer when the fast path started one.
- * `options` were validated by `Engine.run`.
+ * `options` are the call's own checked copy (`checkExecuteOptions`).
  */
 export async function runLoop<T>(
   engine: Engine,
@@ -255,8 +254,8 @@ export async function runLoop<T>(
         classFailures: ++failures[index],
         attempt,
         maxAttempts,
-        retryAfterMs: retry.honorRetryAfter ? retryAfterMs(error, now) : undefined,
-        deadlineLeftMs: deadline - now,
+        failure: error,
+        deadline,
         prevDelayMs,
         now,
         random: engine.random,

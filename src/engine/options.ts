@@ -90,18 +90,23 @@ export const EXECUTE_OPTION_KEYS: readonly string[] = Object.freeze([
 ]);
 
 /**
- * Validates `execute`'s options (shape, unknown keys, each value), once per
- * call, before any attempt runs: a typo such as `{ timeout: 100 }` is a
- * `TypeError` naming it, never a silently ignored key.
+ * Validates `execute`'s options (shape, unknown keys, each value) once per
+ * call, before any attempt runs, and returns the call's own copy: a typo
+ * such as `{ timeout: 100 }` is a `TypeError` naming it, never a silently
+ * ignored key, and a caller that changes its options object later (for its
+ * next call) does not change a call already running.
  */
-export function checkExecuteOptions(options: ExecuteOptions): void {
+export function checkExecuteOptions(options: ExecuteOptions): ExecuteOptions {
   objectValue("options", options);
   knownKeys("", options, EXECUTE_OPTION_KEYS);
-  optionalSignal("signal", options.signal);
+  const signal = optionalSignal("signal", options.signal);
   const deadline = options.deadline;
   if (deadline !== undefined && (typeof deadline !== "number" || Number.isNaN(deadline))) {
     typeError("deadline", "a number (clock milliseconds)", deadline);
   }
-  if (options.maxAttempts !== undefined) integerAtLeast("maxAttempts", options.maxAttempts, 1);
-  if (options.discard !== undefined) functionValue("discard", options.discard);
+  const maxAttempts = options.maxAttempts;
+  if (maxAttempts !== undefined) integerAtLeast("maxAttempts", maxAttempts, 1);
+  const discard = options.discard;
+  if (discard !== undefined) functionValue("discard", discard);
+  return { signal, deadline, maxAttempts, discard };
 }

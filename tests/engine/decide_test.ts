@@ -1,6 +1,7 @@
 // decide(): what follows a failed attempt, as a table of inputs -> decision.
 // No clock, no timers, no policy: the function alone (docs/policy.md "The
-// loop, step by step", steps 4-6).
+// loop, step by step", steps 4-6). "now" is 0 in the table, so a row's
+// deadline is the time left.
 import assert from "node:assert/strict";
 import { decide, type DecideInput, type Decision } from "../../src/engine/decide.ts";
 import { resolveRetryOptions, type RetryOptions } from "../../src/retry/retry_options.ts";
@@ -17,7 +18,10 @@ interface Row {
   classFailures: number;
   attempt: number;
   maxAttempts?: number;
+  /** The failure's Retry-After in ms (as an error's `retryAfterMs`), or a failing value itself. */
   retryAfterMs?: number;
+  failure?: unknown;
+  /** Milliseconds from now (0) to the call's deadline. */
   deadlineLeftMs?: number;
   prevDelayMs?: number;
   retry?: RetryOptions;
@@ -181,6 +185,15 @@ const rows: Row[] = [
     expect: { action: "retry", delayMs: 100 },
   },
   {
+    name: "a 503 Response's Retry-After header (seconds) replaces the backoff",
+    errorClass: "transient",
+    classFailures: 1,
+    attempt: 1,
+    failure: new Response(null, { status: 503, headers: { "retry-after": "3" } }),
+    retry: retry100,
+    expect: { action: "retry", delayMs: 3_000 },
+  },
+  {
     name: "Retry-After: 0 retries at once",
     errorClass: "transient",
     classFailures: 1,
@@ -268,8 +281,11 @@ function input(row: Row): DecideInput {
     classFailures: row.classFailures,
     attempt: row.attempt,
     maxAttempts: row.maxAttempts ?? resolveRetryOptions(row.retry).maxAttempts,
-    retryAfterMs: row.retryAfterMs,
-    deadlineLeftMs: row.deadlineLeftMs ?? Infinity,
+    failure: row.failure ??
+      (row.retryAfterMs === undefined
+        ? new Error("failed")
+        : Object.assign(new Error("failed"), { retryAfterMs: row.retryAfterMs })),
+    deadline: row.deadlineLeftMs ?? Infinity,
     prevDelayMs: row.prevDelayMs,
     now: 0,
     random: () => 0.5,
@@ -294,8 +310,8 @@ Deno.test("decide() passes the strategy the attempt, previous delay, class, rand
     classFailures: 1,
     attempt: 1,
     maxAttempts: 3,
-    retryAfterMs: undefined,
-    deadlineLeftMs: Infinity,
+    failure: new Error("failed"),
+    deadline: Infinity,
     prevDelayMs: 42,
     now: 1_000,
     random: () => 0.25,
@@ -321,14 +337,66 @@ Deno.test("decide() rejects a strategy's bad delay with a RangeError naming the 
           classFailures: 1,
           attempt: 1,
           maxAttempts: 3,
-          retryAfterMs: undefined,
-          deadlineLeftMs: Infinity,
+          failure: new Error("failed"),
+          deadline: Infinity,
           prevDelayMs: undefined,
           now: 0,
           random: () => 0,
           label: 'policy "p"',
         }, retry),
-      RangeError,
+      {
+        name: "RangeError",
+        message: `policy "p" backoff result must be a number >= 0: received ${
+          typeof bad === "string" ? JSON.stringify(bad) : bad
+        }`,
+      },
     );
   }
+});
+
+Deno.test("decide() reads a failure's Retry-After only when the call is to be retried", () => {
+  let reads = 0;
+  const failure = {
+    get retryAfterMs(): number {
+      reads++;
+      throw new Error("a getter that must not run on a give-up");
+    },
+  };
+  const base = {
+    classFailures: 1,
+    prevDelayMs: undefined,
+    deadline: Infinity,
+    now: 0,
+    random: () => 0,
+    label: 'policy "p"',
+    failure,
+  };
+  const retry = resolveRetryOptions({ backoff: constant(5) });
+  assert.deepEqual(
+    decide({ ...base, errorClass: "permanent", attempt: 1, maxAttempts: 3 }, retry),
+    { action: "permanent" },
+  );
+  assert.deepEqual(
+    decide({ ...base, errorClass: "transient", attempt: 3, maxAttempts: 3 }, retry),
+    { action: "give_up", reason: "max_attempts" },
+  );
+  assert.equal(reads, 0);
+});
+
+Deno.test("decide() compares now + delay with the deadline, as the next attempt's gate does", () => {
+  // 0.2 + 15.9 === 16.1 exactly, while 16.1 - 0.2 is 15.900000000000002.
+  const retry = resolveRetryOptions({ backoff: constant(15.9) });
+  const decision = decide({
+    errorClass: "transient",
+    classFailures: 1,
+    attempt: 1,
+    maxAttempts: 3,
+    failure: new Error("failed"),
+    deadline: 16.1,
+    prevDelayMs: undefined,
+    now: 0.2,
+    random: () => 0,
+    label: 'policy "p"',
+  }, retry);
+  assert.deepEqual(decision, { action: "deadline", delayMs: 15.9 });
 });
