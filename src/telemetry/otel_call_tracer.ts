@@ -1,0 +1,240 @@
+/**
+ * One call's spans and metrics: the {@link CallTracer} that
+ * {@link OtelObserver} hands the engine for a call it follows.
+ *
+ * @module
+ */
+
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import type { ErrorClass } from "../core/error_class.ts";
+import type { ResilienceEvent } from "../core/events.ts";
+import type { CallOutcome, CallTracer } from "../engine/parts.ts";
+import { errorType } from "./error_type.ts";
+import type { OtelObserver } from "./otel_observer.ts";
+
+/** One call's spans and metrics. */
+export class OtelCallTracer implements CallTracer {
+  readonly #observer: OtelObserver;
+  readonly #tracer: Tracer | undefined;
+  readonly #parent: Context;
+  readonly #start: number;
+  /** In `"failures"` mode, false until the first failure. */
+  #tracing: boolean;
+  #callSpan: Span | undefined;
+  #attemptSpan: Span | undefined;
+  #attemptStart = 0;
+  #lastError: unknown;
+
+  constructor(observer: OtelObserver, tracer: Tracer | undefined, full: boolean, time: number) {
+    this.#observer = observer;
+    this.#tracer = tracer;
+    this.#parent = context.active();
+    this.#start = time;
+    this.#tracing = tracer !== undefined && full;
+    if (this.#tracing) this.#callSpan = this.#startCallSpan();
+  }
+
+  /** The call span, if one exists yet. */
+  get span(): Span | undefined {
+    return this.#callSpan;
+  }
+
+  get startTime(): number {
+    return this.#start;
+  }
+
+  get wrapsAttempts(): boolean {
+    return this.#tracing;
+  }
+
+  #startCallSpan(): Span {
+    return this.#tracer!.startSpan(this.#observer.policy, {
+      kind: SpanKind.INTERNAL,
+      startTime: this.#start,
+      attributes: { "bulwark.policy.name": this.#observer.policy },
+    }, this.#parent);
+  }
+
+  #startAttemptSpan(attempt: number, time: number): Span {
+    return this.#tracer!.startSpan(`${this.#observer.policy} attempt`, {
+      kind: SpanKind.INTERNAL,
+      startTime: time,
+      attributes: { "bulwark.attempt": attempt },
+    }, trace.setSpan(this.#parent, this.#callSpan!));
+  }
+
+  #startAttempt(attempt: number, time: number): void {
+    this.#attemptStart = time;
+    if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time);
+  }
+
+  // The engine calls these synchronously inside the call. Each one isolates
+  // failures of the OpenTelemetry SDK (a broken tracer, exporter or context
+  // manager), so telemetry can never change a call's outcome.
+
+  attemptStart(attempt: number, time: number): void {
+    try {
+      this.#startAttempt(attempt, time);
+    } catch {
+      this.#attemptSpan = undefined;
+    }
+  }
+
+  runAttempt<T>(fn: () => T): T {
+    const span = this.#attemptSpan;
+    if (span === undefined) return fn();
+    let active: Context;
+    try {
+      active = trace.setSpan(this.#parent, span);
+    } catch {
+      return fn();
+    }
+    return context.with(active, fn);
+  }
+
+  attemptEnd(
+    attempt: number,
+    time: number,
+    errorClass: ErrorClass | undefined,
+    error: unknown,
+  ): void {
+    try {
+      this.#attemptEnd(attempt, time, errorClass, error);
+    } catch {
+      this.#attemptSpan = undefined;
+    }
+  }
+
+  event(event: ResilienceEvent): void {
+    try {
+      this.#event(event);
+    } catch {
+      // see above
+    }
+  }
+
+  end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
+    try {
+      this.#end(time, outcome, attempts, error);
+    } catch {
+      // see above
+    }
+  }
+
+  #attemptEnd(
+    attempt: number,
+    time: number,
+    errorClass: ErrorClass | undefined,
+    error: unknown,
+  ): void {
+    const observer = this.#observer;
+    const inst = observer.instruments;
+    if (inst !== undefined) {
+      inst.attemptDuration.record(
+        (time - this.#attemptStart) / 1000,
+        errorClass === undefined
+          ? observer.successAttrs.attempt
+          : observer.attrs(`attempt|${errorClass}`, () => {
+            const a: Attributes = {
+              "bulwark.policy.name": observer.policy,
+              "bulwark.attempt.outcome": errorClass === undefined ? "success" : "failure",
+            };
+            if (errorClass !== undefined) a["bulwark.error.class"] = errorClass;
+            return a;
+          }),
+      );
+    }
+    if (errorClass !== undefined) {
+      this.#lastError = error;
+      if (!this.#tracing && this.#tracer !== undefined) {
+        // "failures" mode: the first failure creates the call span and this
+        // attempt's span retroactively, with their true start times.
+        this.#tracing = true;
+        this.#callSpan = this.#startCallSpan();
+        this.#attemptSpan = this.#startAttemptSpan(attempt, this.#attemptStart);
+      }
+    }
+    const span = this.#attemptSpan;
+    if (span === undefined) return;
+    if (errorClass !== undefined) {
+      span.setAttribute("bulwark.error.class", errorClass);
+      span.setAttribute("error.type", errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(time);
+    this.#attemptSpan = undefined;
+  }
+
+  #event(event: ResilienceEvent): void {
+    const observer = this.#observer;
+    switch (event.type) {
+      case "circuit_transition":
+      case "failure_budget_breach":
+      case "failure_budget_recovered":
+        observer.partEvent(event, this.#callSpan);
+        return;
+    }
+    observer.countEvent(event);
+    if (event.type === "retry") {
+      observer.instruments?.retryDelay.record(
+        event.delayMs / 1000,
+        observer.attrs(`delay|${event.errorClass}`, () => ({
+          "bulwark.policy.name": observer.policy,
+          "bulwark.error.class": event.errorClass,
+        })),
+      );
+    }
+    const span = this.#callSpan;
+    if (span === undefined || event.type === "success") return;
+    const attributes: Attributes = {};
+    if ("attempt" in event) attributes["bulwark.attempt"] = event.attempt;
+    if ("errorClass" in event && event.errorClass !== undefined) {
+      attributes["bulwark.error.class"] = event.errorClass;
+    }
+    if (event.type === "retry") attributes["bulwark.retry.delay_ms"] = event.delayMs;
+    if (event.type === "attempt_timeout") attributes["bulwark.timeout_ms"] = event.timeoutMs;
+    span.addEvent(`bulwark.${event.type}`, attributes, event.timestamp);
+  }
+
+  #end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void {
+    const observer = this.#observer;
+    const failed = outcome !== "success";
+    const cause = error !== undefined ? error : this.#lastError;
+    const type = failed ? errorType(cause) : undefined;
+    const inst = observer.instruments;
+    if (inst !== undefined) {
+      inst.callDuration.record(
+        (time - this.#start) / 1000,
+        outcome === "success"
+          ? observer.successAttrs.call
+          : observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
+            const a: Attributes = {
+              "bulwark.policy.name": observer.policy,
+              "bulwark.outcome": outcome,
+            };
+            if (type !== undefined) a["error.type"] = type;
+            return a;
+          }),
+      );
+    }
+    const span = this.#callSpan;
+    if (span === undefined) return;
+    span.setAttribute("bulwark.attempts", attempts);
+    span.setAttribute("bulwark.outcome", outcome);
+    if (failed && outcome !== "cancelled") {
+      span.setAttribute("error.type", type!);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      if (cause instanceof Error) span.recordException(cause, time);
+    }
+    span.end(time);
+  }
+}
