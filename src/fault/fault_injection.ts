@@ -14,7 +14,7 @@ import {
   emitFault,
   rate,
   resolveCommon,
-} from "./_shared.ts";
+} from "./options.ts";
 
 /**
  * Options of {@link faultInjection}.

@@ -16,7 +16,7 @@ import {
   rate,
   resolveCommon,
   type ResolvedFaultOptions,
-} from "./_shared.ts";
+} from "./options.ts";
 
 /**
  * Which requests a conditioner affects: a string matched as a substring of

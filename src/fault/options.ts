@@ -1,5 +1,9 @@
-// Option handling shared by the network conditioner and `faultInjection`
-// (internal: not exported from mod.ts).
+/**
+ * The options both fault injectors take ({@link CommonFaultOptions}, public)
+ * and their validation (internal).
+ *
+ * @module
+ */
 
 import { type Clock, clockOption } from "../core/clock.ts";
 import { type EventListener, EventSink, type FaultInjectedEvent } from "../core/events.ts";
