@@ -28,7 +28,7 @@
 import { defaultClassifier } from "../classify/default_classifier.ts";
 import type { Classifier, ErrorClass } from "../core/error_class.ts";
 import { type Clock, clockOption, type WheelTimers, wheelTimers } from "../core/clock.ts";
-import { EventSink, type ResilienceEvent } from "../core/events.ts";
+import type { ResilienceEvent } from "../core/events.ts";
 import { defaultRandom, type RandomSource } from "../core/random.ts";
 import { functionValue, numberAbove } from "../core/validate.ts";
 import {
@@ -93,7 +93,7 @@ export class Engine implements Recorded {
   readonly shared: FirstAttemptShared;
   readonly classify: Classifier;
   readonly failureBudget: OutcomeRecorder | undefined;
-  /** Events, spans and errors. */
+  /** Events (the policy's event sink), spans and errors. */
   readonly report: Reporter;
   /** Name reported in events and errors. */
   readonly name: string;
@@ -139,8 +139,6 @@ export class Engine implements Recorded {
       "setTimer",
       "clearTimer",
     ]);
-    const events = new EventSink();
-    if (options.onEvent !== undefined) events.add(functionValue("onEvent", options.onEvent));
     this.retry = resolveRetryOptions(retry, retryPath);
     this.timers = wheelTimers(this.clock);
     this.circuit = parts.circuit;
@@ -150,12 +148,14 @@ export class Engine implements Recorded {
     this.observer = parts.observer;
     this.report = new Reporter(
       name,
-      events,
       this.clock,
       parts.observer,
       this.attemptTimeoutMs,
       this.retry,
     );
+    if (options.onEvent !== undefined) {
+      this.report.add(functionValue("onEvent", options.onEvent));
+    }
     this.limitMs = Math.min(this.deadlineMs, this.attemptTimeoutMs);
     this.shared = {
       deadlineMs: this.deadlineMs,
@@ -167,11 +167,6 @@ export class Engine implements Recorded {
     this.heldPermit = bulkhead === undefined ? undefined : { release: () => bulkhead.exit() };
     this.partsAllowFastPath = parts.circuit?.slowCallMs === undefined &&
       parts.failureBudget?.action !== "reject";
-  }
-
-  /** The event fan-out; telemetry attaches here. */
-  get events(): EventSink {
-    return this.report.events;
   }
 
   /** Runs `operation` under the policy; see `Policy.execute`. */

@@ -20,11 +20,11 @@ import {
   RetryExhaustedError,
   type RetryExhaustedReason,
 } from "../core/errors.ts";
-import type {
+import {
   EventSink,
-  GiveUpEvent,
-  ResilienceEvent,
-  RetryBudgetExhaustedEvent,
+  type GiveUpEvent,
+  type ResilienceEvent,
+  type RetryBudgetExhaustedEvent,
 } from "../core/events.ts";
 import type { AttemptInfo } from "./attempt.ts";
 import { FIRED, type TimerKind } from "./outcome.ts";
@@ -61,10 +61,12 @@ export const GIVE_UP_EVENT: Readonly<
   retry_budget: "retry_budget_exhausted",
 });
 
-/** Reports one policy's calls to its listeners and tracers; builds its errors. */
-export class Reporter {
-  /** The event fan-out; telemetry attaches here. */
-  readonly events: EventSink;
+/**
+ * Reports one policy's calls to its listeners and tracers; builds its
+ * errors. It is the policy's event sink itself (listeners attach here), so
+ * the fast path's "does anyone listen?" touches no other object.
+ */
+export class Reporter extends EventSink {
   readonly #name: string;
   readonly #label: string;
   readonly #clock: Clock;
@@ -76,15 +78,14 @@ export class Reporter {
 
   constructor(
     name: string,
-    events: EventSink,
     clock: Clock,
     observer: CallObserver | undefined,
     attemptTimeoutMs: number,
     retry: ResolvedRetryOptions,
   ) {
+    super();
     this.#name = name;
     this.#label = `policy "${name}"`;
-    this.events = events;
     this.#clock = clock;
     this.#observer = observer;
     this.#attemptTimeoutMs = attemptTimeoutMs;
@@ -103,12 +104,12 @@ export class Reporter {
 
   /** The one check: will a listener or the call's tracer receive an event? */
   #listening(tracer: CallTracer): boolean {
-    return this.events.active || tracer !== NOOP_TRACER;
+    return this.active || tracer !== NOOP_TRACER;
   }
 
   /** Delivers an event to the listeners and to the call's tracer. */
   #emit(tracer: CallTracer, event: ResilienceEvent): void {
-    if (this.events.active) this.events.emit(event);
+    if (this.active) this.emit(event);
     tracer.event(event);
   }
 
@@ -126,7 +127,7 @@ export class Reporter {
   partEvent(event: ResilienceEvent, owned: boolean): void {
     const cause = this.cause;
     if (cause === undefined && !owned) return;
-    if (this.events.active) this.events.emit(event);
+    if (this.active) this.emit(event);
     if (cause !== undefined && cause !== NOOP_TRACER) cause.event(event);
     else this.#observer?.partEvent(event);
   }
