@@ -67,14 +67,16 @@ export const GIVE_UP_EVENT: Readonly<
  * the fast path's "does anyone listen?" touches no other object.
  */
 export class Reporter extends EventSink {
+  // Field order is memory layout: the sink's own fields come first, then
+  // what a fast-path call writes or reads, so it stays on one cache line.
+  /** The call whose part interaction is in progress (NOOP_TRACER: an untraced one). */
+  cause: CallTracer | undefined = undefined;
+  readonly #observer: CallObserver | undefined;
   readonly #name: string;
   readonly #label: string;
   readonly #clock: Clock;
-  readonly #observer: CallObserver | undefined;
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
-  /** The call whose part interaction is in progress (NOOP_TRACER: an untraced one). */
-  cause: CallTracer | undefined;
 
   constructor(
     name: string,
