@@ -293,11 +293,12 @@ export class CircuitBreaker {
     let signal: AbortSignal | undefined;
     try {
       signal = callSignal(fn, options);
+      // (A broken clock read by allowCall() rejects the call, never throws.)
+      if (!this.allowCall()) {
+        return Promise.reject(openError(this.name, this.state, this.#lastRetryAfterMs));
+      }
     } catch (error) {
       return Promise.reject(error);
-    }
-    if (!this.allowCall()) {
-      return Promise.reject(openError(this.name, this.state, this.#lastRetryAfterMs));
     }
     return settle(this, fn, signal, this.#slowCallMs === Infinity ? undefined : this.#clock);
   }

@@ -192,17 +192,21 @@ export class TimeDetector implements FailureDetector {
     const n = this.#window.bucketCount;
     const counts = (key: "calls" | "failures" | "slowCalls"): number[] => {
       const v = s[key];
-      if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && x >= 0 && x < Infinity)) {
-        typeError(`${path}.${key}`, "an array of finite numbers >= 0", v);
+      // An index loop: `every` skips the holes of a sparse array.
+      let ok = Array.isArray(v);
+      for (let i = 0; ok && i < v!.length; i++) {
+        const x = v![i];
+        ok = typeof x === "number" && x >= 0 && x < Infinity;
       }
-      return v;
+      if (!ok) typeError(`${path}.${key}`, "an array of finite numbers >= 0", v);
+      return v as number[];
     };
     const calls = counts("calls");
     const failures = counts("failures");
     const slowCalls = counts("slowCalls");
     const head = s.head;
-    if (head !== null && !Number.isInteger(head)) {
-      typeError(`${path}.head`, "an integer or null", head);
+    if (head !== null && !Number.isSafeInteger(head)) {
+      typeError(`${path}.head`, "a safe integer or null", head);
     }
     this.reset();
     if (

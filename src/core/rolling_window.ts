@@ -25,6 +25,34 @@ export interface RollingWindowOptions {
   clock?: Pick<Clock, "now">;
 }
 
+// Neighbouring doubles, to find a bucket's exact first time (below).
+const BITS = new Float64Array(1);
+const WORD = new BigInt64Array(BITS.buffer);
+
+/** The next double after finite `x` towards +Infinity (or -Infinity with `down`). */
+function nextDouble(x: number, down: boolean): number {
+  if (x === 0) return down ? -Number.MIN_VALUE : Number.MIN_VALUE;
+  BITS[0] = x;
+  WORD[0] += (x > 0) !== down ? 1n : -1n;
+  return BITS[0];
+}
+
+/**
+ * The first time of the bucket after `epoch`: the least `t` with
+ * `Math.floor(t / widthMs) > epoch`. The product `(epoch + 1) * widthMs` is
+ * rounded (with a width of 7/3 ms, 27 widths make 63.00000000000001, yet 63
+ * is in bucket 27), so it is moved to where the division puts the boundary:
+ * then "before the end of the newest bucket" and "in the newest bucket"
+ * agree for every time.
+ */
+function bucketEnd(epoch: number, widthMs: number): number {
+  let t = (epoch + 1) * widthMs;
+  if (!Number.isFinite(t)) return t;
+  while (Math.floor(t / widthMs) > epoch) t = nextDouble(t, true);
+  while (Math.floor(t / widthMs) <= epoch) t = nextDouble(t, false);
+  return t;
+}
+
 /** The clock of a window built without one: every call must pass `now`. */
 const NO_CLOCK: Pick<Clock, "now"> = {
   now(): number {
@@ -194,7 +222,7 @@ export class RollingWindow {
     }
     this.#head = head;
     this.#headSlot = ((head % n) + n) % n;
-    this.#headEnd = (head + 1) * this.#widthMs;
+    this.#headEnd = bucketEnd(head, this.#widthMs);
   }
 
   /** Forgets every count, and the newest time seen. */
@@ -222,7 +250,7 @@ export class RollingWindow {
       for (let e = from; e <= epoch; e++) this.#clearSlot(((e % n) + n) % n);
       this.#head = epoch;
       this.#headSlot = ((epoch % n) + n) % n;
-      this.#headEnd = (epoch + 1) * this.#widthMs;
+      this.#headEnd = bucketEnd(epoch, this.#widthMs);
     }
     return this.#headSlot;
   }

@@ -602,3 +602,48 @@ Deno.test("execute: fn gets { signal }, a signal that never aborts when the call
   );
   assert.equal(breaker.stats().successes, 3);
 });
+
+/** A VirtualClock whose now() throws once `broken` is set. */
+class BreakingClock extends VirtualClock {
+  broken = false;
+  override now(): number {
+    if (this.broken) throw new Error("clock broke");
+    return super.now();
+  }
+}
+
+Deno.test("execute() rejects, never throws, when the clock throws in the open state", async () => {
+  const clock = new BreakingClock();
+  const breaker = new CircuitBreaker({ kind: "consecutive", threshold: 1, breakMs: 1_000, clock });
+  breaker.recordFailure();
+  assert.equal(breaker.state, "open");
+  clock.broken = true;
+  let pending: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => {
+    pending = breaker.execute(() => "never runs");
+  }, "old (async execute): a rejected promise; new: a synchronous throw");
+  await assert.rejects(pending!, /clock broke/);
+});
+
+Deno.test("execute() rejects, never throws, when a throwing clock is read for a rejection event", async () => {
+  const clock = new BreakingClock();
+  const breaker = new CircuitBreaker({
+    kind: "consecutive",
+    threshold: 1,
+    breakMs: 1_000,
+    clock,
+    onEvent: () => {},
+  });
+  const hold = breaker.isolate();
+  clock.broken = true; // isolated: #reject reads the clock for the event's timestamp
+  let pending: Promise<unknown> | undefined;
+  try {
+    assert.doesNotThrow(() => {
+      pending = breaker.execute(() => "never runs");
+    });
+  } finally {
+    clock.broken = false;
+    hold.release();
+  }
+  await assert.rejects(pending!, /clock broke/);
+});

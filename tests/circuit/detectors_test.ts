@@ -310,3 +310,40 @@ Deno.test("time detector: a query at a later time does not move the window", () 
   assert.equal(d.failureRate(100), 0.5);
   assert.equal(d.toJSON().head, 1);
 });
+
+// A call exactly on a bucket boundary lands in the bucket Math.floor(t / bucketMs)
+// names, whatever came before (with windowMs 7 and 3 buckets, 27 widths
+// round to 63.00000000000001 while 63 floors to bucket 27).
+const boundary = { windowMs: 7, buckets: 3, threshold: 1, minThroughput: 1 };
+
+Deno.test("a call on a bucket boundary lands in the same bucket whatever came before", () => {
+  const a = new TimeDetector(boundary);
+  a.record(false, 62); // bucket 26
+  a.record(true, 63); // bucket 27 (63 / bucketMs floors to 27)
+  const b = new TimeDetector(boundary);
+  b.record(true, 63);
+  assert.equal(b.toJSON().head, 27);
+  assert.equal(a.toJSON().head, 27, "the failure at 63 opened bucket 27 (old detector: head 27)");
+  // at 68 (bucket 29) the window is buckets 27..29: the failure at 63 is still in it
+  assert.equal(b.failureRate(68), 1);
+  assert.equal(a.failureRate(68), 1, "old detector: 1; new: 0 (the failure was put in bucket 26)");
+  assert.equal(a.tripReason(68), "failure_threshold");
+});
+
+Deno.test("breaker stats at a bucket boundary match the old detector", async () => {
+  const clock = new VirtualClock();
+  const breaker = new CircuitBreaker({
+    kind: "time",
+    windowMs: 7,
+    buckets: 3,
+    threshold: 1,
+    minThroughput: 3,
+    clock,
+  });
+  await clock.advance(62);
+  breaker.recordSuccess();
+  await clock.advance(1); // 63
+  breaker.recordFailure();
+  await clock.advance(5); // 68
+  assert.equal(breaker.stats().failureRate, 1, "old: 1 (failure at 63 still in the window)");
+});

@@ -253,7 +253,7 @@ Deno.test("bad options: every option, exact messages", () => {
         },
       },
       TypeError,
-      "initialState.detector.head must be an integer or null: received 0.5",
+      "initialState.detector.head must be a safe integer or null: received 0.5",
     ],
   ];
   for (const [options, Class, message] of cases) throwsExactly(make(options), Class, message);

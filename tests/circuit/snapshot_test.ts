@@ -144,3 +144,40 @@ Deno.test("toJSON / initialState: time detector buckets survive, other widths ar
   assert.equal(other.stats().failureRate, 0, "a different bucket width starts empty");
   assert.deepEqual((other.toJSON().detector as { calls: number[] }).calls, [0, 0, 0, 0, 0]);
 });
+
+Deno.test("a snapshot whose count arrays have holes is rejected, not loaded as NaN", () => {
+  const clock = new VirtualClock();
+  const holes = new Array(10); // length 10, no elements
+  const options = {
+    kind: "time" as const,
+    windowMs: 1_000,
+    threshold: 0.5,
+    minThroughput: 1,
+    clock,
+  };
+  const initialState = {
+    state: "closed" as const,
+    openedAt: null,
+    breakMs: null,
+    opens: 0,
+    detector: {
+      kind: "time" as const,
+      bucketMs: 100,
+      head: 0,
+      calls: holes,
+      failures: holes,
+      slowCalls: holes,
+    },
+  };
+  let breaker: CircuitBreaker | undefined;
+  try {
+    breaker = new CircuitBreaker({ ...options, initialState });
+  } catch (error) {
+    assert.ok(error instanceof TypeError);
+    assert.match((error as Error).message, /^initialState\.detector\.calls must be/);
+    return;
+  }
+  // Accepted: then it must at least still work.
+  breaker.recordFailure();
+  assert.equal(breaker.state, "open", "a failure with minThroughput 1 and threshold 0.5 trips");
+});
