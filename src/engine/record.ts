@@ -92,6 +92,8 @@ export function recordSuccess(
   at: number,
   now: number,
 ): void {
-  recordOutcome(engine, tracer, RECORD.success, durationMs, at);
+  if (engine.circuit !== undefined || engine.failureBudget !== undefined) {
+    recordOutcome(engine, tracer, RECORD.success, durationMs, at);
+  }
   engine.report.success(tracer, attempt, now);
 }

@@ -158,7 +158,11 @@ export class Reporter extends EventSink {
 
   /** Attempt `attempt` succeeded at `now` (NaN: not read). */
   success(tracer: CallTracer, attempt: number, now: number): void {
-    if (!this.#listening(tracer)) return;
+    // (The check alone, so the fast path inlines it; the event is built below.)
+    if (this.#listening(tracer)) this.#success(tracer, attempt, now);
+  }
+
+  #success(tracer: CallTracer, attempt: number, now: number): void {
     this.#emit(tracer, {
       type: "success",
       policy: this.#name,
