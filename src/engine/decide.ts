@@ -80,7 +80,7 @@ const UNKNOWN = CLASS_INDEX.unknown;
  * 6. a delay that reaches the deadline ends the call now (`deadline`);
  *    otherwise retry after it.
  *
- * @throws {RangeError} when the backoff strategy returns anything but a number >= 0.
+ * @throws {RangeError} when the backoff strategy returns anything but a finite number >= 0.
  */
 export function decide(input: DecideInput, retry: ResolvedRetryOptions): Decision {
   const index = CLASS_INDEX[input.errorClass];
@@ -112,8 +112,9 @@ function delayFor(
     random: input.random,
     now: input.now,
   });
-  if (typeof delayMs !== "number" || !(delayMs >= 0)) {
-    rangeError(`${input.label} backoff result`, "a number >= 0", delayMs);
+  // (Infinity too is a broken strategy: it would end the call as if its deadline had passed.)
+  if (typeof delayMs !== "number" || !(delayMs >= 0 && delayMs < Infinity)) {
+    rangeError(`${input.label} backoff result`, "a finite number >= 0", delayMs);
   }
   return delayMs;
 }

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { ErrorClass } from "../core/error_class.ts";
+import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
 import { typeError } from "../core/validate.ts";
 import { CLASS_INDEX } from "../retry/retry_options.ts";
 import { AttemptRun, type Operation, OperationContext } from "./attempt.ts";
@@ -36,6 +36,11 @@ import { admitAttempt, budgetBreached, recordOutcome, recordSuccess } from "./re
 import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
 
 const PERMANENT = CLASS_INDEX.permanent;
+
+/** True for one of the {@link ERROR_CLASSES} (own keys only: "constructor" is not a class). */
+function isErrorClass(value: unknown): value is ErrorClass {
+  return typeof value === "string" && Object.hasOwn(CLASS_INDEX, value);
+}
 
 /**
  * Runs a call through the general loop. `first` is the first attempt when
@@ -219,6 +224,15 @@ export async function runLoop<T>(
         outcome = "permanent_fail";
         throw classifierError;
       }
+      if (verdict !== "success" && !isErrorClass(verdict)) {
+        recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+        outcome = "permanent_fail";
+        typeError(
+          `${engine.label} classify result`,
+          `"success" or one of the error classes (${ERROR_CLASSES.join(", ")})`,
+          verdict,
+        );
+      }
       let error = o.error;
       if (o.threw) {
         if (verdict === "success") verdict = "unknown";
@@ -305,6 +319,9 @@ export async function runLoop<T>(
       prevDelayMs = delayMs;
     }
   } catch (error) {
+    // A call that rejects where no outcome was set (a backoff, `discard` or a
+    // part's strategy threw) failed all the same, and is not retried.
+    if (outcome === "success") outcome = "permanent_fail";
     report.callFailed(tracer, outcome, attempts, error);
     throw error;
   } finally {

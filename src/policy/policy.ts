@@ -181,6 +181,11 @@ export class Policy {
       const { retryBudget: budget, ...rest } = options.retry;
       retryOptions = rest;
       if (budget !== undefined) {
+        if (!(budget instanceof RetryBudget)) {
+          if (typeof budget !== "object" || budget === null || Array.isArray(budget)) {
+            typeError("retry.retryBudget", "options for a RetryBudget, or a RetryBudget", budget);
+          }
+        }
         retryBudget = budget instanceof RetryBudget ? budget : under(
           "retry.retryBudget",
           () => new RetryBudget({ name, ...(clock === undefined ? {} : { clock }), ...budget }),

@@ -346,7 +346,7 @@ Deno.test("decide() rejects a strategy's bad delay with a RangeError naming the 
         }, retry),
       {
         name: "RangeError",
-        message: `policy "p" backoff result must be a number >= 0: received ${
+        message: `policy "p" backoff result must be a finite number >= 0: received ${
           typeof bad === "string" ? JSON.stringify(bad) : bad
         }`,
       },

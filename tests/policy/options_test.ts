@@ -163,7 +163,7 @@ Deno.test("a backoff that returns a bad delay fails the call with a clear error"
   const p = policy("p", { retry: { maxAttempts: 2, backoff: () => -1 } });
   await assert.rejects(p.execute(() => Promise.reject(new Error("x"))), {
     name: "RangeError",
-    message: 'policy "p" backoff result must be a number >= 0: received -1',
+    message: 'policy "p" backoff result must be a finite number >= 0: received -1',
   });
 });
 
