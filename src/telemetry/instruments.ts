@@ -21,7 +21,8 @@ export interface Instruments {
   bulkheadQueued: UpDownCounter;
 }
 
-const cache = new WeakMap<Meter, Instruments>();
+/** Per meter: its instruments, or null when creating them threw (a broken SDK). */
+const cache = new WeakMap<Meter, Instruments | null>();
 
 /**
  * Bucket boundaries in seconds for the duration histograms: the SDKs'
@@ -48,52 +49,65 @@ const DURATION_BUCKETS_S = [
 /** Retry delays run longer (backoff caps, Retry-After). */
 const DELAY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Returns the instruments of `meter`, creating them on first use. */
-export function instrumentsFor(meter: Meter): Instruments {
+/**
+ * Returns the instruments of `meter`, creating them on first use; undefined
+ * when `meter` is not an object or any of its `create*` methods throws (a
+ * broken SDK then records no metrics at all, and never fails a policy).
+ */
+export function instrumentsFor(meter: Meter): Instruments | undefined {
+  if (typeof meter !== "object" || meter === null) return undefined;
   let found = cache.get(meter);
   if (found === undefined) {
-    found = {
-      callDuration: meter.createHistogram("bulwark.call.duration", {
-        unit: "s",
-        description: "Duration of calls through a policy, retries and sleeps included.",
-        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
-      }),
-      attemptDuration: meter.createHistogram("bulwark.attempt.duration", {
-        unit: "s",
-        description: "Duration of single attempts.",
-        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
-      }),
-      events: meter.createCounter("bulwark.events", {
-        unit: "{event}",
-        description: "Resilience events by type (retry, permanent_fail, deadline_exceeded, ...).",
-      }),
-      retryDelay: meter.createHistogram("bulwark.retry.delay", {
-        unit: "s",
-        description: "Delay before each retry.",
-        advice: { explicitBucketBoundaries: DELAY_BUCKETS_S },
-      }),
-      circuitState: meter.createGauge("bulwark.circuit.state", {
-        unit: "1",
-        description: "Circuit breaker state: 0 closed, 1 half_open, 2 open (or isolated).",
-      }),
-      circuitTransitions: meter.createCounter("bulwark.circuit.transitions", {
-        unit: "{transition}",
-        description: "Circuit breaker state transitions.",
-      }),
-      failureBudgetRate: meter.createGauge("bulwark.failure_budget.rate", {
-        unit: "1",
-        description: "Failure rate over the failure budget's rolling window.",
-      }),
-      bulkheadInFlight: meter.createUpDownCounter("bulwark.bulkhead.in_flight", {
-        unit: "{call}",
-        description: "Calls running inside the bulkhead.",
-      }),
-      bulkheadQueued: meter.createUpDownCounter("bulwark.bulkhead.queued", {
-        unit: "{call}",
-        description: "Calls waiting for a bulkhead permit.",
-      }),
-    };
+    try {
+      found = create(meter);
+    } catch {
+      found = null;
+    }
     cache.set(meter, found);
   }
-  return found;
+  return found ?? undefined;
+}
+
+function create(meter: Meter): Instruments {
+  return {
+    callDuration: meter.createHistogram("bulwark.call.duration", {
+      unit: "s",
+      description: "Duration of calls through a policy, retries and sleeps included.",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    }),
+    attemptDuration: meter.createHistogram("bulwark.attempt.duration", {
+      unit: "s",
+      description: "Duration of single attempts.",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    }),
+    events: meter.createCounter("bulwark.events", {
+      unit: "{event}",
+      description: "Resilience events by type (retry, permanent_fail, deadline_exceeded, ...).",
+    }),
+    retryDelay: meter.createHistogram("bulwark.retry.delay", {
+      unit: "s",
+      description: "Delay before each retry.",
+      advice: { explicitBucketBoundaries: DELAY_BUCKETS_S },
+    }),
+    circuitState: meter.createGauge("bulwark.circuit.state", {
+      unit: "1",
+      description: "Circuit breaker state: 0 closed, 1 half_open, 2 open (or isolated).",
+    }),
+    circuitTransitions: meter.createCounter("bulwark.circuit.transitions", {
+      unit: "{transition}",
+      description: "Circuit breaker state transitions.",
+    }),
+    failureBudgetRate: meter.createGauge("bulwark.failure_budget.rate", {
+      unit: "1",
+      description: "Failure rate over the failure budget's rolling window.",
+    }),
+    bulkheadInFlight: meter.createUpDownCounter("bulwark.bulkhead.in_flight", {
+      unit: "{call}",
+      description: "Calls running inside the bulkhead.",
+    }),
+    bulkheadQueued: meter.createUpDownCounter("bulwark.bulkhead.queued", {
+      unit: "{call}",
+      description: "Calls waiting for a bulkhead permit.",
+    }),
+  };
 }

@@ -21,6 +21,41 @@ import type { CallOutcome, CallTracer } from "../engine/parts.ts";
 import { errorType } from "./error_type.ts";
 import type { OtelObserver } from "./otel_observer.ts";
 
+/** `fn` for `context.with`, remembering whether it was entered and how it ended. */
+class GuardedRun<T> {
+  readonly #fn: () => T;
+  #entered = false;
+  #threw = false;
+  #value: T | undefined;
+  #error: unknown;
+
+  constructor(fn: () => T) {
+    this.#fn = fn;
+  }
+
+  /** Runs `fn`. */
+  readonly call = (): T => {
+    this.#entered = true;
+    try {
+      return this.#value = this.#fn();
+    } catch (error) {
+      this.#threw = true;
+      this.#error = error;
+      throw error;
+    }
+  };
+
+  /**
+   * After `context.with` threw: runs `fn` directly if it was never entered,
+   * else returns or rethrows what `fn` itself produced.
+   */
+  settle(): T {
+    if (!this.#entered) return this.#fn();
+    if (this.#threw) throw this.#error;
+    return this.#value as T;
+  }
+}
+
 /** One call's spans and metrics. */
 export class OtelCallTracer implements CallTracer {
   readonly #observer: OtelObserver;
@@ -89,6 +124,12 @@ export class OtelCallTracer implements CallTracer {
     }
   }
 
+  /**
+   * Runs `fn` with the attempt span active. A context manager whose `with()`
+   * throws never fails the attempt nor runs it twice: if `fn` was not
+   * entered it is called directly; if it was, its own result (value or
+   * thrown error) stands and the error of `with()` is dropped.
+   */
   runAttempt<T>(fn: () => T): T {
     const span = this.#attemptSpan;
     if (span === undefined) return fn();
@@ -98,7 +139,12 @@ export class OtelCallTracer implements CallTracer {
     } catch {
       return fn();
     }
-    return context.with(active, fn);
+    const run = new GuardedRun(fn);
+    try {
+      return context.with(active, run.call);
+    } catch {
+      return run.settle();
+    }
   }
 
   attemptEnd(

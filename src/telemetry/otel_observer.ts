@@ -30,6 +30,16 @@ const RECHECK_EVERY = 1024;
 
 const NOOP_METER_CLASS = createNoopMeter().constructor;
 
+/** `make()`'s result when it is an object; undefined when it throws or returns none. */
+function guarded(make: () => unknown): object | undefined {
+  try {
+    const made = make();
+    return typeof made === "object" && made !== null ? made : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Gauge value of each circuit state (isolated is a forced open). */
 const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
   closed: 0,
@@ -56,18 +66,31 @@ export class OtelObserver implements CallObserver {
   /** The attribute sets of a successful call, built once (no key to build per call). */
   readonly #success: { call: Attributes; attempt: Attributes; event: Attributes };
 
-  /** Resolves the tracer and meter from `options` or the global API. */
+  /**
+   * Resolves the tracer and meter from `options` or the global API. Never
+   * throws: a provider whose `getTracer` throws (or returns no object) means
+   * no spans, one whose `getMeter` or instrument factories throw means no
+   * metrics. Broken telemetry loses telemetry, never calls.
+   */
   constructor(policy: string, options: TelemetryOptions = {}) {
     this.#policy = policy;
-    this.#spans = options.spans ?? "full";
-    if (options.tracerProvider !== undefined) {
-      this.#explicitTracer = options.tracerProvider.getTracer(SCOPE_NAME, VERSION) as Tracer;
+    let spans = options.spans ?? "full";
+    if (options.tracerProvider !== undefined && spans !== "off") {
+      const tracer = guarded(() => options.tracerProvider!.getTracer(SCOPE_NAME, VERSION));
+      // A broken explicit provider turns spans off rather than falling back
+      // to the global provider.
+      if (tracer === undefined) spans = "off";
+      else this.#explicitTracer = tracer as Tracer;
     }
-    const meter =
-      (options.meterProvider !== undefined
+    this.#spans = spans;
+    const meter = guarded(() =>
+      options.meterProvider !== undefined
         ? options.meterProvider.getMeter(SCOPE_NAME, VERSION)
-        : metrics.getMeter(SCOPE_NAME, VERSION)) as Meter;
-    this.#instruments = meter.constructor === NOOP_METER_CLASS ? undefined : instrumentsFor(meter);
+        : metrics.getMeter(SCOPE_NAME, VERSION)
+    ) as Meter | undefined;
+    this.#instruments = meter === undefined || meter.constructor === NOOP_METER_CLASS
+      ? undefined
+      : instrumentsFor(meter);
     this.#success = {
       call: this.attrs("call|success|", () => ({
         "bulwark.policy.name": policy,
