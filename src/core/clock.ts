@@ -161,6 +161,10 @@ export function wheelClock(
  *   tick (plus event-loop latency) later. The wheel's single interval stops
  *   once no timer is pending, so it never keeps an idle process alive.
  * - `sleep` (backoff delays) uses a precise runtime timer.
+ * - No timer ends early, however long: runtime timers fire a delay of 2^31
+ *   ms (about 24.9 days) or more after about 1 ms, so a longer `sleep` is a
+ *   chain of runtime timers that re-arms until it is due, and a long
+ *   `setTimer` waits in the wheel's far buckets until its tick comes.
  *
  * @example
  * ```ts
@@ -179,13 +183,93 @@ export const systemClock: Clock = wheelClock(
   (ms, signal) => sleepWith(preciseTimers, ms, signal),
 );
 
+/**
+ * The longest delay a runtime timer keeps: 2^31 - 1 ms (about 24.9 days).
+ * Deno, Node and browsers fire a `setTimeout` of 2^31 ms or more after
+ * about 1 ms instead, so a longer delay is chained from timers of at most
+ * this length (see {@link runtimeTimers}).
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** A runtime timer layer: `setTimeout`/`clearTimeout` and a monotonic `now`. */
+export interface RuntimeTimerLayer {
+  /** Arms a one-shot timer (`setTimeout`). */
+  set(callback: () => void, ms: number): unknown;
+  /** Cancels it (`clearTimeout`). */
+  clear(handle: unknown): void;
+  /** Monotonic milliseconds (`performance.now`). */
+  now(): number;
+}
+
+/**
+ * A timer longer than {@link MAX_TIMER_DELAY_MS}: a chain of runtime timers,
+ * each re-arming for what is left until the due time has come.
+ */
+class ChainedTimer {
+  readonly #layer: RuntimeTimerLayer;
+  readonly #callback: () => void;
+  readonly #due: number;
+  #handle: unknown;
+
+  constructor(layer: RuntimeTimerLayer, callback: () => void, ms: number) {
+    this.#layer = layer;
+    this.#callback = callback;
+    this.#due = layer.now() + ms;
+    this.#handle = layer.set(this.#onFire, MAX_TIMER_DELAY_MS);
+  }
+
+  readonly #onFire = () => {
+    const left = this.#due - this.#layer.now();
+    if (!(left > 0)) {
+      this.#handle = undefined;
+      this.#callback();
+    } else {
+      // Also re-arms a link that fired early (a clamped or drifting timer).
+      this.#handle = this.#layer.set(
+        this.#onFire,
+        left > MAX_TIMER_DELAY_MS ? MAX_TIMER_DELAY_MS : left,
+      );
+    }
+  };
+
+  cancel(): void {
+    if (this.#handle !== undefined) this.#layer.clear(this.#handle);
+    this.#handle = undefined;
+  }
+}
+
+/**
+ * Internal: a clock whose timers are the runtime timers of `layer`, exact
+ * for every delay. A delay up to {@link MAX_TIMER_DELAY_MS} is one runtime
+ * timer, as before; a longer one (a 30-day backoff, `Infinity`) is chained,
+ * so it never ends early. Tests pass a fake layer that clamps long delays
+ * as the runtime does.
+ */
+export function runtimeTimers(layer: RuntimeTimerLayer, now: () => number): Clock {
+  const clock: Clock = {
+    now,
+    sleep: (ms, signal) => sleepWith(clock, ms, signal),
+    setTimer: (callback, ms) =>
+      ms > MAX_TIMER_DELAY_MS
+        ? new ChainedTimer(layer, callback, ms)
+        : layer.set(callback, ms) as TimerId,
+    clearTimer: (id) => {
+      if (id instanceof ChainedTimer) id.cancel();
+      else layer.clear(id);
+    },
+  };
+  return clock;
+}
+
 /** Runtime timers, for sleeps that should end on time rather than on a tick. */
-const preciseTimers: Clock = {
-  now: () => systemClock.now(),
-  sleep: (ms, signal) => sleepWith(preciseTimers, ms, signal),
-  setTimer: (callback, ms) => setTimeout(callback, ms),
-  clearTimer: (id) => clearTimeout(id as number),
-};
+const preciseTimers: Clock = runtimeTimers(
+  {
+    set: (callback, ms) => setTimeout(callback, ms),
+    clear: (handle) => clearTimeout(handle as number),
+    now: () => performance.now(),
+  },
+  () => systemClock.now(),
+);
 
 /** A method of {@link Clock} a part relies on. */
 export type ClockMethod = "now" | "sleep" | "setTimer" | "clearTimer";

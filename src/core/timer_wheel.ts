@@ -57,7 +57,10 @@ export interface TimerWheelOptions {
  * Timing Wheels", SOSP 1987), reduced to a map from tick number to entries.
  *
  * - An entry never fires before its delay, and fires at most one tick (plus
- *   the event loop's own latency) after it.
+ *   the event loop's own latency) after it. This holds for any delay: one
+ *   of 2^31 ms or more (which a runtime `setTimeout` fires after about 1 ms)
+ *   waits in the far map until its tick comes, since the wheel's own runtime
+ *   timer is a short interval.
  * - One `setInterval` runs while entries are pending. When the last entry is
  *   cancelled, the wheel checks once the current macrotask is over and stops
  *   if it is still idle — so back-to-back calls that each arm and cancel a

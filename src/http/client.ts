@@ -29,6 +29,14 @@ import { LatencyHistogram } from "./latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
 
+/**
+ * How long the client's own policy waits at most for a `Retry-After` (a
+ * response's header or an error's `retryAfterMs`) unless `retry.maxRetryAfterMs`
+ * is set: 60,000 ms. A server asking for longer (`Retry-After: 2592000`, 30
+ * days) is retried after this instead.
+ */
+const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
+
 /** Connection pool settings of {@link createClient}. */
 export interface PoolOptions {
   /** Requests in flight at once (each attempt holds one slot until its response headers arrive). Default 64. */
@@ -51,7 +59,11 @@ export interface ClientOptions {
    * The policy every request runs under: a {@link Policy} (shared with other
    * code) or options for one of the client's own. A call makes up to 3
    * attempts unless `retry.maxAttempts` says otherwise (with or without this
-   * option), with decorrelated jitter and `Retry-After` honoured.
+   * option), with decorrelated jitter and `Retry-After` honoured. The
+   * client's own policy waits at most `retry.maxRetryAfterMs` for a
+   * `Retry-After`, default 60,000 ms: a longer
+   * request is cut to it (set `maxRetryAfterMs: Infinity` for no cap). A
+   * {@link Policy} passed in keeps its own setting.
    */
   policy?: Policy | PolicyOptions;
   /** Timeout of each attempt (request until response headers). */
@@ -128,6 +140,23 @@ interface Upload {
   failed?: unknown;
 }
 
+/**
+ * The client's own policy options with `retry.maxRetryAfterMs` defaulted to
+ * `DEFAULT_MAX_RETRY_AFTER_MS`. Anything that is not an options object
+ * is passed on as it is, for the policy to report.
+ */
+function withRetryAfterCap(options: PolicyOptions | undefined): PolicyOptions | undefined {
+  if (options === undefined) return { retry: { maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS } };
+  if (typeof options !== "object" || options === null) return options;
+  const retry = options.retry;
+  if (retry === undefined) {
+    return { ...options, retry: { maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS } };
+  }
+  if (typeof retry !== "object" || retry === null || Array.isArray(retry)) return options;
+  if (retry.maxRetryAfterMs !== undefined) return options;
+  return { ...options, retry: { ...retry, maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS } };
+}
+
 /** Cancels the body of a response that will not reach the caller. */
 function cancelBody(value: unknown): void {
   if (value instanceof Response && value.body !== null && !value.bodyUsed) {
@@ -153,6 +182,9 @@ function cancelBody(value: unknown): void {
  *   `PoolTimeoutError` (not retried). Keep-alive connections come from one
  *   `Deno.createHttpClient` where the runtime has it.
  * - The call's deadline travels downstream in the `bulwark-deadline` header.
+ * - A `Retry-After` delays a retry by at most 60 s (60,000 ms) unless the
+ *   client's policy options set `retry.maxRetryAfterMs`; a longer one is cut
+ *   to the cap. A {@link Policy} passed in keeps its own setting.
  *
  * @example
  * ```ts
@@ -208,7 +240,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   const ownsPolicy = !(options.policy instanceof Policy);
   const policy = options.policy instanceof Policy
     ? options.policy
-    : new Policy(name, { clock, ...options.policy });
+    : new Policy(name, { clock, ...withRetryAfterCap(options.policy) });
   const gate = new Bulkhead({
     name: `${name} pool`,
     maxConcurrent: maxConnections,

@@ -451,3 +451,20 @@ Deno.test("coarseNow() returns the latest reading while running and reads the cl
     await finish(m.wheel);
   }
 });
+
+Deno.test("TimerWheel: a timer of 2^31 ms or more (past what a runtime timer keeps) waits in the far bucket until due", () => {
+  const { wheel, tick, now } = manual(1_000);
+  const fired: Array<[string, number]> = [];
+  const thirtyDays = 30 * 86_400_000;
+  wheel.schedule(() => fired.push(["2^31", now()]), 2 ** 31);
+  wheel.scheduleAt(() => fired.push(["30 days", now()]), 1_000 + thirtyDays);
+  tick(2_000);
+  tick(1_000 + 2 ** 31 - 1);
+  assert.equal(fired.length, 0);
+  tick(1_000 + 2 ** 31 + 1_000); // within a tick after it is due
+  tick(1_000 + thirtyDays - 1);
+  assert.deepEqual(fired, [["2^31", 1_000 + 2 ** 31 + 1_000]]);
+  tick(1_000 + thirtyDays);
+  assert.deepEqual(fired, [["2^31", 1_000 + 2 ** 31 + 1_000], ["30 days", 1_000 + thirtyDays]]);
+  assert.equal(wheel.running, false);
+});

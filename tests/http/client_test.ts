@@ -426,3 +426,90 @@ Deno.test("a streamed body that never ends cannot outlive the caller's signal or
     await server.close();
   }
 });
+
+Deno.test("a Retry-After of 30 days is capped to the client's default of 60 s", async () => {
+  const hits: number[] = [];
+  const clock = recordingClock();
+  const fetch = () => {
+    hits.push(hits.length + 1);
+    return Promise.resolve(
+      hits.length === 1
+        ? new Response(null, { status: 503, headers: { "retry-after": "2592000" } })
+        : new Response("fresh"),
+    );
+  };
+  // With and without policy options: the client's own policy gets the cap.
+  for (
+    const policyOptions of [undefined, { telemetry: false as const }, { retry: { maxAttempts: 2 } }]
+  ) {
+    hits.length = 0;
+    clock.sleeps.length = 0;
+    const client = createClient({ clock, fetch, policy: policyOptions });
+    try {
+      const res = await client.fetch("http://127.0.0.1/item");
+      assert.equal(await res.text(), "fresh");
+      assert.deepEqual(clock.sleeps, [60_000]);
+      assert.equal(hits.length, 2);
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("a Retry-After of 30 days on a VirtualClock: the client retries after 60 s, not 30 days", async () => {
+  const clock = new VirtualClock();
+  const at: number[] = [];
+  const client = createClient({
+    clock,
+    policy: { telemetry: false },
+    fetch: () => {
+      at.push(clock.now());
+      return Promise.resolve(
+        at.length === 1
+          ? new Response(null, { status: 503, headers: { "retry-after": "2592000" } })
+          : new Response("fresh"),
+      );
+    },
+  });
+  try {
+    const call = client.fetch("http://127.0.0.1/item");
+    await clock.advance(59_999);
+    assert.deepEqual(at, [0]);
+    await clock.advance(1);
+    assert.equal(await (await call).text(), "fresh");
+    assert.deepEqual(at, [0, 60_000]);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("retry.maxRetryAfterMs set on the client's policy options, or a Policy passed in, overrides the default cap", async () => {
+  const clock = recordingClock();
+  let n = 0;
+  const fetch = () =>
+    Promise.resolve(
+      ++n % 2 === 1
+        ? new Response(null, { status: 503, headers: { "retry-after": "2592000" } })
+        : new Response("fresh"),
+    );
+  const own = createClient({
+    clock,
+    fetch,
+    policy: { telemetry: false, retry: { maxRetryAfterMs: 5_000 } },
+  });
+  try {
+    await (await own.fetch("http://127.0.0.1/a")).text();
+    assert.deepEqual(clock.sleeps, [5_000]);
+  } finally {
+    own.close();
+  }
+  clock.sleeps.length = 0;
+  const shared = policy("shared", { clock, telemetry: false, retry: { maxAttempts: 2 } });
+  const given = createClient({ clock, fetch, policy: shared });
+  try {
+    await (await given.fetch("http://127.0.0.1/b")).text();
+    assert.deepEqual(clock.sleeps, [2_592_000_000]); // the shared policy keeps no cap
+  } finally {
+    given.close();
+  }
+});
