@@ -13,7 +13,12 @@ import type { CircuitState, EventSink } from "../core/events.ts";
 import type { RandomSource } from "../core/random.ts";
 import { createDetector } from "./detector.ts";
 import type { FailureDetector } from "./failure_detector.ts";
-import { breakFrom, type CircuitBreakerOptions, circuitOptions } from "./options.ts";
+import {
+  breakFrom,
+  type CircuitBreakerOptions,
+  circuitOptions,
+  DEFAULT_BREAK_MS,
+} from "./options.ts";
 import {
   type BreakerCallContext,
   callSignal,
@@ -45,6 +50,13 @@ const CLOSED = 0;
 const OPEN = 1;
 const HALF_OPEN = 2;
 const ISOLATED = 3;
+
+/**
+ * Appended to an opening's `circuit_transition` reason when the `breakMs`
+ * strategy threw or returned no finite number >= 0 and the fallback break
+ * was used (e.g. `"failure_threshold+break_fallback"`).
+ */
+const BREAK_FALLBACK = "+break_fallback";
 
 /**
  * A circuit breaker: stops calling a failing dependency for a while, then
@@ -382,18 +394,33 @@ export class CircuitBreaker {
   #open(reason: string): void {
     const now = this.#clock.now();
     const attempt = this.#opens + 1;
-    const breakMs = this.#nextBreak(attempt, now);
+    let breakMs = this.#nextBreak(attempt, now);
+    if (breakMs !== breakMs) {
+      // The strategy threw or returned no valid break: open anyway.
+      breakMs = this.#fallbackBreak(attempt);
+      reason += BREAK_FALLBACK;
+    }
     this.#opens = attempt;
     this.#breakMs = breakMs;
     this.#openedAt = now;
     this.#enter(OPEN, reason, now);
   }
 
+  /** The next break, or NaN when the `breakMs` strategy failed. */
   #nextBreak(attempt: number, now: number): number {
     const strategy = this.#breakStrategy;
     if (strategy === undefined) return this.#fixedBreakMs;
     const prevDelayMs = attempt > 1 ? this.#breakMs : undefined;
     return breakFrom(strategy, attempt, prevDelayMs, this.#random, now);
+  }
+
+  /**
+   * The break used when the strategy fails: the run's previous break, or
+   * {@link DEFAULT_BREAK_MS} at the run's first opening.
+   */
+  #fallbackBreak(attempt: number): number {
+    const previous = this.#breakMs;
+    return attempt > 1 && previous >= 0 && previous < Infinity ? previous : DEFAULT_BREAK_MS;
   }
 
   /** Moves to `to`, clearing per-state bookkeeping, then emits the transition. */
@@ -439,7 +466,8 @@ export class CircuitBreaker {
       // Holds do not survive a restart: treat it as an opening right now.
       const now = this.#clock.now();
       const attempt = saved.opens + 1;
-      this.#breakMs = this.#nextBreak(attempt, now);
+      const breakMs = this.#nextBreak(attempt, now);
+      this.#breakMs = breakMs === breakMs ? breakMs : this.#fallbackBreak(attempt);
       this.#opens = attempt;
       this.#openedAt = now;
     }

@@ -35,8 +35,11 @@ export interface CircuitCommonOptions {
    * or a backoff strategy called at each opening with `{ attempt, prevDelayMs,
    * errorClass: "transient", random, now }`, where `attempt` counts the
    * consecutive openings (1 for the first after the circuit was closed) and
-   * `prevDelayMs` is the previous break of the run. It must return a finite
-   * number >= 0. Default 30,000.
+   * `prevDelayMs` is the previous break of the run. It should return a
+   * finite number >= 0. When it throws or returns anything else the circuit
+   * opens anyway with the fallback break (the run's previous break, else
+   * 30,000 ms) and the transition's reason gets `+break_fallback` appended
+   * (e.g. `"failure_threshold+break_fallback"`). Default 30,000.
    *
    * @example Breaks that grow while probes keep failing
    * ```ts
@@ -118,8 +121,11 @@ export const COMMON_KEYS: readonly string[] = [
   "initialState",
 ];
 
-/** Default break, when `breakMs` is not given. */
-const DEFAULT_BREAK_MS = 30_000;
+/**
+ * Default break, when `breakMs` is not given; also the fallback break of a
+ * `breakMs` strategy that fails at the first opening of a run.
+ */
+export const DEFAULT_BREAK_MS = 30_000;
 
 /**
  * Validates `breakMs`: a fixed break (`strategy` undefined) or a strategy
@@ -162,7 +168,10 @@ export function slowCallOptions(
 
 /**
  * Calls a `breakMs` strategy for the `attempt`-th consecutive opening and
- * validates what it returns: a finite number >= 0.
+ * returns its break: a finite number >= 0. NaN when the strategy throws or
+ * returns anything else, so the breaker opens with its fallback break
+ * instead (see `CircuitBreaker`): a broken strategy never keeps a circuit
+ * closed nor turns calls into its own error.
  */
 export function breakFrom(
   strategy: BackoffStrategy,
@@ -171,11 +180,13 @@ export function breakFrom(
   random: RandomSource,
   now: number,
 ): number {
-  const ms: unknown = strategy({ attempt, prevDelayMs, errorClass: "transient", random, now });
-  const rule = "a strategy returning a finite number >= 0";
-  if (typeof ms !== "number") typeError("breakMs", rule, ms);
-  if (!(ms >= 0 && ms < Infinity)) rangeError("breakMs", rule, ms);
-  return ms;
+  let ms: unknown;
+  try {
+    ms = strategy({ attempt, prevDelayMs, errorClass: "transient", random, now });
+  } catch {
+    return NaN;
+  }
+  return typeof ms === "number" && ms >= 0 && ms < Infinity ? ms : NaN;
 }
 
 /** The breaker's own options after validation and defaults (the detector's are its own). */

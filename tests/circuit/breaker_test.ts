@@ -8,6 +8,8 @@ import type { Clock } from "../../src/core/clock.ts";
 import { CircuitOpenError } from "../../src/core/errors.ts";
 import type { ResilienceEvent } from "../../src/core/events.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { TransientError } from "../../src/classify/markers.ts";
+import { policy } from "../../src/policy/policy.ts";
 import { feed, noTimers, setup } from "./_helpers.ts";
 
 Deno.test("closed -> open emits one transition with reason failure_threshold", () => {
@@ -203,23 +205,94 @@ Deno.test("breakMs strategy: successive openings use attempt 1, 2, 3 and the bre
   noTimers(clock);
 });
 
-Deno.test("breakMs strategy: an invalid result throws and leaves the state alone", () => {
-  for (const bad of [NaN, -1, Infinity, "5"]) {
-    const breaker = new CircuitBreaker({
+Deno.test("breakMs strategy: an invalid result or a throw opens anyway with the fallback break (30 s, reason +break_fallback)", async () => {
+  const throwing = () => {
+    throw new Error("strategy bug");
+  };
+  for (
+    const [label, strategy] of [
+      ["NaN", () => NaN],
+      ["-1", () => -1],
+      ["Infinity", () => Infinity],
+      ['"5"', () => "5" as unknown as number],
+      ["throws", throwing],
+    ] as const
+  ) {
+    const { breaker, clock, transitions } = setup({
       kind: "consecutive",
       threshold: 1,
-      breakMs: () => bad as number,
-      clock: new VirtualClock(),
+      breakMs: strategy,
     });
     assert.equal(breaker.allowCall(), true);
-    assert.throws(
-      () => breaker.recordFailure(),
-      (e: unknown) =>
-        e instanceof (typeof bad === "number" ? RangeError : TypeError) &&
-        e.message.startsWith("breakMs must be a strategy returning a finite number >= 0: received"),
+    breaker.recordFailure(); // must not throw
+    assert.equal(breaker.state, "open", label);
+    assert.deepEqual(transitions(), ["closed->open:failure_threshold+break_fallback"], label);
+    assert.equal(breaker.retryAfterMs, 30_000, label);
+    assert.equal(breaker.toJSON().breakMs, 30_000, label);
+    // A call through execute() is rejected as open, not with the strategy's error.
+    await assert.rejects(
+      breaker.execute(() => "never"),
+      (e: unknown) => e instanceof CircuitOpenError && e.retryAfterMs === 30_000,
+      label,
     );
-    assert.equal(breaker.state, "closed");
+    await clock.advance(29_999);
+    assert.equal(breaker.allowCall(), false, label);
+    await clock.advance(1);
+    assert.equal(breaker.allowCall(), true, label); // the probe
+    assert.equal(breaker.state, "half_open", label);
+    // A failed probe: the run's previous break (the fallback) is used again.
+    breaker.recordFailure();
+    assert.equal(breaker.retryAfterMs, 30_000, label);
+    assert.equal(transitions().at(-1), "half_open->open:probe_failure+break_fallback", label);
   }
+});
+
+Deno.test("breakMs strategy: a failure after a valid break falls back to the run's previous break", async () => {
+  let n = 0;
+  const { breaker, clock, transitions } = setup({
+    kind: "consecutive",
+    threshold: 1,
+    breakMs: () => (++n === 1 ? 700 : NaN),
+  });
+  breaker.recordFailure();
+  assert.equal(breaker.retryAfterMs, 700);
+  await clock.advance(700);
+  assert.equal(breaker.allowCall(), true);
+  breaker.recordFailure();
+  assert.equal(breaker.state, "open");
+  assert.equal(breaker.retryAfterMs, 700);
+  assert.deepEqual(transitions(), [
+    "closed->open:failure_threshold",
+    "open->half_open:break_elapsed",
+    "half_open->open:probe_failure+break_fallback",
+  ]);
+});
+
+Deno.test("breakMs strategy returning NaN in a policy: calls reject with CircuitOpenError, not RangeError", async () => {
+  const clock = new VirtualClock();
+  const events: ResilienceEvent[] = [];
+  const p = policy("nan-break", {
+    clock,
+    telemetry: false,
+    onEvent: (e) => events.push(e),
+    retry: { maxAttempts: 1 },
+    circuit: { kind: "consecutive", threshold: 2, breakMs: () => NaN },
+  });
+  const fail = () => Promise.reject(new TransientError("down"));
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(
+      p.execute(fail),
+      (e: unknown) => !(e instanceof RangeError) && !(e instanceof CircuitOpenError),
+    );
+  }
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(p.execute(fail), (e: unknown) => e instanceof CircuitOpenError);
+  }
+  const transitions = events.filter((e) => e.type === "circuit_transition");
+  assert.deepEqual(transitions.map((e) => e.reason), ["failure_threshold+break_fallback"]);
+});
+
+Deno.test("breakMs strategy: 0 is a valid break", () => {
   // 0 is allowed: the next allowCall probes at once
   const zero = new CircuitBreaker({
     kind: "consecutive",
