@@ -7,10 +7,11 @@
 
 import { type Clock, clockOption } from "../core/clock.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
-import { RollingWindow } from "../core/rolling_window.ts";
+import { MAX_BUCKETS, RollingWindow } from "../core/rolling_window.ts";
 import {
   functionValue,
   integerAtLeast,
+  integerBetween,
   knownKeys,
   nameOption,
   numberAbove,
@@ -146,7 +147,7 @@ export class FailureBudget {
     this.threshold = numberBetween("threshold", options.threshold, 0, 1);
     const windowMs = numberAbove("windowMs", options.windowMs, 0);
     this.#minSamples = integerAtLeast("minSamples", options.minSamples, 1);
-    const buckets = integerAtLeast("buckets", options.buckets ?? 10, 1);
+    const buckets = integerBetween("buckets", options.buckets ?? 10, 1, MAX_BUCKETS);
     if (options.onBreach !== undefined) {
       this.#onBreach = functionValue("onBreach", options.onBreach);
     }

@@ -5,10 +5,10 @@
  */
 
 import { type Clock, clockOption } from "../core/clock.ts";
-import { RollingWindow } from "../core/rolling_window.ts";
+import { MAX_BUCKETS, RollingWindow } from "../core/rolling_window.ts";
 import { type EventListener, EventSink } from "../core/events.ts";
 import {
-  integerAtLeast,
+  integerBetween,
   knownKeys,
   nameOption,
   numberAbove,
@@ -143,7 +143,7 @@ export class RetryBudget {
     this.ratio = numberAtLeast("ratio", options.ratio, 0);
     this.minPerSecond = numberAtLeast("minPerSecond", options.minPerSecond ?? 10, 0);
     this.windowMs = numberAbove("windowMs", options.windowMs ?? 10_000, 0);
-    const buckets = integerAtLeast("buckets", options.buckets ?? 10, 1);
+    const buckets = integerBetween("buckets", options.buckets ?? 10, 1, MAX_BUCKETS);
     const clock = clockOption(options.clock ?? undefined, ["now"]);
     this.name = nameOption("name", options.name, "retry-budget");
     this.events = new EventSink();

@@ -185,8 +185,12 @@ export class Bulkhead {
     objectValue("options", options);
     knownKeys("", options, KEYS);
     this.name = nameOption("name", options.name, "bulkhead");
-    this.maxConcurrent = integerAtLeast("maxConcurrent", options.maxConcurrent, 1);
-    this.maxQueue = integerAtLeast("maxQueue", options.maxQueue ?? 0, 0);
+    this.maxConcurrent = atMost(
+      "maxConcurrent",
+      integerAtLeast("maxConcurrent", options.maxConcurrent, 1),
+      1,
+    );
+    this.maxQueue = atMost("maxQueue", integerAtLeast("maxQueue", options.maxQueue ?? 0, 0), 0);
     this.#queueTimeoutMs = options.queueTimeoutMs === undefined
       ? Infinity
       : numberAbove("queueTimeoutMs", options.queueTimeoutMs, 0);
@@ -436,6 +440,21 @@ export class Bulkhead {
     }
     return new BulkheadRejectedError(message, { policy: this.name });
   }
+}
+
+/**
+ * Most permits, and most queued calls, a bulkhead may have. Nothing is
+ * allocated up front, but a larger limit is no limit (and a typo such as
+ * `1e9` should not pass for one).
+ */
+export const MAX_BULKHEAD_SIZE = 1_000_000;
+
+/** Checks the upper bound of a size option already checked against `min`. */
+function atMost(name: string, value: number, min: number): number {
+  if (value > MAX_BULKHEAD_SIZE) {
+    rangeError(name, `an integer between ${min} and ${MAX_BULKHEAD_SIZE}`, value);
+  }
+  return value;
 }
 
 /** Validates a per-call `timeoutMs`: a number >= 0, `Infinity` included. */

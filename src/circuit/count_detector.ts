@@ -4,7 +4,10 @@
  * @module
  */
 
-import { integerAtLeast, objectValue, rangeError, typeError } from "../core/validate.ts";
+import { integerBetween, objectValue, rangeError, typeError } from "../core/validate.ts";
+
+/** Most calls a count window may hold (`size`): its ring buffer is `size` bytes. */
+export const MAX_COUNT_SIZE = 100_000;
 import type {
   CountDetectorSnapshot,
   FailureDetector,
@@ -93,7 +96,7 @@ export class CountDetector implements FailureDetector {
   /** Validates `settings` (TypeError / RangeError naming the option). */
   constructor(settings: CountDetectorSettings) {
     objectValue("options", settings);
-    this.size = integerAtLeast("size", settings.size, 1);
+    this.size = integerBetween("size", settings.size, 1, MAX_COUNT_SIZE);
     this.threshold = ratioOption("threshold", settings.threshold);
     if (settings.minCalls === undefined) {
       this.minCalls = this.size;

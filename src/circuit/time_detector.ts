@@ -4,8 +4,14 @@
  * @module
  */
 
-import { RollingWindow } from "../core/rolling_window.ts";
-import { integerAtLeast, numberAbove, objectValue, typeError } from "../core/validate.ts";
+import { MAX_BUCKETS, RollingWindow } from "../core/rolling_window.ts";
+import {
+  integerAtLeast,
+  integerBetween,
+  numberAbove,
+  objectValue,
+  typeError,
+} from "../core/validate.ts";
 import type { FailureDetector, TimeDetectorSnapshot, TripReason } from "./failure_detector.ts";
 import { optionalSlowCallRatio, ratioOption, snapshotMatches } from "./_detector_shared.ts";
 
@@ -107,7 +113,7 @@ export class TimeDetector implements FailureDetector {
     this.windowMs = numberAbove("windowMs", settings.windowMs, 0);
     const buckets = settings.buckets === undefined
       ? DEFAULT_BUCKETS
-      : integerAtLeast("buckets", settings.buckets, 1);
+      : integerBetween("buckets", settings.buckets, 1, MAX_BUCKETS);
     this.threshold = ratioOption("threshold", settings.threshold);
     this.minThroughput = settings.minThroughput === undefined
       ? DEFAULT_MIN_THROUGHPUT

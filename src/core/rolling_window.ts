@@ -8,7 +8,15 @@
  */
 
 import type { Clock } from "./clock.ts";
-import { integerAtLeast, numberAbove } from "./validate.ts";
+import { integerAtLeast, integerBetween, numberAbove } from "./validate.ts";
+
+/**
+ * Most buckets a window may have (every part that takes `buckets` checks
+ * this bound at construction): more would buy a finer edge at the cost of
+ * memory and of time on every roll-over, and a typo such as `1e9` would
+ * allocate gigabytes.
+ */
+export const MAX_BUCKETS = 1_000;
 
 /** Options of {@link RollingWindow}. */
 export interface RollingWindowOptions {
@@ -119,7 +127,7 @@ export class RollingWindow {
   /** Creates an empty window. Throws on invalid options. */
   constructor(options: RollingWindowOptions) {
     const windowMs = numberAbove("windowMs", options.windowMs, 0);
-    this.#buckets = integerAtLeast("buckets", options.buckets, 1);
+    this.#buckets = integerBetween("buckets", options.buckets, 1, MAX_BUCKETS);
     this.#counters = integerAtLeast("counters", options.counters, 1);
     this.#clock = options.clock ?? NO_CLOCK;
     this.#widthMs = windowMs / this.#buckets;

@@ -47,6 +47,18 @@ export function integerAtLeast(name: string, value: unknown, min: number): numbe
   return value;
 }
 
+/**
+ * Asserts an integer in the closed range [min, max]; returns it. Throws
+ * `TypeError` for a non-number and `RangeError` otherwise, both
+ * `<option> must be an integer between <min> and <max>: received <value>`.
+ */
+export function integerBetween(name: string, value: unknown, min: number, max: number): number {
+  const rule = `an integer between ${min} and ${max}`;
+  if (typeof value !== "number") typeError(name, rule, value);
+  if (!Number.isInteger(value) || value < min || value > max) rangeError(name, rule, value);
+  return value;
+}
+
 /** Asserts a finite number >= `min`; returns it. */
 export function numberAtLeast(name: string, value: unknown, min: number): number {
   if (typeof value !== "number") typeError(name, `a number >= ${min}`, value);
@@ -103,7 +115,11 @@ export function optionalSignal(name: string, value: unknown): AbortSignal | unde
   return value as AbortSignal | undefined;
 }
 
-/** Throws a `TypeError` for the first key of `value` not in `known` (catches typos). */
+/**
+ * Throws a `TypeError` for the first key of `value` not in `known` (catches
+ * typos). Only the listed names are accepted: a key named `constructor` or
+ * `__proto__` is unknown like any other.
+ */
 export function knownKeys(name: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {

@@ -13,6 +13,9 @@ import { fullJitter } from "../backoff/full_jitter.ts";
 import { equalJitter } from "../backoff/equal_jitter.ts";
 import { decorrelatedJitter } from "../backoff/decorrelated_jitter.ts";
 import { tokenBackoff } from "../backoff/token_backoff.ts";
+import { MAX_BUCKETS } from "../core/rolling_window.ts";
+import { MAX_COUNT_SIZE } from "../circuit/count_detector.ts";
+import { MAX_BULKHEAD_SIZE } from "../bulkhead/bulkhead.ts";
 import { SPAN_MODES } from "../telemetry/telemetry_options.ts";
 import { Policy, type PolicyOptions } from "./policy.ts";
 import {
@@ -34,10 +37,11 @@ const msAtLeast0 = (description: string): SchemaNode => ({
   min: 0,
   description: `${description} (milliseconds)`,
 });
-const int = (min: number, description: string): SchemaNode => ({
+const int = (min: number, description: string, max?: number): SchemaNode => ({
   kind: "number",
   integer: true,
   min,
+  ...(max === undefined ? {} : { max }),
   description,
 });
 const ratio = (description: string): SchemaNode => ({
@@ -162,7 +166,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
             ratio: { kind: "number", min: 0, description: "Retries allowed per request." },
             minPerSecond: { kind: "number", min: 0, description: "Floor of retries per second." },
             windowMs: ms("Rolling window"),
-            buckets: int(1, "Buckets in the window."),
+            buckets: int(1, "Buckets in the window. Default 10.", MAX_BUCKETS),
           },
           required: ["ratio"],
         },
@@ -185,7 +189,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
             "Opens when the failure ratio over the last `size` calls reaches `threshold`.",
           properties: {
             ...CIRCUIT_COMMON,
-            size: int(1, "Calls in the window."),
+            size: int(1, "Calls in the window.", MAX_COUNT_SIZE),
             threshold: failureRatio,
             minCalls: int(1, "Calls needed before the ratio counts. Default size."),
           },
@@ -197,7 +201,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
           properties: {
             ...CIRCUIT_COMMON,
             windowMs: ms("Rolling window"),
-            buckets: int(1, "Buckets in the window. Default 10."),
+            buckets: int(1, "Buckets in the window. Default 10.", MAX_BUCKETS),
             threshold: failureRatio,
             minThroughput: int(1, "Calls needed in the window. Default 100."),
           },
@@ -213,7 +217,7 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
         threshold: ratio("Breached when the failure rate is above this."),
         windowMs: ms("Rolling window"),
         minSamples: int(1, "Samples needed before a breach."),
-        buckets: int(1, "Buckets in the window. Default 10."),
+        buckets: int(1, "Buckets in the window. Default 10.", MAX_BUCKETS),
         action: {
           kind: "enum",
           values: ["observe", "reject"],
@@ -227,8 +231,8 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
       description: "A concurrency limit with a FIFO queue.",
       properties: {
         name,
-        maxConcurrent: int(1, "Calls running at once."),
-        maxQueue: int(0, "Calls waiting. Default 0."),
+        maxConcurrent: int(1, "Calls running at once.", MAX_BULKHEAD_SIZE),
+        maxQueue: int(0, "Calls waiting. Default 0.", MAX_BULKHEAD_SIZE),
         queueTimeoutMs: ms("Longest wait in the queue"),
       },
       required: ["maxConcurrent"],
@@ -308,14 +312,18 @@ export class PolicyDeclarationError extends TypeError {
 
 export type { DeclarationIssue };
 
-const FACTORIES: Record<string, (options: never) => BackoffStrategy> = {
-  constant: (o: { ms: number }) => constant(o.ms),
-  exponential,
-  fullJitter,
-  equalJitter,
-  decorrelatedJitter,
-  tokenBackoff,
-};
+/** The factories by `type`; a Map, so that no `type` finds an inherited property. */
+const FACTORIES: ReadonlyMap<string, (options: never) => BackoffStrategy> = new Map<
+  string,
+  (options: never) => BackoffStrategy
+>([
+  ["constant", (o: { ms: number }) => constant(o.ms)],
+  ["exponential", exponential],
+  ["fullJitter", fullJitter],
+  ["equalJitter", equalJitter],
+  ["decorrelatedJitter", decorrelatedJitter],
+  ["tokenBackoff", tokenBackoff],
+]);
 
 /** Builds a backoff from its declaration, reporting a rejected option at `path`. */
 function backoffFrom(
@@ -324,8 +332,14 @@ function backoffFrom(
   issues: DeclarationIssue[],
 ): BackoffStrategy | undefined {
   const { type, ...options } = decl;
+  const factory = FACTORIES.get(type as string);
+  if (factory === undefined) {
+    // Unreachable after validateNode (the schema lists the same types).
+    issues.push({ path: `${path}.type`, message: `${path}.type is not a known backoff type` });
+    return undefined;
+  }
   try {
-    return FACTORIES[type as string](options as never);
+    return factory(options as never);
   } catch (error) {
     if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
     const message = `${path}.${error.message}`;

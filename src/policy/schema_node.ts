@@ -231,7 +231,8 @@ export function validateNode(
     tagKey = node.tag;
     const tag = record[node.tag];
     const variants = Object.keys(node.variants);
-    if (typeof tag !== "string" || !(tag in node.variants)) {
+    // Own keys only: a tag named "constructor" or "__proto__" is not a variant.
+    if (typeof tag !== "string" || !Object.hasOwn(node.variants, tag)) {
       issues.push({
         path: optionPath(path, node.tag),
         message: `${optionPath(path, node.tag)} must be ${listChoices(variants)}: received ${
@@ -247,7 +248,9 @@ export function validateNode(
   const known = Object.keys(object.properties);
   for (const [key, v] of Object.entries(record)) {
     if (key === tagKey) continue;
-    const child = object.properties[key];
+    // Own keys only: a key named "constructor" or "toString" is unknown, not
+    // a property inherited from Object.prototype.
+    const child = Object.hasOwn(object.properties, key) ? object.properties[key] : undefined;
     if (child === undefined) {
       issues.push({
         path: optionPath(path, key),
@@ -260,7 +263,7 @@ export function validateNode(
     }
   }
   for (const key of object.required ?? []) {
-    if (record[key] === undefined) {
+    if (!Object.hasOwn(record, key) || record[key] === undefined) {
       issues.push({ path: optionPath(path, key), message: `${optionPath(path, key)} is required` });
     }
   }

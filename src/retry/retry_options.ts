@@ -83,7 +83,8 @@ export const CLASS_INDEX: Readonly<Record<ErrorClass, number>> = Object.freeze(
 
 function checkClassKeys(name: string, record: object): void {
   for (const key of Object.keys(record)) {
-    if (!(key in CLASS_INDEX)) {
+    // Own keys only: "constructor", "toString" or "__proto__" are not classes.
+    if (!Object.hasOwn(CLASS_INDEX, key)) {
       typeError(`${name}.${key}`, `one of the error classes (${ERROR_CLASSES.join(", ")})`, key);
     }
   }

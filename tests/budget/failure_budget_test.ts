@@ -337,9 +337,17 @@ Deno.test("failure budget: rejects bad input with the option's name", () => {
       TypeError,
       "minSamples must be an integer >= 1: received undefined",
     ],
-    [make({ buckets: 0 }), RangeError, "buckets must be an integer >= 1: received 0"],
-    [make({ buckets: 1.5 }), RangeError, "buckets must be an integer >= 1: received 1.5"],
-    [make({ buckets: "10" }), TypeError, 'buckets must be an integer >= 1: received "10"'],
+    [make({ buckets: 0 }), RangeError, "buckets must be an integer between 1 and 1000: received 0"],
+    [
+      make({ buckets: 1.5 }),
+      RangeError,
+      "buckets must be an integer between 1 and 1000: received 1.5",
+    ],
+    [
+      make({ buckets: "10" }),
+      TypeError,
+      'buckets must be an integer between 1 and 1000: received "10"',
+    ],
     [make({ onBreach: "alert" }), TypeError, 'onBreach must be a function: received "alert"'],
     [
       make({ action: "block" }),
@@ -371,4 +379,24 @@ Deno.test("failure budget: systemClock is the default", () => {
   budget.record(true);
   assert.equal(budget.samples(), 1);
   assert.equal(budget.isBreached(), true);
+});
+
+Deno.test("buckets has an upper bound of 1000, checked at construction", () => {
+  const make = (buckets: number) => () =>
+    new FailureBudget({ threshold: 0.5, windowMs: 1_000, minSamples: 1, buckets });
+  throwsExactly(
+    make(1e9),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 1000000000",
+  );
+  throwsExactly(
+    make(1001),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 1001",
+  );
+  assert.equal(
+    new FailureBudget({ threshold: 0.5, windowMs: 1_000, minSamples: 1, buckets: 1000 })
+      .name,
+    "failure-budget",
+  );
 });

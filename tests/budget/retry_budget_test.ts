@@ -267,8 +267,12 @@ Deno.test("retry budget: rejects bad input with the option's name", () => {
     [make({ windowMs: -10 }), RangeError, "windowMs must be a number > 0: received -10"],
     [make({ windowMs: Infinity }), RangeError, "windowMs must be a number > 0: received Infinity"],
     [make({ windowMs: "10s" }), TypeError, 'windowMs must be a number > 0: received "10s"'],
-    [make({ buckets: 0 }), RangeError, "buckets must be an integer >= 1: received 0"],
-    [make({ buckets: 2.5 }), RangeError, "buckets must be an integer >= 1: received 2.5"],
+    [make({ buckets: 0 }), RangeError, "buckets must be an integer between 1 and 1000: received 0"],
+    [
+      make({ buckets: 2.5 }),
+      RangeError,
+      "buckets must be an integer between 1 and 1000: received 2.5",
+    ],
     [
       make({ clock: 5 }),
       TypeError,
@@ -311,4 +315,19 @@ Deno.test("RetryBudget: a refused retry emits retry_budget_exhausted with the wi
     TypeError,
     'name must be a non-empty string: received ""',
   );
+});
+
+Deno.test("buckets has an upper bound of 1000, checked at construction", () => {
+  const make = (buckets: number) => () => new RetryBudget({ ratio: 0.1, buckets });
+  throwsExactly(
+    make(1e9),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 1000000000",
+  );
+  throwsExactly(
+    make(1001),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 1001",
+  );
+  assert.equal(new RetryBudget({ ratio: 0.1, buckets: 1000 }).name, "retry-budget");
 });

@@ -556,3 +556,18 @@ Deno.test("tryEnter/exit: permits without permit objects, handed to waiters in o
   );
   assert.equal(bulkhead.inFlight, 0, "an unpaired exit changes nothing");
 });
+
+Deno.test("maxConcurrent and maxQueue have an upper bound of 1000000, checked at construction", () => {
+  throwsExactly(
+    () => new Bulkhead({ maxConcurrent: 1_000_001 }),
+    RangeError,
+    "maxConcurrent must be an integer between 1 and 1000000: received 1000001",
+  );
+  throwsExactly(
+    () => new Bulkhead({ maxConcurrent: 1, maxQueue: 2 ** 31 }),
+    RangeError,
+    "maxQueue must be an integer between 0 and 1000000: received 2147483648",
+  );
+  const bulkhead = new Bulkhead({ maxConcurrent: 1_000_000, maxQueue: 1_000_000 });
+  assert.equal(bulkhead.maxQueue, 1_000_000);
+});

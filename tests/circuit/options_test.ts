@@ -118,8 +118,12 @@ Deno.test("bad options: every option, exact messages", () => {
     [{ ...c, threshold: 0 }, RangeError, "threshold must be an integer >= 1: received 0"],
     [{ ...c, threshold: 2.5 }, RangeError, "threshold must be an integer >= 1: received 2.5"],
     // count
-    [{ ...n, size: 0 }, RangeError, "size must be an integer >= 1: received 0"],
-    [{ ...n, size: undefined }, TypeError, "size must be an integer >= 1: received undefined"],
+    [{ ...n, size: 0 }, RangeError, "size must be an integer between 1 and 100000: received 0"],
+    [
+      { ...n, size: undefined },
+      TypeError,
+      "size must be an integer between 1 and 100000: received undefined",
+    ],
     [{ ...n, threshold: 2 }, RangeError, "threshold must be a number > 0 and <= 1: received 2"],
     [{ ...n, threshold: 0 }, RangeError, "threshold must be a number > 0 and <= 1: received 0"],
     [{ ...n, threshold: NaN }, RangeError, "threshold must be a number > 0 and <= 1: received NaN"],
@@ -152,8 +156,12 @@ Deno.test("bad options: every option, exact messages", () => {
     [{ ...t, windowMs: 0 }, RangeError, "windowMs must be a number > 0: received 0"],
     [{ ...t, windowMs: Infinity }, RangeError, "windowMs must be a number > 0: received Infinity"],
     [{ ...t, windowMs: undefined }, TypeError, "windowMs must be a number > 0: received undefined"],
-    [{ ...t, buckets: 0 }, RangeError, "buckets must be an integer >= 1: received 0"],
-    [{ ...t, buckets: 2.5 }, RangeError, "buckets must be an integer >= 1: received 2.5"],
+    [{ ...t, buckets: 0 }, RangeError, "buckets must be an integer between 1 and 1000: received 0"],
+    [
+      { ...t, buckets: 2.5 },
+      RangeError,
+      "buckets must be an integer between 1 and 1000: received 2.5",
+    ],
     [
       { ...t, threshold: 1.01 },
       RangeError,
@@ -324,4 +332,31 @@ Deno.test("breakMs rejects a backoff factory passed uncalled, on the breaker and
     breakMs: exponential({ baseMs: 10 }),
   });
   assert.equal(called.state, "closed");
+});
+
+Deno.test("size options have upper bounds, checked at construction", () => {
+  const make = (options: unknown) => () => new CircuitBreaker(options as Options);
+  throwsExactly(
+    make({ kind: "count", size: 2 ** 31, threshold: 0.5 }),
+    RangeError,
+    "size must be an integer between 1 and 100000: received 2147483648",
+  );
+  throwsExactly(
+    make({ kind: "count", size: 100_001, threshold: 0.5 }),
+    RangeError,
+    "size must be an integer between 1 and 100000: received 100001",
+  );
+  throwsExactly(
+    make({ kind: "time", windowMs: 1_000, buckets: 1e8, threshold: 0.5 }),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 100000000",
+  );
+  throwsExactly(
+    make({ kind: "time", windowMs: 1_000, buckets: 1001, threshold: 0.5 }),
+    RangeError,
+    "buckets must be an integer between 1 and 1000: received 1001",
+  );
+  // The bounds themselves are accepted.
+  new CountDetector({ size: 100_000, threshold: 0.5 });
+  make({ kind: "time", windowMs: 1_000, buckets: 1000, threshold: 0.5 })();
 });

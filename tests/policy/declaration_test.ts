@@ -13,6 +13,7 @@ import type { BulkheadOptions } from "../../src/bulkhead/bulkhead.ts";
 import type { RetryBudgetOptions } from "../../src/budget/retry_budget.ts";
 import type { ObjectNode, TaggedNode } from "../../src/policy/schema_node.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
+import { ERROR_CLASSES } from "../../src/core/error_class.ts";
 import { TransientError } from "../../src/classify/markers.ts";
 import { CircuitOpenError } from "../../src/core/errors.ts";
 import { settleLater } from "../_helpers.ts";
@@ -166,12 +167,12 @@ const INVALID: Array<[unknown, string, string]> = [
   [
     { bulkhead: { maxConcurrent: 0 } },
     "bulkhead.maxConcurrent",
-    "bulkhead.maxConcurrent must be an integer >= 1: received 0",
+    "bulkhead.maxConcurrent must be an integer between 1 and 1000000: received 0",
   ],
   [
     { bulkhead: { maxConcurrent: 2, maxQueue: -1 } },
     "bulkhead.maxQueue",
-    "bulkhead.maxQueue must be an integer >= 0: received -1",
+    "bulkhead.maxQueue must be an integer between 0 and 1000000: received -1",
   ],
   [{ telemetry: true }, "telemetry", "telemetry must be false or an object: received true"],
   [
@@ -379,3 +380,77 @@ Deno.test("the declaration schema covers exactly the TypeScript options", () => 
   assert.deepEqual(sorted(prop(root, "failureBudget").properties), sorted(FAILURE_BUDGET_KEYS));
   assert.deepEqual(sorted(prop(root, "bulkhead").properties), sorted(BULKHEAD_KEYS));
 });
+
+/** Names that `{}` inherits from `Object.prototype` (plus `__proto__`). */
+const PROTOTYPE_NAMES = ["constructor", "toString", "hasOwnProperty", "valueOf", "__proto__"];
+
+/** Asserts that `policyFromJSON` rejects `json` with one issue at `path`, with exactly `message`. */
+function rejectsAt(json: string, path: string, message: string): void {
+  assert.throws(() => policyFromJSON("p", json), (e) => {
+    assert.ok(e instanceof PolicyDeclarationError, String(e));
+    assert.deepEqual(e.issues, [{ path, message }]);
+    return true;
+  });
+}
+
+for (const key of PROTOTYPE_NAMES) {
+  Deno.test(`policyFromJSON reports a key named ${key} like any unknown key, with its path`, () => {
+    const root = Object.keys(POLICY_DECLARATION_SCHEMA.properties).join(", ");
+    rejectsAt(
+      `{ "${key}": {} }`,
+      key,
+      `${key} is not a known option (expected one of: ${root})`,
+    );
+    const retry = Object.keys(
+      (POLICY_DECLARATION_SCHEMA.properties.retry as ObjectNode).properties,
+    ).join(", ");
+    rejectsAt(
+      `{ "retry": { "${key}": {} } }`,
+      `retry.${key}`,
+      `retry.${key} is not a known option (expected one of: ${retry})`,
+    );
+    const circuit = POLICY_DECLARATION_SCHEMA.properties.circuit as TaggedNode;
+    const count = ["kind", ...Object.keys(circuit.variants.count.properties)].join(", ");
+    rejectsAt(
+      `{ "circuit": { "kind": "count", "size": 10, "threshold": 0.5, "${key}": {} } }`,
+      `circuit.${key}`,
+      `circuit.${key} is not a known option (expected one of: ${count})`,
+    );
+    rejectsAt(
+      `{ "retry": { "backoff": { "type": "constant", "ms": 1, "${key}": 2 } } }`,
+      `retry.backoff.${key}`,
+      `retry.backoff.${key} is not a known option (expected one of: type, ms)`,
+    );
+    const classes = ERROR_CLASSES.join(", ");
+    rejectsAt(
+      `{ "retry": { "budgets": { "${key}": 2 } } }`,
+      `retry.budgets.${key}`,
+      `retry.budgets.${key} is not a known key (expected one of: ${classes})`,
+    );
+    rejectsAt(
+      `{ "retry": { "backoffByClass": { "${key}": { "type": "constant", "ms": 1 } } } }`,
+      `retry.backoffByClass.${key}`,
+      `retry.backoffByClass.${key} is not a known key (expected one of: ${classes})`,
+    );
+  });
+
+  Deno.test(`policyFromJSON reports a type or kind named ${key} with its path`, () => {
+    rejectsAt(
+      `{ "circuit": { "kind": "${key}", "threshold": 1 } }`,
+      "circuit.kind",
+      `circuit.kind must be "consecutive", "count" or "time": received "${key}"`,
+    );
+    const types =
+      '"constant", "exponential", "fullJitter", "equalJitter", "decorrelatedJitter" or "tokenBackoff"';
+    rejectsAt(
+      `{ "retry": { "backoff": { "type": "${key}", "ms": 1 } } }`,
+      "retry.backoff.type",
+      `retry.backoff.type must be ${types}: received "${key}"`,
+    );
+    rejectsAt(
+      `{ "circuit": { "kind": "consecutive", "threshold": 1, "breakMs": { "type": "${key}" } } }`,
+      "circuit.breakMs.type",
+      `circuit.breakMs.type must be ${types}: received "${key}"`,
+    );
+  });
+}
