@@ -6,10 +6,18 @@
 
 import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
 import { BulkheadRejectedError } from "../core/errors.ts";
-import { type EventListener, EventSink } from "../core/events.ts";
+import {
+  type BulkheadAcquireOptions,
+  type BulkheadCallContext,
+  type BulkheadExecuteOptions,
+  type BulkheadOptions,
+  type BulkheadPermit,
+  MAX_BULKHEAD_SIZE,
+} from "./options.ts";
+import { EventSink } from "../core/events.ts";
 import {
   functionValue,
-  integerAtLeast,
+  integerBetween,
   knownKeys,
   nameOption,
   numberAbove,
@@ -19,63 +27,14 @@ import {
   typeError,
 } from "../core/validate.ts";
 
-/** Options of {@link Bulkhead}. */
-export interface BulkheadOptions {
-  /** Name used in events and errors. Default `"bulkhead"`. */
-  name?: string;
-  /** Most calls running at once. An integer >= 1. */
-  maxConcurrent: number;
-  /** Most calls waiting for a permit. An integer >= 0. Default 0 (no queue). */
-  maxQueue?: number;
-  /**
-   * Longest a queued call waits for a permit, in milliseconds. A finite
-   * number > 0. Default: no limit (it waits until a permit frees or its
-   * signal aborts).
-   */
-  queueTimeoutMs?: number;
-  /** Receives `bulkhead_rejected` events. */
-  onEvent?: EventListener;
-  /** Where the time and timers come from. Default {@link systemClock}. */
-  clock?: Clock;
-}
-
-/** Options of {@link Bulkhead.acquire}. */
-export interface BulkheadAcquireOptions {
-  /** Aborting it while queued leaves the queue at once and rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /**
-   * Longest this call waits in the queue, in milliseconds: a number >= 0
-   * (`Infinity` for no limit). The wait ends at the smaller of this and
-   * `queueTimeoutMs`. `0` means "only if a permit is free now".
-   */
-  timeoutMs?: number;
-}
-
-/**
- * What {@link Bulkhead.execute} passes to the function it runs. It has the
- * `signal` of the context a policy passes to its operation, so one function
- * can run under either.
- *
- * @example Passing the caller's signal on
- * ```ts
- * import { Bulkhead } from "@bulwark/bulwark";
- * import assert from "node:assert/strict";
- *
- * const bulkhead = new Bulkhead({ maxConcurrent: 2 });
- * const controller = new AbortController();
- * const seen = await bulkhead.execute(({ signal }) => signal, { signal: controller.signal });
- * assert.equal(seen, controller.signal);
- * // without options.signal, a signal that never aborts
- * assert.equal(await bulkhead.execute(({ signal }) => signal.aborted), false);
- * ```
- */
-export interface BulkheadCallContext {
-  /**
-   * The caller's `options.signal`; without one, a signal that never aborts
-   * (made on first read). Pass it to `fetch` and friends.
-   */
-  readonly signal: AbortSignal;
-}
+export type {
+  BulkheadAcquireOptions,
+  BulkheadCallContext,
+  BulkheadExecuteOptions,
+  BulkheadOptions,
+  BulkheadPermit,
+} from "./options.ts";
+export { MAX_BULKHEAD_SIZE } from "./options.ts";
 
 /** The {@link BulkheadCallContext} of one `execute()`: the caller's signal, or one made when read. */
 class CallContext implements BulkheadCallContext {
@@ -89,18 +48,6 @@ class CallContext implements BulkheadCallContext {
   get signal(): AbortSignal {
     return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
   }
-}
-
-/** Options of {@link Bulkhead.execute}: the same as {@link BulkheadAcquireOptions}. */
-export type BulkheadExecuteOptions = BulkheadAcquireOptions;
-
-/**
- * The right to run one call. Release it exactly once when the call ends;
- * further releases do nothing. Works with `using`.
- */
-export interface BulkheadPermit extends Disposable {
-  /** Gives the permit back (to the first queued caller, if any). Idempotent. */
-  release(): void;
 }
 
 interface Waiter {
@@ -185,12 +132,13 @@ export class Bulkhead {
     objectValue("options", options);
     knownKeys("", options, KEYS);
     this.name = nameOption("name", options.name, "bulkhead");
-    this.maxConcurrent = atMost(
+    this.maxConcurrent = integerBetween(
       "maxConcurrent",
-      integerAtLeast("maxConcurrent", options.maxConcurrent, 1),
+      options.maxConcurrent,
       1,
+      MAX_BULKHEAD_SIZE,
     );
-    this.maxQueue = atMost("maxQueue", integerAtLeast("maxQueue", options.maxQueue ?? 0, 0), 0);
+    this.maxQueue = integerBetween("maxQueue", options.maxQueue ?? 0, 0, MAX_BULKHEAD_SIZE);
     this.#queueTimeoutMs = options.queueTimeoutMs === undefined
       ? Infinity
       : numberAbove("queueTimeoutMs", options.queueTimeoutMs, 0);
@@ -440,21 +388,6 @@ export class Bulkhead {
     }
     return new BulkheadRejectedError(message, { policy: this.name });
   }
-}
-
-/**
- * Most permits, and most queued calls, a bulkhead may have. Nothing is
- * allocated up front, but a larger limit is no limit (and a typo such as
- * `1e9` should not pass for one).
- */
-export const MAX_BULKHEAD_SIZE = 1_000_000;
-
-/** Checks the upper bound of a size option already checked against `min`. */
-function atMost(name: string, value: number, min: number): number {
-  if (value > MAX_BULKHEAD_SIZE) {
-    rangeError(name, `an integer between ${min} and ${MAX_BULKHEAD_SIZE}`, value);
-  }
-  return value;
 }
 
 /** Validates a per-call `timeoutMs`: a number >= 0, `Infinity` included. */

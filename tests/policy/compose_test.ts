@@ -213,7 +213,7 @@ Deno.test("parts given as options are validated under their path", () => {
   );
   assert.throws(() => policy("p", { bulkhead: { maxConcurrent: 0 } }), {
     name: "RangeError",
-    message: "bulkhead.maxConcurrent must be an integer >= 1: received 0",
+    message: "bulkhead.maxConcurrent must be an integer between 1 and 1000000: received 0",
   });
   assert.throws(() => policy("p", { retry: { retryBudget: { ratio: -1 } } }), {
     name: "RangeError",
