@@ -210,7 +210,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   knownKeys("", options, CLIENT_KEYS);
   const name = nameOption("name", options.name, "http");
   const clock = options.clock ?? systemClock;
-  const baseUrl = options.baseUrl === undefined ? undefined : new URL(options.baseUrl);
+  const baseUrl = options.baseUrl === undefined ? undefined : urlOption(options.baseUrl);
   const timeoutMs = options.timeoutMs === undefined
     ? undefined
     : numberAbove("timeoutMs", options.timeoutMs, 0);
@@ -408,4 +408,16 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       if (ownsPolicy) policy[Symbol.dispose]();
     },
   };
+}
+
+/** Parses `baseUrl`, naming the option when it is not an absolute URL. */
+function urlOption(value: unknown): URL {
+  if (!(value instanceof URL) && typeof value !== "string") {
+    typeError("baseUrl", "an absolute URL (a string or a URL)", value);
+  }
+  try {
+    return new URL(value);
+  } catch {
+    return typeError("baseUrl", "an absolute URL (a string or a URL)", value);
+  }
 }

@@ -513,3 +513,12 @@ Deno.test("retry.maxRetryAfterMs set on the client's policy options, or a Policy
     given.close();
   }
 });
+
+Deno.test("createClient() names baseUrl when it is not an absolute URL", () => {
+  for (const [value, shown] of [["0", '"0"'], ["/api", '"/api"'], [42, "42"]] as const) {
+    assert.throws(() => createClient({ baseUrl: value as string }), {
+      name: "TypeError",
+      message: `baseUrl must be an absolute URL (a string or a URL): received ${shown}`,
+    });
+  }
+});
