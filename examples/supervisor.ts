@@ -1,7 +1,7 @@
 /**
  * A watchdog gives up on a hung job and dumps what it was doing, and a
  * process supervisor makes sure no child process outlives the program,
- * including one started behind its back.
+ * including one started behind its back, nor anything a child started.
  *
  * Run: deno run --allow-run examples/supervisor.ts
  * (Linux finds untracked children in /proc; elsewhere only tracked ones.)
@@ -42,3 +42,21 @@ for (const child of [...workers, stray]) {
   console.log(`pid ${child.pid} exited by ${status.signal ?? `code ${status.code}`}`);
 }
 console.log(`still supervised: ${supervisor.children.length}`);
+
+// 3. A child's own children: close() signals the child's process group and
+//    the tree it read from /proc first, so the shell's `sleep` does not live
+//    on, re-parented to PID 1, after the shell dies.
+{
+  const tree = new ProcessSupervisor({ killGraceMs: 1_000 });
+  const shell = tree.spawn("sh", ["-c", "sleep 60 >/dev/null & echo $!; wait"], {
+    stdout: "piped",
+  });
+  const output = shell.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const grandchild = Number((await output.read()).value);
+  await tree.close();
+  await output.cancel();
+  console.log(
+    `close(): the shell exited by ${(await shell.status).signal}, ` +
+      `and took its sleep (pid ${grandchild}) with it`,
+  );
+}

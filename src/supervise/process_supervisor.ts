@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Clock, clockOption, type TimerId } from "../core/clock.ts";
+import { type Clock, clockOption } from "../core/clock.ts";
 import { ResilienceError } from "../core/errors.ts";
 import { knownKeys, numberAtLeast, objectValue, typeError } from "../core/validate.ts";
 
@@ -74,17 +74,29 @@ interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
   readonly state: string;
+  /** Process group id. */
+  readonly pgrp: number;
+  /** Session id. */
+  readonly session: number;
 }
 
-/** Parses a /proc/<pid>/stat line: "pid (comm) state ppid ...". */
+/** Parses a /proc/<pid>/stat line: "pid (comm) state ppid pgrp session ...". */
 function parseStat(line: string): ProcStat | undefined {
   // comm may hold spaces and parentheses, so split after the last ")".
   const close = line.lastIndexOf(")");
   const pid = Number(line.slice(0, line.indexOf(" (")));
   if (close === -1 || !Number.isInteger(pid) || pid <= 0) return undefined;
   const fields = line.slice(close + 2).split(" ");
-  const ppid = Number(fields[1]);
-  return Number.isInteger(ppid) ? { pid, ppid, state: fields[0] } : undefined;
+  const [ppid, pgrp, session] = [Number(fields[1]), Number(fields[2]), Number(fields[3])];
+  if (!Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(session)) {
+    return undefined;
+  }
+  return { pid, ppid, state: fields[0], pgrp, session };
+}
+
+/** Zombies (Z) and dead (X) processes have exited already. */
+function exited(stat: ProcStat): boolean {
+  return stat.state === "Z" || stat.state === "X";
 }
 
 /**
@@ -139,8 +151,7 @@ async function processTable(): Promise<ProcStat[]> {
 function descendantsOf(root: number, table: readonly ProcStat[]): ProcStat[] {
   const byParent = new Map<number, ProcStat[]>();
   for (const stat of table) {
-    // Zombies (Z) and dead (X) processes have exited already.
-    if (stat.state === "Z" || stat.state === "X") continue;
+    if (exited(stat)) continue;
     const siblings = byParent.get(stat.ppid);
     if (siblings === undefined) byParent.set(stat.ppid, [stat]);
     else siblings.push(stat);
@@ -163,11 +174,102 @@ function descendantsOf(root: number, table: readonly ProcStat[]): ProcStat[] {
 }
 
 /**
+ * Living processes in the trees of `roots` and `sessions`, `roots` left
+ * out: every member of a session (or process group) whose id is in
+ * `sessions`, wherever its parent is now, and every descendant of a root
+ * or of such a member, followed through parent ids. Deepest first.
+ */
+function treeOf(
+  roots: Iterable<number>,
+  sessions: ReadonlySet<number>,
+  table: readonly ProcStat[],
+): ProcStat[] {
+  const byParent = new Map<number, ProcStat[]>();
+  const seen = new Set<number>(roots);
+  const found: ProcStat[] = [];
+  for (const stat of table) {
+    if (exited(stat)) continue;
+    const siblings = byParent.get(stat.ppid);
+    if (siblings === undefined) byParent.set(stat.ppid, [stat]);
+    else siblings.push(stat);
+    if (!seen.has(stat.pid) && (sessions.has(stat.session) || sessions.has(stat.pgrp))) {
+      seen.add(stat.pid);
+      found.push(stat);
+    }
+  }
+  const queue = [...seen];
+  for (let i = 0; i < queue.length; i++) {
+    for (const child of byParent.get(queue[i]) ?? []) {
+      if (seen.has(child.pid)) continue;
+      seen.add(child.pid);
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found.reverse();
+}
+
+/** Whether `pid` (a process group when negative) still exists; zombies count. */
+function exists(pid: number): boolean {
+  try {
+    Deno.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // Deno's own permission is missing: say so. The system's refusal
+    // (EPERM: another user's process) counts as gone, since nothing here
+    // could signal it anyway.
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    return false;
+  }
+}
+
+/** Whether process group `group` has a member; true when that cannot be known. */
+function groupExists(group: number): boolean {
+  try {
+    return exists(-group);
+  } catch {
+    return true;
+  }
+}
+
+/** Signals `pid` (a process group when negative); false when it was gone or refused. */
+function signalPid(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    return false; // gone, or another user's process (EPERM)
+  }
+}
+
+/** Children get a session and process group of their own (`detached`) except on Windows. */
+function groupsSupported(): boolean {
+  return Deno.build.os !== "windows";
+}
+
+/** How often `close()` looks whether the whole tree has exited, in real milliseconds. */
+const EXIT_POLL_MS = 10;
+
+/** What `close()` signals: processes by pid, and process groups by id. */
+interface Targets {
+  readonly pids: Map<number, ProcStat>;
+  readonly groups: Set<number>;
+}
+
+/**
  * Starts child processes with `Deno.Command`, tracks them until they exit,
  * and kills them on request: `killOrphans()` for every child still running
  * (on Linux including processes this program started some other way, found
- * in /proc), `close()` (or `await using`) for the tracked ones, waiting
- * until they have exited.
+ * in /proc), `close()` (or `await using`) for the tracked ones and
+ * everything they started, waiting until they have exited.
+ *
+ * Outside Windows each child runs in a session and process group of its
+ * own (`detached: true`), so that `close()` can signal the whole group;
+ * on Linux it also collects each child's tree from /proc before it
+ * signals anything, so that descendants that leave the group (`setsid`)
+ * or are re-parented to PID 1 when their parent dies are killed too.
+ * The guarantee and its limits are in docs/supervision.md.
  *
  * Constructing one where subprocesses cannot run (Deno Deploy, or no
  * `Deno.Command`) throws a {@link SubprocessUnavailableError}; so does
@@ -189,6 +291,12 @@ function descendantsOf(root: number, table: readonly ProcStat[]): ProcStat[] {
  */
 export class ProcessSupervisor implements AsyncDisposable {
   readonly #children = new Set<Deno.ChildProcess>();
+  /**
+   * Ids of the sessions (and process groups) of the children started in
+   * one of their own: the child's pid. Kept after the child exits while
+   * the group still has members, so that what it left behind is found.
+   */
+  readonly #sessions = new Set<number>();
   readonly #killSignal: Deno.Signal;
   readonly #killGraceMs: number;
   readonly #clock: Clock;
@@ -227,6 +335,13 @@ export class ProcessSupervisor implements AsyncDisposable {
    * args }).spawn()`) and tracks the child until it exits. Returns the
    * `Deno.ChildProcess`; stdio defaults are Deno's (inherit), and piped
    * streams are the caller's to read or cancel.
+   *
+   * Outside Windows the child gets a session and process group of its own
+   * (`detached: true`), which `close()` signals as a whole; pass
+   * `detached: false` to keep it in this process's group (then only the
+   * /proc sweep, on Linux, finds its descendants). A child in a session of
+   * its own no longer gets the terminal's Ctrl-C: close the supervisor on
+   * `SIGINT` (`Deno.addSignalListener`) to stop it then.
    */
   spawn(
     command: string | URL,
@@ -247,9 +362,15 @@ export class ProcessSupervisor implements AsyncDisposable {
         "options.args is not allowed: pass the arguments as spawn's second argument",
       );
     }
+    // Its own session and process group, unless the caller said otherwise.
+    const grouped = groupsSupported() && options.detached !== false;
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(command, { ...options, args: [...args] }).spawn();
+      child = new Deno.Command(command, {
+        ...options,
+        ...(grouped ? { detached: true } : {}),
+        args: [...args],
+      }).spawn();
     } catch (error) {
       if (isPermissionError(error)) {
         throw new SubprocessUnavailableError(
@@ -262,10 +383,13 @@ export class ProcessSupervisor implements AsyncDisposable {
       throw error;
     }
     this.#children.add(child);
-    child.status.then(
-      () => this.#children.delete(child),
-      () => this.#children.delete(child),
-    );
+    if (grouped) this.#sessions.add(child.pid);
+    const onExit = () => {
+      this.#children.delete(child);
+      // Forget the group once it is empty: its id may then be reused.
+      if (grouped && !groupExists(child.pid)) this.#sessions.delete(child.pid);
+    };
+    child.status.then(onExit, onExit);
     return child;
   }
 
@@ -274,7 +398,9 @@ export class ProcessSupervisor implements AsyncDisposable {
    * running: the tracked ones and, on Linux, every other living descendant
    * of this process found in /proc (processes whose parent, or an
    * ancestor's parent, is `Deno.pid`), deepest first so that grandchildren
-   * are not left behind when their parent dies. Resolves with the pids
+   * are not left behind when their parent dies, and the living members of
+   * the children's sessions (also of children that have exited) whose
+   * parent is now some other process, such as PID 1. Resolves with the pids
    * signalled; it does not wait for them to exit (await a tracked child's
    * `status`, or {@link ProcessSupervisor.close}).
    *
@@ -287,7 +413,17 @@ export class ProcessSupervisor implements AsyncDisposable {
     const tracked = new Map<number, Deno.ChildProcess>();
     for (const child of this.#children) tracked.set(child.pid, child);
     const scan = Deno.build.os === "linux";
-    const found = scan ? descendantsOf(Deno.pid, await processTable()) : [];
+    let found: ProcStat[] = [];
+    if (scan) {
+      const table = await processTable();
+      this.#pruneSessions(table);
+      found = descendantsOf(Deno.pid, table);
+      // Members of the children's sessions re-parented away from this process.
+      const listed = new Set(found.map((stat) => stat.pid));
+      listed.add(Deno.pid);
+      const strays = treeOf(listed, this.#sessions, table).filter((s) => !listed.has(s.pid));
+      found = [...strays, ...found];
+    }
     const killed: number[] = [];
     for (const stat of found) {
       const child = tracked.get(stat.pid);
@@ -316,9 +452,16 @@ export class ProcessSupervisor implements AsyncDisposable {
 
   /**
    * Stops accepting new children, sends `killSignal` to every tracked child
-   * still running, and resolves once all of them have exited; children
-   * still running after `killGraceMs` get `SIGKILL`. Calling it again
-   * returns the same promise.
+   * still running and to everything they started, and resolves once all of
+   * it has exited; whatever is still running after `killGraceMs` gets
+   * `SIGKILL`. Calling it again returns the same promise.
+   *
+   * On Linux it first reads the process table, so the order is: collect
+   * each child's tree (descendants through parent ids, and the members of
+   * its session wherever their parent now is), signal each child's process
+   * group, then every collected process outside those groups. After the
+   * grace period it reads the table again and sends `SIGKILL` to all of
+   * it. Without /proc it signals the process groups only.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -332,18 +475,150 @@ export class ProcessSupervisor implements AsyncDisposable {
 
   async #close(): Promise<void> {
     const children = [...this.#children];
-    if (children.length === 0) return;
-    for (const child of children) killChild(child, this.#killSignal);
-    const exited = Promise.all(children.map((c) => c.status)).then(() => true);
-    let timer: TimerId | undefined;
-    const graceOver = new Promise<boolean>((resolve) => {
-      timer = this.#clock.setTimer(() => resolve(false), this.#killGraceMs);
-    });
-    const inTime = await Promise.race([exited, graceOver]);
-    this.#clock.clearTimer(timer!);
-    if (!inTime) {
-      for (const child of this.#children) killChild(child, "SIGKILL");
-      await exited;
+    if (children.length === 0 && this.#sessions.size === 0) return;
+    // Collect the whole tree before anything dies: a child's descendants
+    // are re-parented (to PID 1) once it exits, out of reach of its pid.
+    const targets = await this.#targets(children);
+    this.#signal(children, targets, this.#killSignal, false);
+    if (!(await this.#waitForExit(children, targets))) {
+      // Whatever was started during the grace period is found too.
+      const late = await this.#targets(children.filter((c) => this.#children.has(c)));
+      for (const [pid, stat] of late.pids) targets.pids.set(pid, stat);
+      for (const group of late.groups) targets.groups.add(group);
+      this.#signal(children, targets, "SIGKILL", true);
+    }
+    await Promise.all(children.map((child) => child.status));
+  }
+
+  /**
+   * The process groups of the children's sessions and, on Linux, every
+   * living process in the children's trees found in /proc: descendants
+   * followed through parent ids, members of the sessions wherever their
+   * parent is now, and a child that left its own group. Without /proc (or
+   * permission to read it), the groups alone.
+   */
+  async #targets(children: readonly Deno.ChildProcess[]): Promise<Targets> {
+    const targets: Targets = { pids: new Map(), groups: new Set(this.#sessions) };
+    if (Deno.build.os !== "linux") return targets;
+    let table: ProcStat[];
+    try {
+      table = await processTable();
+    } catch (error) {
+      if (error instanceof SubprocessUnavailableError) return targets;
+      throw error;
+    }
+    this.#pruneSessions(table);
+    targets.groups.clear();
+    for (const group of this.#sessions) targets.groups.add(group);
+    const roots = children.map((child) => child.pid);
+    for (const stat of treeOf(roots, this.#sessions, table)) targets.pids.set(stat.pid, stat);
+    for (const stat of table) {
+      if (roots.includes(stat.pid) && !exited(stat) && !this.#sessions.has(stat.pgrp)) {
+        targets.pids.set(stat.pid, stat);
+      }
+    }
+    return targets;
+  }
+
+  /** Forgets the sessions /proc shows no living member of. */
+  #pruneSessions(table: readonly ProcStat[]): void {
+    const alive = new Set<number>();
+    for (const stat of table) {
+      if (exited(stat)) continue;
+      alive.add(stat.session);
+      alive.add(stat.pgrp);
+    }
+    for (const session of this.#sessions) {
+      if (!alive.has(session)) this.#sessions.delete(session);
+    }
+  }
+
+  /**
+   * Sends `signal` to the groups, then to the tracked children and the
+   * processes outside those groups (all of them when `everyone`, as a
+   * process may have changed group since it was found).
+   */
+  #signal(
+    children: readonly Deno.ChildProcess[],
+    targets: Targets,
+    signal: Deno.Signal,
+    everyone: boolean,
+  ): void {
+    for (const group of targets.groups) {
+      if (!signalPid(-group, signal)) targets.groups.delete(group);
+    }
+    for (const child of children) {
+      if (!this.#children.has(child)) continue;
+      if (everyone || !targets.groups.has(child.pid) || targets.pids.has(child.pid)) {
+        killChild(child, signal);
+      }
+    }
+    const tracked = new Set(children.map((child) => child.pid));
+    for (const [pid, stat] of targets.pids) {
+      if (tracked.has(pid)) continue;
+      if (!everyone && targets.groups.has(stat.pgrp)) continue;
+      if (!signalPid(pid, signal)) targets.pids.delete(pid);
+    }
+  }
+
+  /**
+   * Resolves true once the children have exited and every target is gone,
+   * false when `killGraceMs` passes first. A zombie counts as gone: on
+   * Linux, once only descendants seem left, /proc tells them apart (an
+   * init that is slow to reap them would otherwise stretch the wait).
+   */
+  async #waitForExit(children: readonly Deno.ChildProcess[], targets: Targets): Promise<boolean> {
+    const tracked = new Set(children.map((child) => child.pid));
+    let scan = Deno.build.os === "linux";
+    const allGone = async () => {
+      for (const pid of targets.pids.keys()) {
+        if (!tracked.has(pid) && !exists(pid)) targets.pids.delete(pid);
+      }
+      for (const group of targets.groups) {
+        if (!exists(-group)) targets.groups.delete(group);
+      }
+      if (children.some((child) => this.#children.has(child))) return false;
+      for (const pid of tracked) targets.pids.delete(pid);
+      if (targets.pids.size === 0 && targets.groups.size === 0) return true;
+      if (!scan) return false;
+      let table: ProcStat[];
+      try {
+        table = await processTable();
+      } catch (error) {
+        if (!(error instanceof SubprocessUnavailableError)) throw error;
+        scan = false;
+        return false;
+      }
+      const living = new Set<number>();
+      for (const stat of table) {
+        if (exited(stat)) continue;
+        living.add(stat.pid);
+        living.add(-stat.pgrp);
+      }
+      for (const pid of targets.pids.keys()) if (!living.has(pid)) targets.pids.delete(pid);
+      for (const group of targets.groups) if (!living.has(-group)) targets.groups.delete(group);
+      return targets.pids.size === 0 && targets.groups.size === 0;
+    };
+    let graceOver = false;
+    let wake = () => {};
+    const timer = this.#clock.setTimer(() => {
+      graceOver = true;
+      wake();
+    }, this.#killGraceMs);
+    try {
+      while (!(await allGone())) {
+        if (graceOver) return false;
+        await new Promise<void>((resolve) => {
+          const poll = setTimeout(resolve, EXIT_POLL_MS);
+          wake = () => {
+            clearTimeout(poll);
+            resolve();
+          };
+        });
+      }
+      return true;
+    } finally {
+      this.#clock.clearTimer(timer);
     }
   }
 }

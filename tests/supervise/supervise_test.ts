@@ -331,6 +331,10 @@ Deno.test({
     assert.equal(line, "ready");
     let closed = false;
     const closing = supervisor.close().then(() => (closed = true));
+    // close() reads the process table before it signals and starts the grace timer.
+    for (let i = 0; i < 200 && clock.pending === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await new Promise((resolve) => setTimeout(resolve, 50)); // real time: SIGTERM is ignored
     assert.equal(closed, false);
     assert.equal(clock.pending, 1);
@@ -341,6 +345,140 @@ Deno.test({
     await drain;
   },
 });
+
+/** The process's session id, from /proc (undefined once it has exited). */
+async function sessionOf(pid: number): Promise<number | undefined> {
+  const text = new TextDecoder().decode(
+    (await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped", stderr: "null" })
+      .output()).stdout,
+  );
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return text === "" ? undefined : Number(fields[3]);
+}
+
+/** Kills `pid` if a failed test left it running. */
+function cleanUp(pid: number): void {
+  try {
+    if (Number.isInteger(pid) && pid > 0) Deno.kill(pid, "SIGKILL");
+  } catch { /* gone already */ }
+}
+
+/**
+ * Spawns `script` under `sh -c` on `supervisor`, with stdout piped; the
+ * script prints its grandchild's pid first (the grandchild's own stdout
+ * goes to /dev/null, so that it does not hold the pipe open).
+ */
+async function shellWithGrandchild(supervisor: ProcessSupervisor, script: string) {
+  const shell = supervisor.spawn("sh", ["-c", script], { stdout: "piped" });
+  const { line, drain } = await firstLine(shell);
+  const grandchild = Number(line);
+  assert.ok(Number.isInteger(grandchild) && grandchild > 0, `grandchild pid: ${line}`);
+  return { shell, grandchild, drain };
+}
+
+Deno.test({
+  name: "close (await using): a grandchild does not outlive the supervisor",
+  ignore: !linux,
+  async fn() {
+    let grandchild = 0;
+    try {
+      let shell: Deno.ChildProcess;
+      let drain: Promise<void>;
+      {
+        await using supervisor = new ProcessSupervisor();
+        ({ shell, grandchild, drain } = await shellWithGrandchild(
+          supervisor,
+          "sleep 60 >/dev/null & echo $!; wait",
+        ));
+        assert.deepEqual(await childrenOf(shell.pid), [grandchild]);
+      } // disposed: the shell got SIGTERM; the sleep must not be re-parented to PID 1 and live on
+      assert.equal((await shell.status).signal, "SIGTERM");
+      await drain;
+      assert.ok(await gone(grandchild), `grandchild ${grandchild} still running`);
+    } finally {
+      cleanUp(grandchild);
+    }
+  },
+});
+
+Deno.test({
+  name: "close: a child that ignores SIGTERM is SIGKILLed with its grandchild after killGraceMs",
+  ignore: !linux,
+  async fn() {
+    let grandchild = 0;
+    try {
+      const supervisor = new ProcessSupervisor({ killGraceMs: 100 });
+      // The ignored SIGTERM is inherited by the background sleep too.
+      const started = await shellWithGrandchild(
+        supervisor,
+        'trap "" TERM; sleep 60 >/dev/null & echo $!; wait',
+      );
+      grandchild = started.grandchild;
+      await supervisor.close();
+      assert.equal((await started.shell.status).signal, "SIGKILL");
+      await started.drain;
+      assert.ok(await gone(grandchild), `grandchild ${grandchild} still running`);
+    } finally {
+      cleanUp(grandchild);
+    }
+  },
+});
+
+Deno.test({
+  name: "close: a grandchild in a session of its own (setsid) is found in /proc before the kill",
+  ignore: !linux,
+  async fn() {
+    let grandchild = 0;
+    try {
+      const supervisor = new ProcessSupervisor({ killGraceMs: 1_000 });
+      const started = await shellWithGrandchild(
+        supervisor,
+        "setsid sleep 60 >/dev/null & echo $!; wait",
+      );
+      grandchild = started.grandchild;
+      // Wait until setsid has run (it execs sleep in the same process).
+      let session: number | undefined;
+      for (let i = 0; i < 100; i++) {
+        session = await sessionOf(grandchild);
+        if (session === grandchild) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(session, grandchild, "the grandchild leads a session of its own");
+      await supervisor.close();
+      assert.equal((await started.shell.status).signal, "SIGTERM");
+      await started.drain;
+      assert.ok(await gone(grandchild), `grandchild ${grandchild} still running`);
+    } finally {
+      cleanUp(grandchild);
+    }
+  },
+});
+
+for (const how of ["close", "killOrphans"] as const) {
+  Deno.test({
+    name: `${how}: what a child that exited left behind (re-parented to PID 1) is found`,
+    ignore: !linux,
+    async fn() {
+      let grandchild = 0;
+      try {
+        const supervisor = new ProcessSupervisor();
+        const started = await shellWithGrandchild(supervisor, "sleep 60 >/dev/null & echo $!");
+        grandchild = started.grandchild;
+        assert.equal((await started.shell.status).code, 0); // the child exits on its own
+        await started.drain;
+        assert.deepEqual(supervisor.children, []);
+        assert.ok(!(await childrenOf(Deno.pid)).includes(grandchild), "re-parented");
+        if (how === "killOrphans") {
+          assert.deepEqual(await supervisor.killOrphans(), [grandchild]);
+        }
+        await supervisor.close();
+        assert.ok(await gone(grandchild), `grandchild ${grandchild} still running`);
+      } finally {
+        cleanUp(grandchild);
+      }
+    },
+  });
+}
 
 Deno.test("ProcessSupervisor: a clear error where Deno.Command is missing or on Deno Deploy", () => {
   const descriptor = Object.getOwnPropertyDescriptor(Deno, "Command")!;
