@@ -7,17 +7,17 @@
  * @module
  */
 
-import type { BackoffStrategy } from "../backoff/strategy.ts";
 import type { Clock } from "../core/clock.ts";
 import type { CircuitState, EventSink } from "../core/events.ts";
-import type { RandomSource } from "../core/random.ts";
 import { createDetector } from "./detector.ts";
 import type { FailureDetector } from "./failure_detector.ts";
 import {
-  breakFrom,
+  BREAK_FALLBACK,
+  type BreakSettings,
   type CircuitBreakerOptions,
   circuitOptions,
-  DEFAULT_BREAK_MS,
+  fallbackBreak,
+  nextBreak,
 } from "./options.ts";
 import {
   type BreakerCallContext,
@@ -50,13 +50,6 @@ const CLOSED = 0;
 const OPEN = 1;
 const HALF_OPEN = 2;
 const ISOLATED = 3;
-
-/**
- * Appended to an opening's `circuit_transition` reason when the `breakMs`
- * strategy threw or returned no finite number >= 0 and the fallback break
- * was used (e.g. `"failure_threshold+break_fallback"`).
- */
-const BREAK_FALLBACK = "+break_fallback";
 
 /**
  * A circuit breaker: stops calling a failing dependency for a while, then
@@ -133,9 +126,8 @@ export class CircuitBreaker {
    */
   readonly events: EventSink;
   readonly #clock: Clock;
-  readonly #random: RandomSource;
-  readonly #fixedBreakMs: number;
-  readonly #breakStrategy: BackoffStrategy | undefined;
+  /** `breakMs` (fixed or a strategy) and the random source a strategy gets. */
+  readonly #breaks: BreakSettings;
   readonly #halfOpenMaxCalls: number;
   readonly #slowCallRatio: number;
 
@@ -162,13 +154,11 @@ export class CircuitBreaker {
   constructor(options: CircuitBreakerOptions) {
     const o = circuitOptions(options);
     this.name = o.name;
-    this.#fixedBreakMs = o.fixedBreakMs;
-    this.#breakStrategy = o.breakStrategy;
+    this.#breaks = o;
     this.#halfOpenMaxCalls = o.halfOpenMaxCalls;
     this.#slowCallMs = o.slowCallMs;
     this.#slowCallRatio = o.slowCallRatio;
     this.#clock = o.clock;
-    this.#random = o.random;
     this.events = o.events;
     this.#detector = createDetector(options, options.slowCallRatio);
     this.#needsTime = this.#detector.needsTime;
@@ -394,33 +384,16 @@ export class CircuitBreaker {
   #open(reason: string): void {
     const now = this.#clock.now();
     const attempt = this.#opens + 1;
-    let breakMs = this.#nextBreak(attempt, now);
+    let breakMs = nextBreak(this.#breaks, attempt, this.#breakMs, now);
     if (breakMs !== breakMs) {
       // The strategy threw or returned no valid break: open anyway.
-      breakMs = this.#fallbackBreak(attempt);
+      breakMs = fallbackBreak(attempt, this.#breakMs);
       reason += BREAK_FALLBACK;
     }
     this.#opens = attempt;
     this.#breakMs = breakMs;
     this.#openedAt = now;
     this.#enter(OPEN, reason, now);
-  }
-
-  /** The next break, or NaN when the `breakMs` strategy failed. */
-  #nextBreak(attempt: number, now: number): number {
-    const strategy = this.#breakStrategy;
-    if (strategy === undefined) return this.#fixedBreakMs;
-    const prevDelayMs = attempt > 1 ? this.#breakMs : undefined;
-    return breakFrom(strategy, attempt, prevDelayMs, this.#random, now);
-  }
-
-  /**
-   * The break used when the strategy fails: the run's previous break, or
-   * {@link DEFAULT_BREAK_MS} at the run's first opening.
-   */
-  #fallbackBreak(attempt: number): number {
-    const previous = this.#breakMs;
-    return attempt > 1 && previous >= 0 && previous < Infinity ? previous : DEFAULT_BREAK_MS;
   }
 
   /** Moves to `to`, clearing per-state bookkeeping, then emits the transition. */
@@ -466,8 +439,8 @@ export class CircuitBreaker {
       // Holds do not survive a restart: treat it as an opening right now.
       const now = this.#clock.now();
       const attempt = saved.opens + 1;
-      const breakMs = this.#nextBreak(attempt, now);
-      this.#breakMs = breakMs === breakMs ? breakMs : this.#fallbackBreak(attempt);
+      const breakMs = nextBreak(this.#breaks, attempt, this.#breakMs, now);
+      this.#breakMs = breakMs === breakMs ? breakMs : fallbackBreak(attempt, this.#breakMs);
       this.#opens = attempt;
       this.#openedAt = now;
     }

@@ -189,6 +189,46 @@ export function breakFrom(
   return typeof ms === "number" && ms >= 0 && ms < Infinity ? ms : NaN;
 }
 
+/**
+ * The break of a run's `attempt`-th opening: the fixed `breakMs`, or what
+ * the strategy returns (given the run's previous break); NaN when the
+ * strategy threw or returned no finite number >= 0.
+ */
+export function nextBreak(
+  settings: BreakSettings,
+  attempt: number,
+  previousBreakMs: number,
+  now: number,
+): number {
+  const strategy = settings.breakStrategy;
+  if (strategy === undefined) return settings.fixedBreakMs;
+  const prevDelayMs = attempt > 1 ? previousBreakMs : undefined;
+  return breakFrom(strategy, attempt, prevDelayMs, settings.random, now);
+}
+
+/** What {@link nextBreak} needs of the resolved options. */
+export type BreakSettings = Pick<
+  ResolvedCircuitOptions,
+  "fixedBreakMs" | "breakStrategy" | "random"
+>;
+
+/**
+ * The break used when the strategy fails: the run's previous break, or
+ * {@link DEFAULT_BREAK_MS} at the run's first opening.
+ */
+export function fallbackBreak(attempt: number, previousBreakMs: number): number {
+  return attempt > 1 && previousBreakMs >= 0 && previousBreakMs < Infinity
+    ? previousBreakMs
+    : DEFAULT_BREAK_MS;
+}
+
+/**
+ * Appended to an opening's `circuit_transition` reason when the `breakMs`
+ * strategy threw or returned no finite number >= 0 and the fallback break
+ * was used (e.g. `"failure_threshold+break_fallback"`).
+ */
+export const BREAK_FALLBACK = "+break_fallback";
+
 /** The breaker's own options after validation and defaults (the detector's are its own). */
 export interface ResolvedCircuitOptions {
   readonly name: string;
