@@ -6,23 +6,23 @@
  */
 
 import { type Clock, clockOption } from "../core/clock.ts";
-import { ResilienceError } from "../core/errors.ts";
 import { knownKeys, numberAtLeast, objectValue, typeError } from "../core/validate.ts";
+import {
+  descendantsOf,
+  exists,
+  exited,
+  groupExists,
+  groupsSupported,
+  isPermissionError,
+  killChild,
+  processTable,
+  type ProcStat,
+  signalPid,
+  SubprocessUnavailableError,
+  treeOf,
+} from "./process_tree.ts";
 
-/**
- * Subprocesses cannot be started here: the runtime has no `Deno.Command`
- * (Deno Deploy, a browser, another runtime) or permission to run them was
- * denied. `cause` is the runtime's own error, when there is one.
- *
- * @example
- * ```ts
- * import { ResilienceError, SubprocessUnavailableError } from "@bulwark/bulwark";
- * import assert from "node:assert/strict";
- *
- * assert.ok(new SubprocessUnavailableError("no subprocesses") instanceof ResilienceError);
- * ```
- */
-export class SubprocessUnavailableError extends ResilienceError {}
+export { SubprocessUnavailableError } from "./process_tree.ts";
 
 /** Options of {@link ProcessSupervisor}. */
 export interface ProcessSupervisorOptions {
@@ -63,189 +63,6 @@ function isDenoDeploy(deno: typeof Deno): boolean {
   } catch {
     return false;
   }
-}
-
-function isPermissionError(error: unknown): boolean {
-  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
-}
-
-/** One line of /proc/<pid>/stat, reduced to what the supervisor needs. */
-interface ProcStat {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly state: string;
-  /** Process group id. */
-  readonly pgrp: number;
-  /** Session id. */
-  readonly session: number;
-}
-
-/** Parses a /proc/<pid>/stat line: "pid (comm) state ppid pgrp session ...". */
-function parseStat(line: string): ProcStat | undefined {
-  // comm may hold spaces and parentheses, so split after the last ")".
-  const close = line.lastIndexOf(")");
-  const pid = Number(line.slice(0, line.indexOf(" (")));
-  if (close === -1 || !Number.isInteger(pid) || pid <= 0) return undefined;
-  const fields = line.slice(close + 2).split(" ");
-  const [ppid, pgrp, session] = [Number(fields[1]), Number(fields[2]), Number(fields[3])];
-  if (!Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(session)) {
-    return undefined;
-  }
-  return { pid, ppid, state: fields[0], pgrp, session };
-}
-
-/** Zombies (Z) and dead (X) processes have exited already. */
-function exited(stat: ProcStat): boolean {
-  return stat.state === "Z" || stat.state === "X";
-}
-
-/**
- * Every process in /proc. Deno 2.9 lets a program read /proc only under
- * `--allow-all`; without it the table is read by a short-lived `cat`
- * (through `/bin/sh`, for the glob), which needs permission to run it.
- */
-async function processTable(): Promise<ProcStat[]> {
-  try {
-    const table: ProcStat[] = [];
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      try {
-        const stat = parseStat(await Deno.readTextFile(`/proc/${entry.name}/stat`));
-        if (stat !== undefined) table.push(stat);
-      } catch (error) {
-        if (isPermissionError(error)) throw error;
-        // The process exited while we looked.
-      }
-    }
-    return table;
-  } catch (error) {
-    if (!isPermissionError(error)) throw error;
-  }
-  let reader: Deno.ChildProcess;
-  try {
-    reader = new Deno.Command("/bin/sh", {
-      args: ["-c", "exec cat /proc/[0-9]*/stat 2>/dev/null"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-  } catch (error) {
-    if (!isPermissionError(error)) throw error;
-    throw new SubprocessUnavailableError(
-      "ProcessSupervisor.killOrphans needs to read /proc to find untracked child processes: " +
-        "Deno allows that with --allow-all, or through a subprocess with permission to run " +
-        "/bin/sh (--allow-run)",
-      { cause: error },
-    );
-  }
-  const { stdout } = await reader.output();
-  const table: ProcStat[] = [];
-  for (const line of new TextDecoder().decode(stdout).split("\n")) {
-    const stat = parseStat(line);
-    if (stat !== undefined && stat.pid !== reader.pid) table.push(stat);
-  }
-  return table;
-}
-
-/** Living descendants of `root` (zombies excluded), deepest first. */
-function descendantsOf(root: number, table: readonly ProcStat[]): ProcStat[] {
-  const byParent = new Map<number, ProcStat[]>();
-  for (const stat of table) {
-    if (exited(stat)) continue;
-    const siblings = byParent.get(stat.ppid);
-    if (siblings === undefined) byParent.set(stat.ppid, [stat]);
-    else siblings.push(stat);
-  }
-  const levels: ProcStat[][] = [];
-  const seen = new Set<number>([root]);
-  let level = byParent.get(root) ?? [];
-  while (level.length > 0) {
-    levels.push(level);
-    const next: ProcStat[] = [];
-    for (const stat of level) {
-      seen.add(stat.pid);
-      for (const child of byParent.get(stat.pid) ?? []) {
-        if (!seen.has(child.pid)) next.push(child);
-      }
-    }
-    level = next;
-  }
-  return levels.reverse().flat();
-}
-
-/**
- * Living processes in the trees of `roots` and `sessions`, `roots` left
- * out: every member of a session (or process group) whose id is in
- * `sessions`, wherever its parent is now, and every descendant of a root
- * or of such a member, followed through parent ids. Deepest first.
- */
-function treeOf(
-  roots: Iterable<number>,
-  sessions: ReadonlySet<number>,
-  table: readonly ProcStat[],
-): ProcStat[] {
-  const byParent = new Map<number, ProcStat[]>();
-  const seen = new Set<number>(roots);
-  const found: ProcStat[] = [];
-  for (const stat of table) {
-    if (exited(stat)) continue;
-    const siblings = byParent.get(stat.ppid);
-    if (siblings === undefined) byParent.set(stat.ppid, [stat]);
-    else siblings.push(stat);
-    if (!seen.has(stat.pid) && (sessions.has(stat.session) || sessions.has(stat.pgrp))) {
-      seen.add(stat.pid);
-      found.push(stat);
-    }
-  }
-  const queue = [...seen];
-  for (let i = 0; i < queue.length; i++) {
-    for (const child of byParent.get(queue[i]) ?? []) {
-      if (seen.has(child.pid)) continue;
-      seen.add(child.pid);
-      found.push(child);
-      queue.push(child.pid);
-    }
-  }
-  return found.reverse();
-}
-
-/** Whether `pid` (a process group when negative) still exists; zombies count. */
-function exists(pid: number): boolean {
-  try {
-    Deno.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // Deno's own permission is missing: say so. The system's refusal
-    // (EPERM: another user's process) counts as gone, since nothing here
-    // could signal it anyway.
-    if (error instanceof Deno.errors.NotCapable) throw error;
-    return false;
-  }
-}
-
-/** Whether process group `group` has a member; true when that cannot be known. */
-function groupExists(group: number): boolean {
-  try {
-    return exists(-group);
-  } catch {
-    return true;
-  }
-}
-
-/** Signals `pid` (a process group when negative); false when it was gone or refused. */
-function signalPid(pid: number, signal: Deno.Signal): boolean {
-  try {
-    Deno.kill(pid, signal);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw error;
-    return false; // gone, or another user's process (EPERM)
-  }
-}
-
-/** Children get a session and process group of their own (`detached`) except on Windows. */
-function groupsSupported(): boolean {
-  return Deno.build.os !== "windows";
 }
 
 /** How often `close()` looks whether the whole tree has exited, in real milliseconds. */
@@ -620,16 +437,5 @@ export class ProcessSupervisor implements AsyncDisposable {
     } finally {
       this.#clock.clearTimer(timer);
     }
-  }
-}
-
-/** Signals a child; false when it had exited already. */
-function killChild(child: Deno.ChildProcess, signal: Deno.Signal): boolean {
-  try {
-    child.kill(signal);
-    return true;
-  } catch (error) {
-    if (isPermissionError(error)) throw error;
-    return false;
   }
 }
