@@ -1,3 +1,5 @@
+import type { Clock } from "../src/core/clock.ts";
+import type { VirtualClock } from "../src/core/virtual_clock.ts";
 // Shared test helpers (not part of the package).
 import assert from "node:assert/strict";
 import type { ResilienceEvent } from "../src/core/events.ts";
@@ -42,4 +44,22 @@ export function throwsExactly(
     assert.equal((e as Error).message, message);
     return true;
   });
+}
+
+/** A wall clock over virtual time that can be set back: `now()` = virtual time + offset. */
+export class SteppingClock implements Clock {
+  offset = 0;
+  constructor(readonly time: VirtualClock) {}
+  now(): number {
+    return this.time.now() + this.offset;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.time.sleep(ms, signal);
+  }
+  setTimer(callback: () => void, ms: number) {
+    return this.time.setTimer(callback, ms);
+  }
+  clearTimer(id: ReturnType<VirtualClock["setTimer"]>): void {
+    this.time.clearTimer(id);
+  }
 }

@@ -18,6 +18,7 @@ import {
   circuitOptions,
   fallbackBreak,
   nextBreak,
+  openRemaining,
 } from "./options.ts";
 import {
   type BreakerCallContext,
@@ -186,8 +187,8 @@ export class CircuitBreaker {
     switch (this.#state) {
       case CLOSED:
         return 0;
-      case OPEN:
-        return Math.max(0, this.#openedAt + this.#breakMs - this.#clock.now());
+      case OPEN: // (never more than breakMs, even on a clock that stepped back)
+        return openRemaining(this.#openedAt, this.#breakMs, this.#clock.now());
       case HALF_OPEN:
         return this.#probes + this.#probeSuccesses < this.#halfOpenMaxCalls ? 0 : this.#breakMs;
       default:
@@ -214,6 +215,7 @@ export class CircuitBreaker {
     }
     if (state === OPEN) {
       const now = this.#clock.now();
+      if (now < this.#openedAt) this.#openedAt = now; // a clock stepped back: restart the break
       if (now - this.#openedAt >= this.#breakMs) {
         this.#enter(HALF_OPEN, "break_elapsed", now); // admits this call as the first probe
         return true;
@@ -268,11 +270,7 @@ export class CircuitBreaker {
     }
   }
 
-  /**
-   * An admitted call ended without an outcome (the caller aborted, or the
-   * error was not the dependency's fault): frees its half-open probe slot
-   * and records nothing.
-   */
+  /** An admitted call ended without an outcome (an abort, a caller's error): frees its probe slot. */
   releaseCall(): void {
     if (this.#state === HALF_OPEN && this.#probes > 0) this.#probes--;
   }

@@ -206,6 +206,16 @@ export function nextBreak(
   return breakFrom(strategy, attempt, prevDelayMs, settings.random, now);
 }
 
+/**
+ * What is left of a break that started at `openedAt`, between 0 and
+ * `breakMs`: a clock that stepped back to before the opening does not
+ * stretch the break.
+ */
+export function openRemaining(openedAt: number, breakMs: number, now: number): number {
+  const left = openedAt + breakMs - now;
+  return left <= 0 ? 0 : left < breakMs ? left : breakMs;
+}
+
 /** What {@link nextBreak} needs of the resolved options. */
 export type BreakSettings = Pick<
   ResolvedCircuitOptions,

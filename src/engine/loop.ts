@@ -37,6 +37,16 @@ import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
 
 const PERMANENT = CLASS_INDEX.permanent;
 
+/**
+ * The deadline after a clock reading `now` that follows `last`: a clock that
+ * stepped back (a custom clock set back by an operator or NTP) moves the
+ * deadline back by the step, so the time left never grows and a deadline
+ * is bounded by the time that actually elapsed between readings.
+ */
+function keepElapsed(deadline: number, last: number, now: number): number {
+  return now < last ? deadline - (last - now) : deadline;
+}
+
 /** True for one of the {@link ERROR_CLASSES} (own keys only: "constructor" is not a class). */
 function isErrorClass(value: unknown): value is ErrorClass {
   return typeof value === "string" && Object.hasOwn(CLASS_INDEX, value);
@@ -95,6 +105,8 @@ export async function runLoop<T>(
   let lastError: unknown;
   let lastClass: ErrorClass | undefined;
   let prevDelayMs: number | undefined;
+  // The latest clock reading the deadline was checked against (see keepElapsed).
+  let lastRead = first === undefined ? callStart : NaN;
   try {
     // 2. Admission (a call the fast path started already passed it).
     if (first === undefined) {
@@ -135,7 +147,14 @@ export async function runLoop<T>(
         o = first;
       } else {
         // 3a. The gates: the deadline, then the circuit.
-        if (timed) startedAt = attempt === 1 && callStart === callStart ? callStart : clock.now();
+        if (timed) {
+          if (attempt === 1 && callStart === callStart) startedAt = callStart;
+          else {
+            startedAt = clock.now();
+            deadline = keepElapsed(deadline, lastRead, startedAt);
+            lastRead = startedAt;
+          }
+        }
         if (startedAt >= deadline) {
           outcome = "deadline_exceeded";
           throw report.deadlineExceeded(
@@ -261,6 +280,8 @@ export async function runLoop<T>(
       lastError = error;
       lastClass = cls;
       const now = clock.now();
+      deadline = keepElapsed(deadline, lastRead, now);
+      lastRead = now;
 
       // 3f. Decide: give up, or retry after a delay.
       const decision = decide({
