@@ -118,14 +118,25 @@ export function optionalSignal(name: string, value: unknown): AbortSignal | unde
 /**
  * Throws a `TypeError` for the first key of `value` not in `known` (catches
  * typos). Only the listed names are accepted: a key named `constructor` or
- * `__proto__` is unknown like any other.
+ * `__proto__` is unknown like any other. A known option set to `null` is a
+ * `TypeError` too: one rule for every option, `null` never means "the
+ * default" (leave the option out for that). Data whose fields may be null
+ * (a saved snapshot) names those fields in `nullable`.
  */
-export function knownKeys(name: string, value: object, known: readonly string[]): void {
+export function knownKeys(
+  name: string,
+  value: object,
+  known: readonly string[],
+  nullable: readonly string[] = [],
+): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       throw new TypeError(
         `${optionPath(name, key)} is not a known option (expected one of: ${known.join(", ")})`,
       );
+    }
+    if ((value as Record<string, unknown>)[key] === null && !nullable.includes(key)) {
+      typeError(optionPath(name, key), "left out for its default, not null", null);
     }
   }
 }

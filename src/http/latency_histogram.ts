@@ -173,7 +173,7 @@ export class LatencyHistogram {
   constructor(options: LatencyHistogramOptions = {}) {
     objectValue("options", options);
     knownKeys("", options, KEYS);
-    // Only `undefined` takes the default: a `null` is reported, not ignored.
+    // Only `undefined` takes the default: knownKeys() reports a `null`.
     const relativeError = numberBetween(
       "relativeError",
       options.relativeError === undefined ? 0.01 : options.relativeError,

@@ -47,7 +47,7 @@ Deno.test("every capped factory applies the same maxMs rule with the same messag
       [-Infinity, RangeError, "maxMs must be a number >= baseMs (100): received -Infinity"],
       [NaN, RangeError, "maxMs must be a number >= baseMs (100): received NaN"],
       ["1000", TypeError, 'maxMs must be a number >= baseMs (100): received "1000"'],
-      [null, TypeError, "maxMs must be a number >= baseMs (100): received null"],
+      [null, TypeError, "maxMs must be left out for its default, not null: received null"],
     ];
     for (const [maxMs, Class, message] of cases) {
       try {

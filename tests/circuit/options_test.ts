@@ -109,7 +109,7 @@ Deno.test("bad options: every option, exact messages", () => {
     [
       { ...c, clock: null },
       TypeError,
-      "clock must be a Clock (an object with a now() method): received null",
+      "clock must be left out for its default, not null: received null",
     ],
     [{ ...c, random: 0.5 }, TypeError, "random must be a function: received 0.5"],
     [{ ...c, onEvent: "log" }, TypeError, 'onEvent must be a function: received "log"'],
@@ -171,7 +171,7 @@ Deno.test("bad options: every option, exact messages", () => {
     [
       { ...t, minThroughput: null },
       TypeError,
-      "minThroughput must be an integer >= 1: received null",
+      "minThroughput must be left out for its default, not null: received null",
     ],
     [
       { ...t, minCalls: 5 },

@@ -63,14 +63,47 @@ Deno.test("every part that takes a name rejects an empty, blank or non-string na
   for (const [label, build] of builders) {
     for (const [name, shown] of bad) {
       try {
-        throwsExactly(
-          () => build(name),
-          TypeError,
-          `name must be a non-empty string: received ${shown}`,
-        );
+        // A null option is rejected by the one null rule; policy()'s name is positional.
+        const message = name === null && label !== "policy()"
+          ? "name must be left out for its default, not null: received null"
+          : `name must be a non-empty string: received ${shown}`;
+        throwsExactly(() => build(name), TypeError, message);
       } catch (error) {
         throw new Error(`${label} with name ${shown}: ${(error as Error).message}`);
       }
     }
   }
+});
+
+Deno.test("null is never a default: every options object rejects a null option, naming it", async () => {
+  const NULL = "must be left out for its default, not null: received null";
+  const cases: Array<[string, () => unknown]> = [
+    ["retry.maxAttempts", () => policy("p", { retry: { maxAttempts: loose(null) } })],
+    ["telemetry", () => policy("p", { telemetry: loose(null) })],
+    ["deadlineMs", () => policy("p", { deadlineMs: loose(null) })],
+    ["maxQueue", () => new Bulkhead({ maxConcurrent: 1, maxQueue: loose(null) })],
+    [
+      "windowMs",
+      () => new FailureBudget({ threshold: 0.5, windowMs: loose(null), minSamples: 1 }),
+    ],
+    ["windowMs", () => new RetryBudget({ ratio: 0.1, windowMs: loose(null) })],
+    ["policy", () => createClient({ policy: loose(null) })],
+    ["maxAttempts", () => retry(() => 1, { maxAttempts: loose(null) })],
+    ["timeoutMs", () => withWatchdog(() => 1, { timeoutMs: loose(null) })],
+    [
+      "halfOpenMaxCalls",
+      () =>
+        new CircuitBreaker({ kind: "consecutive", threshold: 1, halfOpenMaxCalls: loose(null) }),
+    ],
+  ];
+  for (const [option, build] of cases) {
+    throwsExactly(build, TypeError, `${option} ${NULL}`);
+  }
+  await assert.rejects(
+    policy("p", { telemetry: false }).execute(() => 1, { maxAttempts: loose(null) }),
+    {
+      name: "TypeError",
+      message: `maxAttempts ${NULL}`,
+    },
+  );
 });

@@ -535,17 +535,17 @@ Deno.test("the constructor rejects bad options", () => {
     [
       () => new LatencyHistogram(loose({ minValue: null })),
       TypeError,
-      "minValue must be a number > 0: received null",
+      "minValue must be left out for its default, not null: received null",
     ],
     [
       () => new LatencyHistogram(loose({ relativeError: null })),
       TypeError,
-      "relativeError must be a number between 0.0001 and 0.1: received null",
+      "relativeError must be left out for its default, not null: received null",
     ],
     [
       () => new LatencyHistogram(loose({ maxValue: null })),
       TypeError,
-      "maxValue must be a number > minValue (0.001): received null",
+      "maxValue must be left out for its default, not null: received null",
     ],
     [
       () => new LatencyHistogram({ maxValue: 0.001 }),
