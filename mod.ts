@@ -201,6 +201,7 @@ export type {
   ResilientClient,
 } from "./src/http/client.ts";
 export { IDEMPOTENT_METHODS, RequestBodyError } from "./src/http/request_body.ts";
+export { DEFAULT_REDACTED_QUERY_PARAMS, redactUrl } from "./src/http/redact.ts";
 export {
   DEADLINE_HEADER,
   deadlineFromRequest,

@@ -28,6 +28,13 @@ import type { AttemptContext } from "../engine/attempt.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
+import {
+  DEFAULT_REDACTED_PARAMS,
+  type RedactedParams,
+  redactedParams,
+  redactError,
+  redactText,
+} from "./redact.ts";
 
 /**
  * How long the client's own policy waits at most for a `Retry-After` (a
@@ -78,6 +85,17 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Time source for timeouts, pool waits and latencies. Default `systemClock`. */
   clock?: Clock;
+  /**
+   * Query (and fragment) parameters whose values are replaced with
+   * `REDACTED` wherever the client reports a URL: in the errors it throws
+   * or hands to the policy (message, stack, cause chain) and in the `url` of
+   * a failing response (so in `onEvent` events, `RetryExhaustedError` and
+   * spans). Matched case-insensitively. This list *replaces* the default,
+   * `DEFAULT_REDACTED_QUERY_PARAMS`; spread that to extend it. The
+   * userinfo (`user:password@`) is always removed. The request itself is
+   * sent unchanged.
+   */
+  redactQueryParams?: readonly string[];
 }
 
 /** `init` of {@link ResilientClient.fetch}: `RequestInit` plus a deadline. */
@@ -128,6 +146,7 @@ const CLIENT_KEYS = [
   "maxBufferedBodyBytes",
   "fetch",
   "clock",
+  "redactQueryParams",
 ];
 const POOL_KEYS = ["maxConnections", "connectionTimeoutMs", "idleTimeoutMs", "maxQueue"];
 
@@ -155,6 +174,20 @@ function withRetryAfterCap(options: PolicyOptions | undefined): PolicyOptions | 
   if (typeof retry !== "object" || retry === null || Array.isArray(retry)) return options;
   if (retry.maxRetryAfterMs !== undefined) return options;
   return { ...options, retry: { ...retry, maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS } };
+}
+
+/**
+ * Makes a failing response report its URL redacted: an own `url` property
+ * shadows `Response.prototype.url`. A response that cannot take one (frozen)
+ * is copied, body and all.
+ */
+function redactResponse(response: Response, params: RedactedParams): Response {
+  const url = response.url;
+  const redacted = redactText(url, params);
+  if (redacted === url) return response;
+  const target = Object.isExtensible(response) ? response : new Response(response.body, response);
+  Object.defineProperty(target, "url", { value: redacted, configurable: true });
+  return target;
 }
 
 /** Cancels the body of a response that will not reach the caller. */
@@ -185,6 +218,11 @@ function cancelBody(value: unknown): void {
  * - A `Retry-After` delays a retry by at most 60 s (60,000 ms) unless the
  *   client's policy options set `retry.maxRetryAfterMs`; a longer one is cut
  *   to the cap. A {@link Policy} passed in keeps its own setting.
+ * - Credentials in the URL (the userinfo and the values of the
+ *   `redactQueryParams`) are redacted in what the client reports: errors
+ *   fetch throws (copied, same class) and the `url` of failing responses, so
+ *   events, `RetryExhaustedError` and spans. The request is sent unchanged;
+ *   a successful response is not touched.
  *
  * @example
  * ```ts
@@ -226,6 +264,9 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   if (options.fetch !== undefined && typeof options.fetch !== "function") {
     typeError("fetch", "a function", options.fetch);
   }
+  const redactParams = options.redactQueryParams === undefined
+    ? DEFAULT_REDACTED_PARAMS
+    : redactedParams(paramsOption(options.redactQueryParams));
   const pool = options.pool ?? {};
   objectValue("pool", pool);
   knownKeys("pool", pool, POOL_KEYS);
@@ -338,10 +379,16 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       const response = await (options.fetch ?? globalThis.fetch)(url, init);
       stats.responsesReceived++;
       histogram.record(Math.max(0, clock.now() - started));
-      return response;
+      // A failing response goes to the classifier, the events and maybe the
+      // give-up error: its URL must not carry credentials. Only failures pay.
+      return response.ok ? response : redactResponse(response, redactParams);
     } catch (error) {
       if (timedOut !== undefined || error instanceof AttemptTimeoutError) stats.timeouts++;
-      throw timedOut ?? error;
+      if (timedOut !== undefined) throw timedOut;
+      // An abort reason stays itself (the policy compares it); anything else
+      // fetch threw (`TypeError: fetch failed`, whose cause names the URL) is
+      // replaced by a redacted copy of the same class when it has a secret.
+      throw signal.aborted && error === signal.reason ? error : redactError(error, redactParams);
     } finally {
       if (timer !== undefined) clock.clearTimer(timer);
       permit.release();
@@ -354,9 +401,13 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   ): Promise<Response> {
     if (closing.signal.aborted) throw new TypeError(`client "${name}" is closed`);
     const request = input instanceof Request ? input : undefined;
-    const url = request !== undefined
-      ? new URL(request.url)
-      : new URL(input as string | URL, baseUrl);
+    let url: URL;
+    try {
+      url = request !== undefined ? new URL(request.url) : new URL(input as string | URL, baseUrl);
+    } catch (error) {
+      // "Invalid URL: '<input>'" would repeat the credentials.
+      throw redactError(error, redactParams);
+    }
     const method = (init.method ?? request?.method ?? "GET").toUpperCase();
     const headers = new Headers(init.headers ?? request?.headers);
     const retryable = isRetryable(method, headers, retryNonIdempotent);
@@ -408,6 +459,14 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       if (ownsPolicy) policy[Symbol.dispose]();
     },
   };
+}
+
+/** Validates `redactQueryParams`: an array of non-empty strings. */
+function paramsOption(value: unknown): readonly string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && v !== "")) {
+    typeError("redactQueryParams", "an array of non-empty strings", value);
+  }
+  return value;
 }
 
 /** Parses `baseUrl`, naming the option when it is not an absolute URL. */

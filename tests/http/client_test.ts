@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
-import { createClient } from "../../src/http/client.ts";
+import { type ClientOptions, createClient } from "../../src/http/client.ts";
 import { RequestBodyError } from "../../src/http/request_body.ts";
 import { deadlineFromRequest } from "../../src/http/deadline_propagation.ts";
 import { policy } from "../../src/policy/policy.ts";
 import { type Clock, systemClock } from "../../src/core/clock.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { constant } from "../../src/backoff/constant.ts";
-import { DeadlineExceededError, PoolTimeoutError } from "../../src/core/errors.ts";
+import {
+  DeadlineExceededError,
+  PoolTimeoutError,
+  RetryExhaustedError,
+} from "../../src/core/errors.ts";
 import type { ResilienceEvent } from "../../src/core/events.ts";
+import { otelHarness } from "../_otel.ts";
+import { throwsExactly } from "../_helpers.ts";
 
 /** A real server on 127.0.0.1 with a scripted handler. */
 function serve(handler: (req: Request, n: number) => Response | Promise<Response>) {
@@ -520,5 +526,167 @@ Deno.test("createClient() names baseUrl when it is not an absolute URL", () => {
       name: "TypeError",
       message: `baseUrl must be an absolute URL (a string or a URL): received ${shown}`,
     });
+  }
+});
+
+/** Everything a value exposes as JSON: Error message, stack, cause and own properties, Response url. */
+function exposed(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v instanceof Error) {
+      return { ...v, name: v.name, message: v.message, stack: v.stack, cause: v.cause };
+    }
+    if (v instanceof Response) return { status: v.status, url: v.url };
+    return v;
+  });
+}
+
+/**
+ * Calls `url` (credentials in the userinfo and `?token=`) through a client
+ * with an in-memory OTel pipeline and returns everything that went out
+ * through events, the result (or error) and the spans.
+ */
+async function reported(url: string, options: ClientOptions = {}) {
+  const otel = otelHarness();
+  const events: ResilienceEvent[] = [];
+  const client = createClient({
+    clock: recordingClock(),
+    ...options,
+    policy: {
+      telemetry: { tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider },
+      retry: { maxAttempts: 3, backoff: constant(1) },
+      onEvent: (e) => events.push(e),
+    },
+  });
+  let outcome: unknown;
+  try {
+    outcome = await client.fetch(url);
+  } catch (error) {
+    outcome = error;
+  } finally {
+    client.close();
+  }
+  const spans = (await otel.spans()).map((s) => ({
+    name: s.name,
+    attributes: s.attributes,
+    events: s.events,
+    status: s.status,
+  }));
+  await otel.shutdown();
+  return { events, outcome, spans: JSON.stringify(spans), stats: client.stats() };
+}
+
+Deno.test("no event, error or span carries the password or the token: 503 until retries run out", async () => {
+  const server = serve(() => new Response("down", { status: 503 }));
+  const url = server.url.replace("http://", "http://user:password@") + "/x?token=secret&page=2";
+  try {
+    const { events, outcome, spans, stats } = await reported(url);
+    assert.equal(server.hits, 3);
+    assert.deepEqual(events.map((e) => e.type), ["retry", "retry", "max_attempts_exceeded"]);
+    for (const event of events) {
+      const text = exposed(event);
+      assert.ok(text.includes("token=REDACTED&page=2"), text);
+      assert.ok(!text.includes("password") && !text.includes("secret"), text);
+    }
+    assert.ok(!spans.includes("password") && !spans.includes("secret"), spans);
+    // The caller gets the last response (the one the events saw): status and
+    // body as fetch gave them, its url redacted.
+    assert.ok(outcome instanceof Response);
+    assert.equal(outcome.status, 503);
+    assert.equal(await outcome.text(), "down");
+    assert.equal(outcome.url, `${server.url}/x?token=REDACTED&page=2`);
+    assert.equal(stats.failures, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("no event, error or span carries the password or the token: refused connection", async () => {
+  const server = serve(() => new Response("never"));
+  const base = server.url;
+  await server.close(); // nothing listens on the port now
+  const url = base.replace("http://", "http://user:password@") + "/x?token=secret&page=2";
+  const { events, outcome, spans, stats } = await reported(url);
+  assert.deepEqual(events.map((e) => e.type), ["retry", "retry", "max_attempts_exceeded"]);
+  for (const event of events) {
+    // still a network TypeError, still transient
+    assert.equal((event as { errorClass?: string }).errorClass, "transient");
+    assert.ok((event as { error?: unknown }).error instanceof TypeError);
+    const text = exposed(event);
+    assert.ok(!text.includes("password") && !text.includes("secret"), text);
+  }
+  assert.ok(outcome instanceof RetryExhaustedError);
+  const chain = exposed(outcome);
+  assert.ok(!chain.includes("password") && !chain.includes("secret"), chain);
+  let cause: unknown = outcome.cause;
+  assert.ok(cause instanceof TypeError);
+  assert.equal(cause.message, "fetch failed");
+  for (let depth = 0; cause instanceof Error && depth < 8; depth++) {
+    assert.ok(!String(cause.stack).includes("secret"), String(cause.stack));
+    cause = cause.cause;
+  }
+  assert.ok(!spans.includes("password") && !spans.includes("secret"), spans);
+  assert.equal(stats.requestsSent, 3);
+});
+
+Deno.test("a permanent network error thrown as it is (one attempt, POST) is redacted, class kept", async () => {
+  const fetchStub: typeof fetch = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error("error sending request for url (http://127.0.0.1:1/x?api_key=secret)"),
+      }),
+    );
+  const client = createClient({
+    fetch: fetchStub,
+    policy: { telemetry: false, retry: { maxAttempts: 3, backoff: constant(1) } },
+  });
+  try {
+    const error = await client.fetch("http://127.0.0.1:1/x?api_key=secret", { method: "POST" })
+      .then(() => undefined, (e) => e);
+    const text = exposed(error);
+    assert.ok(!text.includes("secret"), text);
+    assert.ok(text.includes("api_key=REDACTED"), text);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a successful response keeps its url; an invalid URL's error is redacted", async () => {
+  const server = serve(() => new Response("ok"));
+  const client = createClient({ policy: { telemetry: false } });
+  try {
+    const res = await client.fetch(`${server.url}/x?token=secret`);
+    assert.equal(await res.text(), "ok");
+    assert.equal(res.url, `${server.url}/x?token=secret`);
+    await assert.rejects(client.fetch("http://u:password@[bad/?token=secret"), (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.ok(!exposed(e).includes("password") && !exposed(e).includes("secret"), exposed(e));
+      return true;
+    });
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("redactQueryParams replaces the default list and is validated", async () => {
+  const server = serve(() => new Response("down", { status: 503 }));
+  try {
+    const { events, outcome } = await reported(`${server.url}/x?tenant=7&token=t`, {
+      redactQueryParams: ["Tenant"],
+    });
+    await (outcome as Response).body?.cancel();
+    const text = exposed(events[0]);
+    assert.ok(text.includes("tenant=REDACTED&token=t"), text);
+  } finally {
+    await server.close();
+  }
+  for (
+    const [value, shown] of [["token", '"token"'], [[""], "an array"], [[1], "an array"]] as const
+  ) {
+    throwsExactly(
+      () => createClient({ redactQueryParams: value as unknown as string[] }),
+      TypeError,
+      `redactQueryParams must be an array of non-empty strings: received ${shown}`,
+    );
   }
 });
