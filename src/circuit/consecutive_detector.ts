@@ -4,7 +4,7 @@
  * @module
  */
 
-import { integerAtLeast, objectValue } from "../core/validate.ts";
+import { integerAtLeast, integerBetween, objectValue } from "../core/validate.ts";
 import type {
   ConsecutiveDetectorSnapshot,
   FailureDetector,
@@ -41,6 +41,9 @@ export interface ConsecutiveDetectorSettings {
 
 /** Option keys of the consecutive detector (besides `kind`). */
 export const CONSECUTIVE_KEYS: readonly string[] = ["threshold"];
+
+/** Most failures in a row a consecutive detector may wait for (its slow-call ring is `threshold` bytes). */
+export const MAX_CONSECUTIVE_THRESHOLD = 100_000;
 
 /**
  * Opens the circuit after `threshold` failures in a row; any success (slow
@@ -84,7 +87,7 @@ export class ConsecutiveDetector implements FailureDetector {
   /** Validates `settings` (TypeError / RangeError naming the option). */
   constructor(settings: ConsecutiveDetectorSettings) {
     objectValue("options", settings);
-    this.threshold = integerAtLeast("threshold", settings.threshold, 1);
+    this.threshold = integerBetween("threshold", settings.threshold, 1, MAX_CONSECUTIVE_THRESHOLD);
     this.#slowCallRatio = optionalSlowCallRatio(settings.slowCallRatio);
     if (this.#slowCallRatio !== undefined) this.#ring = new Uint8Array(this.threshold);
   }

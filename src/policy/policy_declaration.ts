@@ -15,6 +15,7 @@ import { decorrelatedJitter } from "../backoff/decorrelated_jitter.ts";
 import { tokenBackoff } from "../backoff/token_backoff.ts";
 import { MAX_BUCKETS } from "../core/rolling_window.ts";
 import { MAX_COUNT_SIZE } from "../circuit/count_detector.ts";
+import { MAX_CONSECUTIVE_THRESHOLD } from "../circuit/consecutive_detector.ts";
 import { MAX_BULKHEAD_SIZE } from "../bulkhead/bulkhead.ts";
 import { SPAN_MODES } from "../telemetry/telemetry_options.ts";
 import { Policy, type PolicyOptions } from "./policy.ts";
@@ -180,7 +181,10 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
         consecutive: {
           kind: "object",
           description: "Opens after `threshold` failures in a row.",
-          properties: { ...CIRCUIT_COMMON, threshold: int(1, "Failures in a row.") },
+          properties: {
+            ...CIRCUIT_COMMON,
+            threshold: int(1, "Failures in a row.", MAX_CONSECUTIVE_THRESHOLD),
+          },
           required: ["threshold"],
         },
         count: {

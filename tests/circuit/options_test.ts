@@ -114,9 +114,26 @@ Deno.test("bad options: every option, exact messages", () => {
     [{ ...c, random: 0.5 }, TypeError, "random must be a function: received 0.5"],
     [{ ...c, onEvent: "log" }, TypeError, 'onEvent must be a function: received "log"'],
     // consecutive
-    [{ kind: "consecutive" }, TypeError, "threshold must be an integer >= 1: received undefined"],
-    [{ ...c, threshold: 0 }, RangeError, "threshold must be an integer >= 1: received 0"],
-    [{ ...c, threshold: 2.5 }, RangeError, "threshold must be an integer >= 1: received 2.5"],
+    [
+      { kind: "consecutive" },
+      TypeError,
+      "threshold must be an integer between 1 and 100000: received undefined",
+    ],
+    [
+      { ...c, threshold: 0 },
+      RangeError,
+      "threshold must be an integer between 1 and 100000: received 0",
+    ],
+    [
+      { ...c, threshold: 2.5 },
+      RangeError,
+      "threshold must be an integer between 1 and 100000: received 2.5",
+    ],
+    [
+      { ...c, threshold: 1e12 },
+      RangeError,
+      "threshold must be an integer between 1 and 100000: received 1000000000000",
+    ],
     // count
     [{ ...n, size: 0 }, RangeError, "size must be an integer between 1 and 100000: received 0"],
     [

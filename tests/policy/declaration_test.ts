@@ -120,7 +120,7 @@ const INVALID: Array<[unknown, string, string]> = [
   [
     { circuit: { kind: "consecutive", threshold: 0 } },
     "circuit.threshold",
-    "circuit.threshold must be an integer >= 1: received 0",
+    "circuit.threshold must be an integer between 1 and 100000: received 0",
   ],
   [
     { circuit: { kind: "count", size: 10, threshold: 1.5 } },
