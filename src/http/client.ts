@@ -248,7 +248,12 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   knownKeys("", options, CLIENT_KEYS);
   const name = nameOption("name", options.name, "http");
   const clock = options.clock ?? systemClock;
-  const baseUrl = options.baseUrl === undefined ? undefined : urlOption(options.baseUrl);
+  const redactParams = options.redactQueryParams === undefined
+    ? DEFAULT_REDACTED_PARAMS
+    : redactedParams(paramsOption(options.redactQueryParams));
+  const baseUrl = options.baseUrl === undefined
+    ? undefined
+    : urlOption(options.baseUrl, redactParams);
   const timeoutMs = options.timeoutMs === undefined
     ? undefined
     : numberAbove("timeoutMs", options.timeoutMs, 0);
@@ -264,9 +269,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   if (options.fetch !== undefined && typeof options.fetch !== "function") {
     typeError("fetch", "a function", options.fetch);
   }
-  const redactParams = options.redactQueryParams === undefined
-    ? DEFAULT_REDACTED_PARAMS
-    : redactedParams(paramsOption(options.redactQueryParams));
   const pool = options.pool ?? {};
   objectValue("pool", pool);
   knownKeys("pool", pool, POOL_KEYS);
@@ -469,14 +471,18 @@ function paramsOption(value: unknown): readonly string[] {
   return value;
 }
 
-/** Parses `baseUrl`, naming the option when it is not an absolute URL. */
-function urlOption(value: unknown): URL {
+/**
+ * Parses `baseUrl`, naming the option when it is not an absolute URL (shown
+ * redacted).
+ */
+function urlOption(value: unknown, params: RedactedParams): URL {
   if (!(value instanceof URL) && typeof value !== "string") {
     typeError("baseUrl", "an absolute URL (a string or a URL)", value);
   }
   try {
     return new URL(value);
   } catch {
-    return typeError("baseUrl", "an absolute URL (a string or a URL)", value);
+    const shown = typeof value === "string" ? redactText(value, params) : value;
+    return typeError("baseUrl", "an absolute URL (a string or a URL)", shown);
   }
 }

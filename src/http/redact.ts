@@ -66,10 +66,12 @@ export function redactedParams(names: Iterable<string>): RedactedParams {
 }
 
 /**
- * `scheme://userinfo@`: the userinfo runs to the last `@` before the end of
- * the authority (`/`, `?`, `#`, `\` or whitespace).
+ * `scheme://userinfo@` (or a scheme-relative `//userinfo@` at the start or
+ * after whitespace, a quote, `(`, `<`, `[` or `=`): the userinfo runs to the
+ * last `@` before the end of the authority (`/`, `?`, `#`, `\` or
+ * whitespace).
  */
-const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
+const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/|(?:^|(?<=[\s"'(<[=]))\/\/)[^\s/?#\\]*@/gi;
 
 /**
  * A `name=value` pair after `?`, `&` or `#`; the value stops at `&`, `#`,

@@ -521,7 +521,14 @@ Deno.test("retry.maxRetryAfterMs set on the client's policy options, or a Policy
 });
 
 Deno.test("createClient() names baseUrl when it is not an absolute URL", () => {
-  for (const [value, shown] of [["0", '"0"'], ["/api", '"/api"'], [42, "42"]] as const) {
+  for (
+    const [value, shown] of [
+      ["0", '"0"'],
+      ["/api", '"/api"'],
+      [42, "42"],
+      ["//u:password@h/?token=secret", '"//h/?token=REDACTED"'],
+    ] as const
+  ) {
     assert.throws(() => createClient({ baseUrl: value as string }), {
       name: "TypeError",
       message: `baseUrl must be an absolute URL (a string or a URL): received ${shown}`,

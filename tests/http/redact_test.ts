@@ -14,6 +14,9 @@ Deno.test("redactUrl removes the userinfo", () => {
   // the userinfo runs to the last "@" of the authority
   assert.equal(redactUrl("https://u:p@ss@example.com/a@b"), "https://example.com/a@b");
   assert.equal(redactUrl(new URL("http://u:p%40w@host/")), "http://host/");
+  assert.equal(redactUrl("//u:p@host/x"), "//host/x");
+  assert.equal(redactUrl("see (//u:p@host/x)"), "see (//host/x)");
+  assert.equal(redactUrl("https://h/a//b@c"), "https://h/a//b@c");
 });
 
 Deno.test("redactUrl replaces the value of each default parameter", () => {
