@@ -140,3 +140,18 @@ export function knownKeys(
     }
   }
 }
+
+/**
+ * Runs `build` (a nested part's constructor, say) and prefixes the option
+ * names in its `TypeError`/`RangeError` messages with `path`, so that
+ * `threshold must be ...` reads `circuit.threshold must be ...`.
+ */
+export function under<T>(path: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof RangeError) throw new RangeError(`${path}.${error.message}`);
+    if (error instanceof TypeError) throw new TypeError(`${path}.${error.message}`);
+    throw error;
+  }
+}

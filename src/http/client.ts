@@ -16,13 +16,15 @@ import {
 } from "../core/errors.ts";
 import {
   integerAtLeast,
+  integerBetween,
   knownKeys,
   nameOption,
   numberAbove,
   objectValue,
   typeError,
+  under,
 } from "../core/validate.ts";
-import { Bulkhead } from "../bulkhead/bulkhead.ts";
+import { Bulkhead, MAX_BULKHEAD_SIZE } from "../bulkhead/bulkhead.ts";
 import { Policy, type PolicyOptions } from "../policy/policy.ts";
 import type { AttemptContext } from "../engine/attempt.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
@@ -272,18 +274,24 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   const pool = options.pool ?? {};
   objectValue("pool", pool);
   knownKeys("pool", pool, POOL_KEYS);
-  const maxConnections = integerAtLeast("pool.maxConnections", pool.maxConnections ?? 64, 1);
+  const maxConnections = integerBetween(
+    "pool.maxConnections",
+    pool.maxConnections ?? 64,
+    1,
+    MAX_BULKHEAD_SIZE,
+  );
   const connectionTimeoutMs = numberAbove(
     "pool.connectionTimeoutMs",
     pool.connectionTimeoutMs ?? 5_000,
     0,
   );
   const idleTimeoutMs = numberAbove("pool.idleTimeoutMs", pool.idleTimeoutMs ?? 30_000, 0);
-  const maxQueue = integerAtLeast("pool.maxQueue", pool.maxQueue ?? 10_000, 0);
+  const maxQueue = integerBetween("pool.maxQueue", pool.maxQueue ?? 10_000, 0, MAX_BULKHEAD_SIZE);
   const ownsPolicy = !(options.policy instanceof Policy);
+  if (options.policy !== undefined && ownsPolicy) objectValue("policy", options.policy);
   const policy = options.policy instanceof Policy
     ? options.policy
-    : new Policy(name, { clock, ...withRetryAfterCap(options.policy) });
+    : under("policy", () => new Policy(name, { clock, ...withRetryAfterCap(options.policy) }));
   const gate = new Bulkhead({
     name: `${name} pool`,
     maxConcurrent: maxConnections,

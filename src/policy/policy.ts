@@ -4,7 +4,7 @@
  * @module
  */
 
-import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
+import { knownKeys, nameOption, objectValue, typeError, under } from "../core/validate.ts";
 import { OtelObserver } from "../telemetry/otel_observer.ts";
 import {
   SPAN_MODES,
@@ -71,21 +71,6 @@ export const POLICY_OPTION_KEYS: readonly string[] = [
   "clock",
   "random",
 ];
-
-/**
- * Runs `build`, prefixing the option path to the message of a `RangeError`
- * or `TypeError` it throws (`threshold must be...` becomes
- * `circuit.threshold must be...`).
- */
-function under<T>(path: string, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (error instanceof RangeError) throw new RangeError(`${path}.${error.message}`);
-    if (error instanceof TypeError) throw new TypeError(`${path}.${error.message}`);
-    throw error;
-  }
-}
 
 /** Uses a shared part as is, or builds one owned by the policy from options. */
 function part<P extends { events: EventSink }, O extends object>(

@@ -355,7 +355,7 @@ Deno.test("a policy deadline rejects the client call with DeadlineExceededError"
 Deno.test("createClient validates its options", () => {
   assert.throws(() => createClient({ pool: { maxConnections: 0 } }), {
     name: "RangeError",
-    message: "pool.maxConnections must be an integer >= 1: received 0",
+    message: "pool.maxConnections must be an integer between 1 and 1000000: received 0",
   });
   assert.throws(() => createClient({ timeoutMs: -1 }), {
     name: "RangeError",
@@ -696,4 +696,33 @@ Deno.test("redactQueryParams replaces the default list and is validated", async 
       `redactQueryParams must be an array of non-empty strings: received ${shown}`,
     );
   }
+});
+
+Deno.test("createClient() rejects a policy that is neither a Policy nor options, and prefixes policy errors", () => {
+  for (
+    const [value, shown] of [[0, "0"], [true, "true"], [NaN, "NaN"], [() => {}, "a function"], [
+      [],
+      "an array",
+    ], ["abc", '"abc"']] as const
+  ) {
+    assert.throws(() => createClient({ policy: value as never }), {
+      name: "TypeError",
+      message: `policy must be an object: received ${shown}`,
+    });
+  }
+  assert.throws(() => createClient({ policy: { deadlineMs: -1 } }), {
+    name: "RangeError",
+    message: "policy.deadlineMs must be a number > 0: received -1",
+  });
+});
+
+Deno.test("createClient() names the pool option that is out of range", () => {
+  assert.throws(() => createClient({ pool: { maxConnections: 1e12 } }), {
+    name: "RangeError",
+    message: "pool.maxConnections must be an integer between 1 and 1000000: received 1000000000000",
+  });
+  assert.throws(() => createClient({ pool: { maxQueue: 2 ** 53 } }), {
+    name: "RangeError",
+    message: "pool.maxQueue must be an integer between 0 and 1000000: received 9007199254740992",
+  });
 });
