@@ -371,7 +371,7 @@ Deno.test("createClient validates its options", () => {
   });
   assert.throws(() => createClient({ policy: { retry: { maxAttempts: 0 } } }), {
     name: "RangeError",
-    message: "retry.maxAttempts must be an integer >= 1: received 0",
+    message: "policy.retry.maxAttempts must be an integer >= 1: received 0",
   });
 });
 
