@@ -75,7 +75,7 @@ export interface ClientOptions {
    * {@link Policy} passed in keeps its own setting.
    */
   policy?: Policy | PolicyOptions;
-  /** Timeout of each attempt (request until response headers). */
+  /** Timeout of each attempt: reading a streamed request body, then the request until its response headers (each phase gets this long). */
   timeoutMs?: number;
   /** Connection pool. */
   pool?: PoolOptions;
@@ -333,11 +333,31 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
           );
         }
         upload.reading = ctx.signal;
+        // Reading the body is part of the attempt: the deadline (ctx.signal)
+        // and `timeoutMs` cover it, so a stalled upload cannot hang the call.
+        let readSignal = ctx.signal;
+        let readTimer;
+        if (timeoutMs !== undefined) {
+          const controller = new AbortController();
+          readSignal = AbortSignal.any([ctx.signal, controller.signal]);
+          readTimer = clock.setTimer(() => {
+            stats.timeouts++;
+            controller.abort(
+              new AttemptTimeoutError(
+                `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
+                  `within ${timeoutMs} ms`,
+                { policy: name, attempt: ctx.attempt, timeoutMs },
+              ),
+            );
+          }, timeoutMs);
+        }
         try {
-          upload.buffered = await bufferBody(upload.stream, maxBody, ctx.signal);
+          upload.buffered = await bufferBody(upload.stream, maxBody, readSignal);
         } catch (error) {
           upload.failed = error;
           throw error;
+        } finally {
+          if (readTimer !== undefined) clock.clearTimer(readTimer);
         }
       }
       body = upload.buffered;

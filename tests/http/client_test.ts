@@ -13,7 +13,7 @@ import {
 } from "../../src/core/errors.ts";
 import type { ResilienceEvent } from "../../src/core/events.ts";
 import { otelHarness } from "../_otel.ts";
-import { throwsExactly } from "../_helpers.ts";
+import { settleLater, throwsExactly } from "../_helpers.ts";
 
 /** A real server on 127.0.0.1 with a scripted handler. */
 function serve(handler: (req: Request, n: number) => Response | Promise<Response>) {
@@ -725,4 +725,43 @@ Deno.test("createClient() names the pool option that is out of range", () => {
     name: "RangeError",
     message: "pool.maxQueue must be an integer between 0 and 1000000: received 9007199254740992",
   });
+});
+
+Deno.test("timeoutMs covers reading a stalled streamed request body: the call ends, nothing left pending", async () => {
+  const clock = new VirtualClock();
+  let requests = 0;
+  let cancelled: unknown;
+  const stalled = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("first chunk, then nothing"));
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const client = createClient({
+    clock,
+    timeoutMs: 100,
+    policy: { telemetry: false, retry: { backoff: () => 0 } },
+    fetch: () => {
+      requests++;
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  const call = settleLater(
+    client.fetch("http://127.0.0.1:1/upload", { method: "PUT", body: stalled }),
+  );
+  await clock.advance(100);
+  const result = await call;
+  assert.equal(result.ok, false, "the call ended at the timeout");
+  const error = (result as { error: Error }).error;
+  assert.equal(error.name, "RequestBodyError", "the cut-off stream cannot be resent");
+  assert.match(
+    String((error.cause as Error).message),
+    /could not read the request body within 100 ms/,
+  );
+  assert.equal(requests, 0, "no request went out with half a body");
+  assert.ok(cancelled !== undefined, "the stream was cancelled");
+  assert.equal(clock.now(), 100);
+  client.close();
 });
