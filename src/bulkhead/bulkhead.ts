@@ -15,6 +15,7 @@ import {
   MAX_BULKHEAD_SIZE,
 } from "./options.ts";
 import { EventSink } from "../core/events.ts";
+import { SignalContext } from "../core/signal_context.ts";
 import {
   functionValue,
   integerBetween,
@@ -35,20 +36,6 @@ export type {
   BulkheadPermit,
 } from "./options.ts";
 export { MAX_BULKHEAD_SIZE } from "./options.ts";
-
-/** The {@link BulkheadCallContext} of one `execute()`: the caller's signal, or one made when read. */
-class CallContext implements BulkheadCallContext {
-  readonly #callerSignal: AbortSignal | undefined;
-  #controller: AbortController | undefined;
-
-  constructor(signal: AbortSignal | undefined) {
-    this.#callerSignal = signal;
-  }
-
-  get signal(): AbortSignal {
-    return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
-  }
-}
 
 interface Waiter {
   resolve(permit: BulkheadPermit): void;
@@ -327,7 +314,7 @@ export class Bulkhead {
     try {
       const signal = options.signal;
       if (signal?.aborted) throw signal.reason;
-      return await fn(new CallContext(signal));
+      return await fn(new SignalContext(signal));
     } finally {
       permit.release();
     }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SignalContext } from "../core/signal_context.ts";
 import type { Clock } from "../core/clock.ts";
 import { CircuitOpenError } from "../core/errors.ts";
 import type { CircuitState } from "../core/events.ts";
@@ -63,20 +64,6 @@ export interface CircuitExecuteOptions {
   signal?: AbortSignal;
 }
 
-/** The {@link BreakerCallContext} of one `execute()`: the caller's signal, or one made when read. */
-export class CallContext implements BreakerCallContext {
-  readonly #callerSignal: AbortSignal | undefined;
-  #controller: AbortController | undefined;
-
-  constructor(signal: AbortSignal | undefined) {
-    this.#callerSignal = signal;
-  }
-
-  get signal(): AbortSignal {
-    return this.#callerSignal ?? (this.#controller ??= new AbortController()).signal;
-  }
-}
-
 /** What {@link settle} records an admitted call's outcome into. */
 export interface OutcomeSink {
   recordSuccess(durationMs?: number): void;
@@ -124,7 +111,7 @@ export async function settle<T>(
   const start = clock === undefined ? 0 : clock.now();
   let value: T;
   try {
-    value = await fn(new CallContext(signal));
+    value = await fn(new SignalContext(signal));
   } catch (error) {
     if (signal?.aborted) breaker.releaseCall();
     else breaker.recordFailure(clock === undefined ? undefined : clock.now() - start);
