@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Clock, clockOption } from "../core/clock.ts";
+import { type Clock, clockOption, systemClock } from "../core/clock.ts";
 import { knownKeys, numberAtLeast, objectValue, typeError } from "../core/validate.ts";
 import {
   descendantsOf,
@@ -417,21 +417,16 @@ export class ProcessSupervisor implements AsyncDisposable {
       return targets.pids.size === 0 && targets.groups.size === 0;
     };
     let graceOver = false;
-    let wake = () => {};
+    const graceEnd = new AbortController();
     const timer = this.#clock.setTimer(() => {
       graceOver = true;
-      wake();
+      graceEnd.abort();
     }, this.#killGraceMs);
     try {
       while (!(await allGone())) {
         if (graceOver) return false;
-        await new Promise<void>((resolve) => {
-          const poll = setTimeout(resolve, EXIT_POLL_MS);
-          wake = () => {
-            clearTimeout(poll);
-            resolve();
-          };
-        });
+        // Processes exit in real time, whatever clock the supervisor was given.
+        await systemClock.sleep(EXIT_POLL_MS, graceEnd.signal).catch(() => {});
       }
       return true;
     } finally {
