@@ -80,7 +80,7 @@ export interface SavedCircuit {
  */
 export function readSnapshot(initial: unknown, path: string): SavedCircuit {
   objectValue(path, initial);
-  knownKeys(path, initial as object, SNAPSHOT_KEYS, ["openedAt", "breakMs"]);
+  knownKeys(path, initial as object, SNAPSHOT_KEYS, ["openedAt", "breakMs", "detector"]);
   const saved = initial as Partial<CircuitBreakerSnapshot>;
   const state = CIRCUIT_STATES.indexOf(saved.state as CircuitState);
   if (state < 0) {

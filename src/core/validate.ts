@@ -115,6 +115,11 @@ export function optionalSignal(name: string, value: unknown): AbortSignal | unde
   return value as AbortSignal | undefined;
 }
 
+/** Throws the `TypeError` of the one null rule: an option set to `null` (never "the default"). */
+export function nullOption(name: string): never {
+  return typeError(name, "left out for its default, not null", null);
+}
+
 /**
  * Throws a `TypeError` for the first key of `value` not in `known` (catches
  * typos). Only the listed names are accepted: a key named `constructor` or
@@ -136,7 +141,7 @@ export function knownKeys(
       );
     }
     if ((value as Record<string, unknown>)[key] === null && !nullable.includes(key)) {
-      typeError(optionPath(name, key), "left out for its default, not null", null);
+      nullOption(optionPath(name, key));
     }
   }
 }

@@ -50,7 +50,7 @@ import {
   type EngineParts,
   type ExecuteOptions,
 } from "./options.ts";
-import { FIRED, type Fired, RECORD } from "./outcome.ts";
+import { FIRED, type Fired, isErrorClass, RECORD } from "./outcome.ts";
 import type {
   AttemptGate,
   CallObserver,
@@ -350,6 +350,12 @@ export class Engine implements Recorded {
         recordOutcome(this, NOOP_TRACER, RECORD.release, 0, NaN);
         this.bulkhead?.exit();
         throw classifierError;
+      }
+      if (verdict !== "success" && !isErrorClass(verdict)) {
+        // (Checked here so that the loop never asks the classifier again.)
+        recordOutcome(this, NOOP_TRACER, RECORD.release, 0, NaN);
+        this.bulkhead?.exit();
+        this.report.invalidClass(verdict);
       }
       if (verdict === "success") {
         // The budget's buckets are far wider than a tick: the start already

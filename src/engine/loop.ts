@@ -16,14 +16,14 @@
  * @module
  */
 
-import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
+import type { ErrorClass } from "../core/error_class.ts";
 import { typeError } from "../core/validate.ts";
 import { CLASS_INDEX } from "../retry/retry_options.ts";
 import { AttemptRun, type Operation, OperationContext } from "./attempt.ts";
 import { decide } from "./decide.ts";
 import type { Engine } from "./engine.ts";
 import type { ExecuteOptions } from "./options.ts";
-import { type AttemptOutcome, FIRED, RECORD } from "./outcome.ts";
+import { type AttemptOutcome, FIRED, isErrorClass, RECORD } from "./outcome.ts";
 import type { CallOutcome, CallTracer } from "./parts.ts";
 import {
   noPermitOutcome,
@@ -45,11 +45,6 @@ const PERMANENT = CLASS_INDEX.permanent;
  */
 function keepElapsed(deadline: number, last: number, now: number): number {
   return now < last ? deadline - (last - now) : deadline;
-}
-
-/** True for one of the {@link ERROR_CLASSES} (own keys only: "constructor" is not a class). */
-function isErrorClass(value: unknown): value is ErrorClass {
-  return typeof value === "string" && Object.hasOwn(CLASS_INDEX, value);
 }
 
 /**
@@ -246,11 +241,7 @@ export async function runLoop<T>(
       if (verdict !== "success" && !isErrorClass(verdict)) {
         recordOutcome(engine, tracer, RECORD.release, 0, NaN);
         outcome = "permanent_fail";
-        typeError(
-          `${engine.label} classify result`,
-          `"success" or one of the error classes (${ERROR_CLASSES.join(", ")})`,
-          verdict,
-        );
+        report.invalidClass(verdict);
       }
       let error = o.error;
       if (o.threw) {

@@ -6,6 +6,7 @@
  */
 
 import type { ErrorClass } from "../core/error_class.ts";
+import { CLASS_INDEX } from "../retry/retry_options.ts";
 
 /** Which of the engine's timers ended an attempt early. */
 export const FIRED = Object.freeze(
@@ -58,4 +59,9 @@ export interface AttemptOutcome<T> {
   fired: Fired;
   /** When the attempt started (clock milliseconds; NaN when nothing read the clock). */
   start: number;
+}
+
+/** True for one of the error classes (own keys only: "constructor" is not a class). */
+export function isErrorClass(value: unknown): value is ErrorClass {
+  return typeof value === "string" && Object.hasOwn(CLASS_INDEX, value);
 }

@@ -11,7 +11,8 @@
  */
 
 import type { Clock } from "../core/clock.ts";
-import type { ErrorClass } from "../core/error_class.ts";
+import { ERROR_CLASSES, type ErrorClass } from "../core/error_class.ts";
+import { typeError } from "../core/validate.ts";
 import {
   AttemptTimeoutError,
   CircuitOpenError,
@@ -311,6 +312,15 @@ export class Reporter extends EventSink {
         reason,
         ...(threw ? {} : { lastResult: value }),
       },
+    );
+  }
+
+  /** Throws the `TypeError` for a classifier result that is neither "success" nor an error class. */
+  invalidClass(verdict: unknown): never {
+    return typeError(
+      `${this.#label} classify result`,
+      `"success" or one of the error classes (${ERROR_CLASSES.join(", ")})`,
+      verdict,
     );
   }
 

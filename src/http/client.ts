@@ -219,14 +219,18 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
         if (timeoutMs !== undefined) {
           const controller = new AbortController();
           readSignal = AbortSignal.any([ctx.signal, controller.signal]);
+          // The caller's stream stalled, not the server: a permanent failure
+          // (no retry, nothing recorded against the breaker or the budget).
           readTimer = clock.setTimer(() => {
-            stats.timeouts++;
+            const timeout = new AttemptTimeoutError(
+              `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
+                `within ${timeoutMs} ms`,
+              { policy: name, attempt: ctx.attempt, timeoutMs },
+            );
             controller.abort(
-              new AttemptTimeoutError(
-                `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
-                  `within ${timeoutMs} ms`,
-                { policy: name, attempt: ctx.attempt, timeoutMs },
-              ),
+              new RequestBodyError(`client "${name}": the request body stalled`, {
+                cause: timeout,
+              }),
             );
           }, timeoutMs);
         }
@@ -234,6 +238,8 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
           upload.buffered = await bufferBody(upload.stream, maxBody, readSignal);
         } catch (error) {
           upload.failed = error;
+          const timeout = error instanceof RequestBodyError ? error.cause : error;
+          if (timeout instanceof AttemptTimeoutError) stats.timeouts++;
           throw error;
         } finally {
           if (readTimer !== undefined) clock.clearTimer(readTimer);

@@ -4,7 +4,14 @@
  * @module
  */
 
-import { knownKeys, nameOption, objectValue, typeError, under } from "../core/validate.ts";
+import {
+  knownKeys,
+  nameOption,
+  nullOption,
+  objectValue,
+  typeError,
+  under,
+} from "../core/validate.ts";
 import { OtelObserver } from "../telemetry/otel_observer.ts";
 import {
   SPAN_MODES,
@@ -166,8 +173,9 @@ export class Policy {
       const { retryBudget: budget, ...rest } = options.retry;
       retryOptions = rest;
       if (budget !== undefined) {
+        if (budget === null) nullOption("retry.retryBudget");
         if (!(budget instanceof RetryBudget)) {
-          if (typeof budget !== "object" || budget === null || Array.isArray(budget)) {
+          if (typeof budget !== "object" || Array.isArray(budget)) {
             typeError("retry.retryBudget", "options for a RetryBudget, or a RetryBudget", budget);
           }
         }
