@@ -190,6 +190,74 @@ export class CircuitOpenError extends ResilienceError {
   }
 }
 
+/** Options of {@link RateLimitedError}. */
+export interface RateLimitedErrorOptions extends ResilienceErrorOptions {
+  /** Milliseconds until the rate limiter has a token for this call. */
+  retryAfterMs: number;
+}
+
+/**
+ * The rate limiter had no token for the call within `maxWaitMs` (or before
+ * the call's deadline): the call was refused without running.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError, ResilienceError } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new RateLimitedError("no token", { retryAfterMs: 100, policy: "api" });
+ * assert.ok(err instanceof ResilienceError);
+ * assert.equal(err.retryAfterMs, 100);
+ * ```
+ */
+export class RateLimitedError extends ResilienceError {
+  /** Milliseconds until the rate limiter has a token for this call. */
+  readonly retryAfterMs: number;
+
+  /** Creates the error. */
+  constructor(message: string, options: RateLimitedErrorOptions) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Options of {@link HedgeCancelledError}. */
+export interface HedgeCancelledErrorOptions extends ResilienceErrorOptions {
+  /** The attempt that was cancelled (1-based). */
+  attempt: number;
+  /** The attempt whose outcome ended the call (it won, or failed permanently). */
+  winner: number;
+}
+
+/**
+ * The abort reason of a hedged call's attempt that lost: another attempt of
+ * the same call succeeded (or failed permanently) first. A cancelled
+ * attempt is recorded neither as a success nor as a failure.
+ *
+ * @example
+ * ```ts
+ * import { HedgeCancelledError, ResilienceError } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new HedgeCancelledError("lost", { attempt: 1, winner: 2, policy: "search" });
+ * assert.ok(err instanceof ResilienceError);
+ * assert.equal(err.winner, 2);
+ * ```
+ */
+export class HedgeCancelledError extends ResilienceError {
+  /** The attempt that was cancelled (1-based). */
+  readonly attempt: number;
+  /** The attempt whose outcome ended the call. */
+  readonly winner: number;
+
+  /** Creates the error. */
+  constructor(message: string, options: HedgeCancelledErrorOptions) {
+    super(message, options);
+    this.attempt = options.attempt;
+    this.winner = options.winner;
+  }
+}
+
 /**
  * The bulkhead was full (or the queue wait timed out) and rejected the call.
  *

@@ -162,6 +162,44 @@ export interface WatchdogTimeoutEvent extends EventBase {
   timeoutMs: number;
 }
 
+/** A hedged call started another attempt while earlier ones still run. */
+export interface HedgeEvent extends EventBase {
+  /** Discriminant. */
+  type: "hedge";
+  /** The number of the attempt being started (1-based). */
+  attempt: number;
+  /** How long the call waited since its previous attempt started. */
+  delayMs: number;
+}
+
+/** A rate limiter had no token for the call in time: the call was refused. */
+export interface RateLimitedEvent extends EventBase {
+  /** Discriminant. */
+  type: "rate_limited";
+  /** Milliseconds until a token would have been available for the call. */
+  retryAfterMs: number;
+}
+
+/** A call gave up and its `fallback` ran instead. */
+export interface FallbackEvent extends EventBase {
+  /** Discriminant. */
+  type: "fallback";
+  /** Why the call gave up: its outcome (`permanent_fail`, `deadline_exceeded`, ...). */
+  reason: string;
+  /** Attempts made before giving up (0 when none was). */
+  attempts: number;
+}
+
+/** A call joined one already in flight with the same `coalesceKey`. */
+export interface CoalescedEvent extends EventBase {
+  /** Discriminant. */
+  type: "coalesced";
+  /** The key the calls share. */
+  key: string;
+  /** Callers now waiting on the shared call, this one included. */
+  callers: number;
+}
+
 /**
  * Every event a policy or part reports, discriminated on `type`.
  *
@@ -193,7 +231,11 @@ export type ResilienceEvent =
   | FailureBudgetEvent
   | BulkheadRejectedEvent
   | FaultInjectedEvent
-  | WatchdogTimeoutEvent;
+  | WatchdogTimeoutEvent
+  | HedgeEvent
+  | RateLimitedEvent
+  | FallbackEvent
+  | CoalescedEvent;
 
 /** The `type` of every {@link ResilienceEvent}. */
 export type ResilienceEventType = ResilienceEvent["type"];
