@@ -217,11 +217,11 @@ export {
   parseGrpcTimeout,
   withDeadlineHeader,
 } from "./src/http/deadline_propagation.ts";
-export { LatencyHistogram } from "./src/http/latency_histogram.ts";
+export { LatencyHistogram } from "./src/core/latency_histogram.ts";
 export type {
   LatencyHistogramJSON,
   LatencyHistogramOptions,
-} from "./src/http/latency_histogram.ts";
+} from "./src/core/latency_histogram.ts";
 
 // ---------------------------------------------------------------------------
 // Fault injection

@@ -4,7 +4,7 @@
  * array (what an exact-percentile approach would do). Also the cost of a
  * percentile query. Run with `deno bench bench/histogram_bench.ts`.
  */
-import { LatencyHistogram } from "../src/http/latency_histogram.ts";
+import { LatencyHistogram } from "../src/core/latency_histogram.ts";
 import { seededRandom } from "../src/core/random.ts";
 
 const SIZE = 1 << 16; // power of two: the index wraps with a mask

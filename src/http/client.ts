@@ -27,7 +27,7 @@ import {
 import { Bulkhead, MAX_BULKHEAD_SIZE } from "../bulkhead/bulkhead.ts";
 import { Policy } from "../policy/policy.ts";
 import type { AttemptContext } from "../engine/attempt.ts";
-import { LatencyHistogram } from "./latency_histogram.ts";
+import { LatencyHistogram } from "../core/latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
 import {

@@ -28,7 +28,7 @@ import { equalJitter } from "../../src/backoff/equal_jitter.ts";
 import { decorrelatedJitter } from "../../src/backoff/decorrelated_jitter.ts";
 import { constant } from "../../src/backoff/constant.ts";
 import { tokenBackoff } from "../../src/backoff/token_backoff.ts";
-import { LatencyHistogram } from "../../src/http/latency_histogram.ts";
+import { LatencyHistogram } from "../../src/core/latency_histogram.ts";
 import { PolicyDeclarationError, policyFromJSON } from "../../src/policy/policy_declaration.ts";
 
 const SEED = 0x5eed_b0;

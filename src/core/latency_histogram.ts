@@ -13,7 +13,7 @@ import {
   objectValue,
   rangeError,
   typeError,
-} from "../core/validate.ts";
+} from "./validate.ts";
 
 /** Options of {@link LatencyHistogram}. */
 export interface LatencyHistogramOptions {

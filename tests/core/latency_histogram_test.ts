@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LatencyHistogram } from "../../src/http/latency_histogram.ts";
+import { LatencyHistogram } from "../../src/core/latency_histogram.ts";
 import { seededRandom } from "../../src/core/random.ts";
 import { loose, throwsExactly } from "../_helpers.ts";
 
