@@ -35,7 +35,13 @@ export { retry } from "./src/retry/retry.ts";
 export type { RetryCallOptions } from "./src/retry/retry.ts";
 export type { RetryOptions } from "./src/retry/retry_options.ts";
 export type { AttemptContext, Operation } from "./src/engine/attempt.ts";
-export type { EngineOptions, ExecuteOptions } from "./src/engine/options.ts";
+export type {
+  EngineOptions,
+  ExecuteOptions,
+  FallbackInfo,
+  FallbackReason,
+} from "./src/engine/options.ts";
+export type { HedgeOptions, HedgePercentile } from "./src/engine/hedge_delay.ts";
 
 // Policy declarations in JSON
 export {
@@ -105,7 +111,7 @@ export type {
 } from "./src/circuit/failure_detector.ts";
 
 // ---------------------------------------------------------------------------
-// Budgets and the bulkhead
+// Budgets, the bulkhead and the rate limiter
 // ---------------------------------------------------------------------------
 export { FailureBudget } from "./src/budget/failure_budget.ts";
 export type {
@@ -123,6 +129,11 @@ export type {
   BulkheadOptions,
   BulkheadPermit,
 } from "./src/bulkhead/bulkhead.ts";
+export { RateLimiter } from "./src/ratelimit/rate_limiter.ts";
+export type {
+  RateLimiterAcquireOptions,
+  RateLimiterOptions,
+} from "./src/ratelimit/rate_limiter.ts";
 
 // ---------------------------------------------------------------------------
 // Errors and events

@@ -42,6 +42,11 @@ export interface DecideInput {
   readonly random: RandomSource;
   /** Names the policy in the error for a broken backoff strategy. */
   readonly label: string;
+  /**
+   * The next attempt starts at once, without a backoff (a hedged call): the
+   * delay is 0 and the strategy is not asked.
+   */
+  readonly atOnce?: boolean;
 }
 
 /** The outcome of {@link decide}. */
@@ -90,7 +95,7 @@ export function decide(input: DecideInput, retry: ResolvedRetryOptions): Decisio
   }
   if (index === UNKNOWN && count >= retry.maxUnknownAttempts) return GIVE_UP.max_unknown_attempts;
   if (input.attempt >= input.maxAttempts) return GIVE_UP.max_attempts;
-  const delayMs = delayFor(input, retry, retry.backoffs[index]);
+  const delayMs = input.atOnce === true ? 0 : delayFor(input, retry, retry.backoffs[index]);
   // The same comparison the next attempt's gate makes (`start >= deadline`).
   return input.now + delayMs >= input.deadline
     ? { action: "deadline", delayMs }

@@ -10,7 +10,12 @@
  * | `run()`: options checked, the fast-path rule               | `engine.ts`        |
  * | fast path: first attempt without an async frame            | `engine.ts`, `first_attempt.ts` |
  * | general loop: limits, admission, attempts, waits           | `loop.ts`          |
+ * | coalescing: joining a call in flight with the same key     | `coalesce.ts`      |
+ * | admission: failure budget, rate-limit token, permit        | `admission.ts`     |
+ * | waiting for the rate limiter's token                       | `rate_token.ts`    |
  * | waiting for the bulkhead permit                            | `permit.ts`        |
+ * | hedged calls: attempts side by side; the hedge delay       | `hedge.ts`, `hedge_delay.ts` |
+ * | the fallback of a call that gave up                        | `fallback.ts`      |
  * | one attempt: its context, timer and abort                  | `attempt.ts`       |
  * | the circuit admits; outcomes recorded in breaker and budget | `record.ts`        |
  * | give up, or retry after N ms (pure)                        | `decide.ts`        |
@@ -43,6 +48,9 @@ import {
   type FirstAttemptShared,
   UntimedContext,
 } from "./first_attempt.ts";
+import { Coalescer } from "./coalesce.ts";
+import { runHedged } from "./hedge.ts";
+import type { HedgeDelay } from "./hedge_delay.ts";
 import { runLoop } from "./loop.ts";
 import {
   checkExecuteOptions,
@@ -54,9 +62,11 @@ import { FIRED, type Fired, isErrorClass, RECORD } from "./outcome.ts";
 import type {
   AttemptGate,
   CallObserver,
+  CallTracer,
   ConcurrencyGate,
   OutcomeRecorder,
   RetryGate,
+  TokenGate,
 } from "./parts.ts";
 import { admitAttempt, type Recorded, recordOutcome, recordSuccess } from "./record.ts";
 import { NOOP_TRACER, Reporter } from "./report.ts";
@@ -85,6 +95,8 @@ export class Engine implements Recorded {
   readonly bulkhead: ConcurrencyGate | undefined;
   readonly retryBudget: RetryGate | undefined;
   readonly circuit: AttemptGate | undefined;
+  readonly rateLimiter: TokenGate | undefined;
+  readonly hedge: HedgeDelay | undefined;
   /** The earlier of the deadline and the attempt timeout, in ms. */
   readonly limitMs: number;
   /** The clock's lazily stamped timers, when its timers run on a wheel. */
@@ -107,6 +119,8 @@ export class Engine implements Recorded {
   readonly retry: ResolvedRetryOptions;
   /** Releases the bulkhead permit a fast-path call took with `tryEnter()`. */
   readonly heldPermit: { release(): void } | undefined;
+  /** Calls in flight by `coalesceKey` (created with the first such call). */
+  #coalescer: Coalescer | undefined;
 
   /**
    * Validates everything; `retry` undefined means the defaults (3 attempts).
@@ -145,6 +159,8 @@ export class Engine implements Recorded {
     this.failureBudget = parts.failureBudget;
     this.bulkhead = parts.bulkhead;
     this.retryBudget = parts.retryBudget;
+    this.rateLimiter = parts.rateLimiter;
+    this.hedge = parts.hedge;
     this.observer = parts.observer;
     this.report = new Reporter(
       name,
@@ -170,16 +186,35 @@ export class Engine implements Recorded {
   }
 
   /** Runs `operation` under the policy; see `Policy.execute`. */
-  run<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  run<T>(operation: Operation<T>, options?: ExecuteOptions<T>): Promise<T> {
     if (options !== undefined) {
       try {
         options = checkExecuteOptions(options);
       } catch (error) {
         return Promise.reject(error);
       }
+      if (options.coalesceKey !== undefined) {
+        return (this.#coalescer ??= new Coalescer(this)).join(operation, options);
+      }
     }
+    return this.start(operation, options);
+  }
+
+  /** Starts a call (coalescing done): the fast path, the hedged call or the loop. */
+  start<T>(operation: Operation<T>, options: ExecuteOptions<T> | undefined): Promise<T> {
     if (this.takesFastPath(operation, options)) return this.#first(operation, options);
-    return runLoop(this, operation, options, undefined, undefined);
+    return this.#slow(operation, options, undefined);
+  }
+
+  /** The general path of a call: the hedged call when the policy hedges, else the loop. */
+  #slow<T>(
+    operation: Operation<T>,
+    options: ExecuteOptions<T> | undefined,
+    tracer: CallTracer | undefined,
+  ): Promise<T> {
+    return this.hedge === undefined
+      ? runLoop(this, operation, options, undefined, tracer)
+      : runHedged(this, operation, options, undefined, tracer);
   }
 
   /**
@@ -191,7 +226,8 @@ export class Engine implements Recorded {
    *   slow calls, no failure budget that rejects calls while breached
    *   (fixed when the policy is built, {@link Engine.partsAllowFastPath});
    * - the call brings no signal and no deadline of its own (they would
-   *   have to abort the first attempt); `maxAttempts` and `discard` only
+   *   have to abort the first attempt), and no `fallback` (a call the
+   *   circuit refuses would need it); `maxAttempts` and `discard` only
    *   matter after a failure, in the loop, so `execute(fn)` and
    *   `execute(fn, {})` take the same path with the same deadline precision;
    * - the operation is a function (otherwise the loop rejects the call).
@@ -200,29 +236,43 @@ export class Engine implements Recorded {
    * telemetry follows this call, and whether a bulkhead permit is free. A
    * traced call or one that must queue is handed to the loop at once.
    */
-  takesFastPath(operation: unknown, options: ExecuteOptions | undefined): boolean {
+  takesFastPath(
+    operation: unknown,
+    options: { signal?: AbortSignal; deadline?: number; fallback?: unknown } | undefined,
+  ): boolean {
     return this.partsAllowFastPath && typeof operation === "function" &&
-      (options === undefined || (options.signal === undefined && options.deadline === undefined));
+      (options === undefined ||
+        (options.signal === undefined && options.deadline === undefined &&
+          options.fallback === undefined));
   }
 
-  /** The fast path's start: telemetry and the bulkhead, the circuit, then the first attempt. */
-  #first<T>(operation: Operation<T>, options: ExecuteOptions | undefined): Promise<T> {
+  /**
+   * The fast path's start: telemetry, the bulkhead and the rate limiter,
+   * the circuit, then the first attempt.
+   */
+  #first<T>(operation: Operation<T>, options: ExecuteOptions<T> | undefined): Promise<T> {
     const observer = this.observer;
     if (observer !== undefined) {
       if (this.quietCalls > 0) this.quietCalls--;
       else {
         // A meter means a tracer (metrics per call); without one, nothing is recorded.
         const tracer = observer.start(this.name, this.clock, NaN);
-        if (tracer !== undefined) return runLoop(this, operation, options, undefined, tracer);
+        if (tracer !== undefined) return this.#slow(operation, options, tracer);
         // A meter whose tracer failed: the general loop still records the parts.
-        if (observer.recordsParts) return runLoop(this, operation, options, undefined, undefined);
+        if (observer.recordsParts) return this.#slow(operation, options, undefined);
         this.quietCalls = observer.takeQuietCalls();
       }
     }
     const bulkhead = this.bulkhead;
     // No free permit: the call queues, in the general loop.
     if (bulkhead !== undefined && !bulkhead.tryEnter()) {
-      return runLoop(this, operation, options, undefined, undefined);
+      return this.#slow(operation, options, undefined);
+    }
+    // No free token: the call waits for one (or is refused), in the general loop.
+    const limiter = this.rateLimiter;
+    if (limiter !== undefined && !limiter.tryAcquire()) {
+      bulkhead?.exit();
+      return this.#slow(operation, options, undefined);
     }
     const circuit = this.circuit;
     try {
@@ -236,27 +286,65 @@ export class Engine implements Recorded {
       bulkhead?.exit();
       return Promise.reject(error);
     }
-    const limitMs = this.limitMs;
+    let limitMs = this.limitMs;
+    const hedge = this.hedge;
+    let hedging = false;
+    // A delay that follows latencies times every first attempt.
+    let observedStart = NaN;
+    if (hedge !== undefined) {
+      if (hedge.delayMs < limitMs) {
+        limitMs = hedge.delayMs;
+        hedging = true;
+      }
+      if (hedge.observes) {
+        try {
+          observedStart = this.clock.now();
+        } catch (error) {
+          recordOutcome(this, NOOP_TRACER, RECORD.release, 0, NaN);
+          bulkhead?.exit();
+          return Promise.reject(error);
+        }
+      }
+    }
     if (limitMs === Infinity) {
       // Nothing can end the attempt early: chain onto its promise.
       const context = new UntimedContext();
       try {
         const result = operation(context);
         return (result instanceof Promise ? result : Promise.resolve(result)).then(
-          (value: T) => this.#firstSettled(operation, options, NaN, false, value, undefined),
-          (error: unknown) => this.#firstSettled(operation, options, NaN, true, undefined, error),
+          (value: T) =>
+            this.#firstSettled(operation, options, observedStart, false, value, undefined),
+          (error: unknown) =>
+            this.#firstSettled(operation, options, observedStart, true, undefined, error),
         );
       } catch (error) {
-        return this.#resume(operation, options, NaN, FIRED.none, true, undefined, error, undefined);
+        return this.#resume(
+          operation,
+          options,
+          observedStart,
+          FIRED.none,
+          true,
+          undefined,
+          error,
+          undefined,
+        );
       }
     }
     let first: FirstAttempt<T>;
     const timers = this.timers;
     if (timers !== undefined) {
       first = new FirstAttempt(operation, options, this.shared);
+      if (hedge !== undefined) {
+        first.hedging = hedging;
+        first.observedStart = observedStart;
+      }
       timers.schedule(first, limitMs);
     } else {
       const timed = new ClockFirstAttempt(operation, options, this.shared);
+      if (hedge !== undefined) {
+        timed.hedging = hedging;
+        timed.observedStart = observedStart;
+      }
       try {
         const clock = this.clock;
         const start = clock.now();
@@ -291,6 +379,11 @@ export class Engine implements Recorded {
   readonly #fireFirst = (first: FirstAttempt<unknown>): void => {
     if (first.settled) return;
     first.settled = true;
+    if (first.hedging) {
+      // The hedge delay passed: the hedged call takes the running attempt over.
+      first.resolve!(runHedged(this, first.operation, first.options, first, undefined));
+      return;
+    }
     const kind = first.shared.kind;
     first.fired = kind;
     const reason = this.report.reasonFor(first, kind);
@@ -315,7 +408,11 @@ export class Engine implements Recorded {
 
   /** Settles the call's own promise (the fast path with a timer) with the attempt's outcome. */
   #settleFirst<T>(first: FirstAttempt<T>, threw: boolean, value: T | undefined, error: unknown) {
-    if (first.settled) return; // the timer fired first; this outcome is late
+    if (first.settled) {
+      // The timer fired first: a hedged call took the attempt over, or its outcome is late.
+      first.adopt?.(threw, value, error);
+      return;
+    }
     first.settled = true;
     const timers = this.timers;
     if (timers !== undefined) timers.cancel(first);
@@ -336,7 +433,7 @@ export class Engine implements Recorded {
    */
   #firstSettled<T>(
     operation: Operation<T>,
-    options: ExecuteOptions | undefined,
+    options: ExecuteOptions<T> | undefined,
     timed: FirstAttempt<T> | number,
     threw: boolean,
     value: T | undefined,
@@ -369,12 +466,17 @@ export class Engine implements Recorded {
         }
         recordSuccess(this, NOOP_TRACER, 1, 0, at, NaN);
         this.bulkhead?.exit();
+        const hedge = this.hedge;
+        if (hedge !== undefined && hedge.observes) {
+          const start = typeof timed === "number" ? timed : timed.observedStart;
+          hedge.record(this.clock.now() - start);
+        }
         return value as T;
       }
     }
     const failed = verdict as ErrorClass | undefined; // not "success": that returned above
     return typeof timed === "number"
-      ? this.#resume(operation, options, NaN, FIRED.none, threw, value, error, failed)
+      ? this.#resume(operation, options, timed, FIRED.none, threw, value, error, failed)
       : this.#resume(
         operation,
         options,
@@ -390,7 +492,7 @@ export class Engine implements Recorded {
   /** Hands a call whose first attempt did not succeed over to the general loop. */
   #resume<T>(
     operation: Operation<T>,
-    options: ExecuteOptions | undefined,
+    options: ExecuteOptions<T> | undefined,
     start: number,
     fired: Fired,
     threw: boolean,
@@ -398,13 +500,10 @@ export class Engine implements Recorded {
     error: unknown,
     verdict: ErrorClass | undefined,
   ): Promise<T> {
-    return runLoop(
-      this,
-      operation,
-      options,
-      { threw, value, error, verdict, fired, start },
-      undefined,
-    );
+    const first = { threw, value, error, verdict, fired, start };
+    return this.hedge === undefined
+      ? runLoop(this, operation, options, first, undefined)
+      : runHedged(this, operation, options, first, undefined);
   }
 
   /**

@@ -51,7 +51,7 @@ export class UntimedContext implements AttemptContext {
 export class FirstAttempt<T> implements ContextSource, AttemptInfo {
   readonly operation: Operation<T>;
   /** The call's `execute` options (the loop applies them after a failure). */
-  readonly options: ExecuteOptions | undefined;
+  readonly options: ExecuteOptions<T> | undefined;
   /** What every first attempt of the policy shares. */
   readonly shared: FirstAttemptShared;
   /** True once the attempt's outcome (or its timer) was taken. */
@@ -67,12 +67,18 @@ export class FirstAttempt<T> implements ContextSource, AttemptInfo {
   generation = 0;
   start = NaN;
   delayMs = 0;
+  /** True when the timer is the hedge delay (shorter than the call's limit). */
+  hedging = false;
+  /** The start read for a hedge delay that follows latencies (NaN: not read). */
+  observedStart = NaN;
+  /** After a hedge took the attempt over: where its outcome goes. */
+  adopt: ((threw: boolean, value: unknown, error: unknown) => void) | undefined = undefined;
 
   #controller: AbortController | undefined;
 
   constructor(
     operation: Operation<T>,
-    options: ExecuteOptions | undefined,
+    options: ExecuteOptions<T> | undefined,
     shared: FirstAttemptShared,
   ) {
     this.operation = operation;

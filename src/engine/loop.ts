@@ -25,14 +25,10 @@ import type { Engine } from "./engine.ts";
 import type { ExecuteOptions } from "./options.ts";
 import { type AttemptOutcome, FIRED, isErrorClass, RECORD } from "./outcome.ts";
 import type { CallOutcome, CallTracer } from "./parts.ts";
-import {
-  noPermitOutcome,
-  type Permit,
-  releasePermit,
-  takeFreePermit,
-  waitForPermit,
-} from "./permit.ts";
-import { admitAttempt, budgetBreached, recordOutcome, recordSuccess } from "./record.ts";
+import { admitCall, refusalOutcome } from "./admission.ts";
+import { endFailedCall, runFallback } from "./fallback.ts";
+import { type Permit, releasePermit } from "./permit.ts";
+import { admitAttempt, recordOutcome, recordSuccess } from "./record.ts";
 import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
 
 const PERMANENT = CLASS_INDEX.permanent;
@@ -56,7 +52,7 @@ function keepElapsed(deadline: number, last: number, now: number): number {
 export async function runLoop<T>(
   engine: Engine,
   operation: Operation<T>,
-  options: ExecuteOptions | undefined,
+  options: ExecuteOptions<T> | undefined,
   first: AttemptOutcome<T> | undefined,
   started: CallTracer | undefined,
 ): Promise<T> {
@@ -100,30 +96,20 @@ export async function runLoop<T>(
   let lastError: unknown;
   let lastClass: ErrorClass | undefined;
   let prevDelayMs: number | undefined;
+  let gaveUp: unknown;
   // The latest clock reading the deadline was checked against (see keepElapsed).
   let lastRead = first === undefined ? callStart : NaN;
   try {
     // 2. Admission (a call the fast path started already passed it).
     if (first === undefined) {
-      const budget = engine.failureBudget;
-      if (budget?.action === "reject" && budgetBreached(engine, budget, tracer)) {
-        outcome = "failure_budget_exceeded";
-        throw report.budgetBreached(budget);
+      try {
+        const admitted = await admitCall(engine, signal, deadline, tracer);
+        permit = admitted.permit;
+        if (admitted.waited) callStart = NaN; // time passed: attempt 1 reads the clock
+      } catch (error) {
+        outcome = refusalOutcome(error, signal);
+        throw error;
       }
-      const bulkhead = engine.bulkhead;
-      if (bulkhead !== undefined) {
-        permit = takeFreePermit(report, bulkhead);
-        if (permit === undefined) {
-          try {
-            permit = await waitForPermit(engine, bulkhead, signal, deadline, tracer);
-          } catch (error) {
-            outcome = noPermitOutcome(error, signal);
-            throw error;
-          }
-          callStart = NaN; // time passed in the queue: attempt 1 reads the clock
-        }
-      }
-      engine.retryBudget?.recordRequest();
     }
 
     for (let attempt = 1;; attempt++) {
@@ -334,10 +320,12 @@ export async function runLoop<T>(
     // A call that rejects where no outcome was set (a backoff, `discard` or a
     // part's strategy threw) failed all the same, and is not retried.
     if (outcome === "success") outcome = "permanent_fail";
-    report.callFailed(tracer, outcome, attempts, error);
-    throw error;
+    if (!endFailedCall(report, tracer, options, outcome, attempts, error)) throw error;
+    gaveUp = error;
   } finally {
     if (permit !== undefined) releasePermit(report, engine.bulkhead!, permit);
     if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
   }
+  // The call gave up and has a fallback: it runs outside the bulkhead.
+  return runFallback(options!, gaveUp, outcome, attempts);
 }

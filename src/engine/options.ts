@@ -17,12 +17,15 @@ import {
   optionalSignal,
   typeError,
 } from "../core/validate.ts";
+import type { HedgeDelay } from "./hedge_delay.ts";
 import type {
   AttemptGate,
   CallObserver,
+  CallOutcome,
   ConcurrencyGate,
   OutcomeRecorder,
   RetryGate,
+  TokenGate,
 } from "./parts.ts";
 
 /** Options shared by `policy()` and `retry()` that drive the retry loop. */
@@ -49,14 +52,36 @@ export interface EngineParts {
   failureBudget?: OutcomeRecorder;
   /** One permit per call, acquired after the deadline starts and before the first attempt. */
   bulkhead?: ConcurrencyGate;
-  /** Consulted before every retry. */
+  /** Consulted before every retry and every hedge. */
   retryBudget?: RetryGate;
+  /** One token per call, taken after the deadline starts and before the bulkhead. */
+  rateLimiter?: TokenGate;
+  /** Hedged attempts: when to start another attempt beside a slow one. */
+  hedge?: HedgeDelay;
   /** Follows calls for telemetry. */
   observer?: CallObserver;
 }
 
-/** Per-call options of `execute`. Unknown keys are rejected with a `TypeError`. */
-export interface ExecuteOptions {
+/** Why a call gave up, as its `fallback` is told. */
+export type FallbackReason = Exclude<CallOutcome, "success" | "cancelled">;
+
+/** What a `fallback` is told besides the error. */
+export interface FallbackInfo {
+  /**
+   * The call's outcome (`permanent_fail`, `max_attempts_exceeded`,
+   * `deadline_exceeded`, `circuit_open`, `bulkhead_rejected`,
+   * `rate_limited`, ...), as telemetry reports it.
+   */
+  readonly reason: FallbackReason;
+  /** Attempts made before the call gave up (0 when none was). */
+  readonly attempts: number;
+}
+
+/**
+ * Per-call options of `execute`. Unknown keys are rejected with a
+ * `TypeError`. `T` is the call's result type (what a `fallback` returns).
+ */
+export interface ExecuteOptions<T = unknown> {
   /** Aborts the call: sleeps, queue waits and the running attempt stop at once. */
   signal?: AbortSignal;
   /**
@@ -79,6 +104,21 @@ export interface ExecuteOptions {
    * `RetryExhaustedError.lastResult` or is returned as a permanent failure.
    */
   discard?: (value: unknown) => void;
+  /**
+   * Runs when the call gives up for any reason except the caller's own
+   * abort; the call then resolves with what it returns (or rejects with
+   * what it throws). A call that returns a permanent failing value (a 404
+   * `Response`) did not give up: it resolves with that value.
+   */
+  fallback?: (error: unknown, info: FallbackInfo) => T | PromiseLike<T>;
+  /**
+   * Joins a call with the same key already in flight on this policy: this
+   * call settles with that call's value or error (single flight). The
+   * shared call runs with the options of the caller that started it; each
+   * joiner keeps its own `signal`, and the shared call is aborted only when
+   * every caller has left.
+   */
+  coalesceKey?: string;
 }
 
 /** The keys of {@link ExecuteOptions}. */
@@ -87,6 +127,8 @@ export const EXECUTE_OPTION_KEYS: readonly string[] = Object.freeze([
   "deadline",
   "maxAttempts",
   "discard",
+  "fallback",
+  "coalesceKey",
 ]);
 
 /**
@@ -96,7 +138,7 @@ export const EXECUTE_OPTION_KEYS: readonly string[] = Object.freeze([
  * ignored key, and a caller that changes its options object later (for its
  * next call) does not change a call already running.
  */
-export function checkExecuteOptions(options: ExecuteOptions): ExecuteOptions {
+export function checkExecuteOptions<T>(options: ExecuteOptions<T>): ExecuteOptions<T> {
   objectValue("options", options);
   knownKeys("", options, EXECUTE_OPTION_KEYS);
   const signal = optionalSignal("signal", options.signal);
@@ -108,5 +150,11 @@ export function checkExecuteOptions(options: ExecuteOptions): ExecuteOptions {
   if (maxAttempts !== undefined) integerAtLeast("maxAttempts", maxAttempts, 1);
   const discard = options.discard;
   if (discard !== undefined) functionValue("discard", discard);
-  return { signal, deadline, maxAttempts, discard };
+  const fallback = options.fallback;
+  if (fallback !== undefined) functionValue("fallback", fallback);
+  const coalesceKey = options.coalesceKey;
+  if (coalesceKey !== undefined && typeof coalesceKey !== "string") {
+    typeError("coalesceKey", "a string", coalesceKey);
+  }
+  return { signal, deadline, maxAttempts, discard, fallback, coalesceKey };
 }

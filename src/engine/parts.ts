@@ -60,6 +60,17 @@ export interface RetryGate {
   tryRetry(): boolean;
 }
 
+/** A rate limiter as the engine sees it (one token per call). */
+export interface TokenGate {
+  /** Takes a token now if one is free (no promise, no wait). */
+  tryAcquire(): boolean;
+  /**
+   * Takes a token, waiting up to the limiter's `maxWaitMs` and never past
+   * `deadline`; rejects with `RateLimitedError` when it cannot.
+   */
+  acquire(options: { signal?: AbortSignal; deadline?: number; policy?: string }): Promise<void>;
+}
+
 /** How a call ended, as telemetry reports it (`bulwark.outcome`). */
 export type CallOutcome =
   | "success"
@@ -72,6 +83,7 @@ export type CallOutcome =
   | "circuit_open"
   | "bulkhead_rejected"
   | "failure_budget_exceeded"
+  | "rate_limited"
   | "cancelled";
 
 /**
@@ -88,9 +100,12 @@ export interface CallTracer {
    * make active), so the engine can call the operation directly.
    */
   readonly wrapsAttempts: boolean;
-  /** An attempt starts at `time`. */
-  attemptStart(attempt: number, time: number): void;
-  /** Runs the attempt's operation, e.g. with the attempt's span as the active context. */
+  /** An attempt starts at `time`; `hedge` when it runs beside earlier attempts of the call. */
+  attemptStart(attempt: number, time: number, hedge?: boolean): void;
+  /**
+   * Runs the operation of the attempt started last, e.g. with that
+   * attempt's span as the active context.
+   */
   runAttempt<T>(fn: () => T): T;
   /** The attempt ended; `errorClass` is set when it failed. */
   attemptEnd(
@@ -99,6 +114,11 @@ export interface CallTracer {
     errorClass: ErrorClass | undefined,
     error: unknown,
   ): void;
+  /**
+   * Attempt `attempt` was cancelled at `time` because another attempt of
+   * the call ended it (a hedge won): no outcome is recorded for it.
+   */
+  attemptCancelled(attempt: number, time: number): void;
   /** An event this call emitted (retry, give-ups, timeouts). */
   event(event: ResilienceEvent): void;
   /** The call ended. `error` is what the call rejected with, if it did. */

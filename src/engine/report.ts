@@ -18,6 +18,7 @@ import {
   CircuitOpenError,
   DeadlineExceededError,
   FailureBudgetExceededError,
+  HedgeCancelledError,
   RetryExhaustedError,
   type RetryExhaustedReason,
 } from "../core/errors.ts";
@@ -48,6 +49,7 @@ export const NOOP_TRACER: CallTracer = Object.freeze({
     return fn();
   },
   attemptEnd(): void {},
+  attemptCancelled(): void {},
   event(): void {},
   end(): void {},
 });
@@ -191,6 +193,54 @@ export class Reporter extends EventSink {
       error,
       delayMs,
     });
+  }
+
+  /** Attempt `attempt` starts beside the ones in flight, `delayMs` after the previous one. */
+  hedge(tracer: CallTracer, attempt: number, delayMs: number, now: number): void {
+    if (!this.#listening(tracer)) return;
+    this.#emit(tracer, {
+      type: "hedge",
+      policy: this.#name,
+      timestamp: now,
+      attempt,
+      delayMs,
+    });
+  }
+
+  /** The abort reason of attempt `attempt`, which lost to attempt `winner`. */
+  hedgeCancelled(attempt: number, winner: number): HedgeCancelledError {
+    return new HedgeCancelledError(
+      `${this.#label} cancelled attempt ${attempt}: attempt ${winner} ended the call`,
+      { policy: this.#name, attempt, winner },
+    );
+  }
+
+  /** The call gave up (`reason`, after `attempts` attempts) and its fallback runs. */
+  fallback(tracer: CallTracer, reason: string, attempts: number): void {
+    if (!this.#listening(tracer)) return;
+    this.#emit(tracer, {
+      type: "fallback",
+      policy: this.#name,
+      timestamp: this.#clock.now(),
+      reason,
+      attempts,
+    });
+  }
+
+  /** A call joined the one in flight under `key` (`callers` now share it). */
+  coalesced(key: string, callers: number): void {
+    const observer = this.#observer;
+    if (!this.active && observer === undefined) return;
+    const event: ResilienceEvent = {
+      type: "coalesced",
+      policy: this.#name,
+      timestamp: this.#clock.now(),
+      key,
+      callers,
+    };
+    if (this.active) this.emit(event);
+    // (No call of its own to trace: counted in `bulwark.events` as a part's event.)
+    observer?.partEvent(event);
   }
 
   /** Attempt `attempt` failed permanently: the call ends with its error or value. */

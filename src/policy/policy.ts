@@ -30,6 +30,8 @@ import { RetryBudget, type RetryBudgetOptions } from "../budget/retry_budget.ts"
 import { CircuitBreaker, type CircuitBreakerOptions } from "../circuit/circuit_breaker.ts";
 import { FailureBudget, type FailureBudgetOptions } from "../budget/failure_budget.ts";
 import { Bulkhead, type BulkheadOptions } from "../bulkhead/bulkhead.ts";
+import { RateLimiter, type RateLimiterOptions } from "../ratelimit/rate_limiter.ts";
+import { HedgeDelay, type HedgeOptions } from "../engine/hedge_delay.ts";
 import type { Clock } from "../core/clock.ts";
 import type { EventSink } from "../core/events.ts";
 
@@ -60,6 +62,19 @@ export interface PolicyOptions extends EngineOptions {
   failureBudget?: FailureBudgetOptions | FailureBudget;
   /** A concurrency limit with a queue, one permit per call: options or a shared {@link Bulkhead}. */
   bulkhead?: BulkheadOptions | Bulkhead;
+  /**
+   * A token bucket taken once per call before the bulkhead: options for a
+   * limiter of this policy's own, or a {@link RateLimiter} shared with other
+   * policies. A call with no token within `maxWaitMs` (or before its
+   * deadline) is refused with `RateLimitedError`.
+   */
+  rateLimit?: RateLimiterOptions | RateLimiter;
+  /**
+   * Hedged attempts: when an attempt has not settled after `delayMs` (a
+   * number, or a percentile of this policy's recent successful attempts),
+   * another starts beside it; the first success wins. See docs/hedging.md.
+   */
+  hedge?: HedgeOptions;
   /** OpenTelemetry settings; `false` turns telemetry off. Default on. */
   telemetry?: TelemetryOptions | false;
 }
@@ -72,6 +87,8 @@ export const POLICY_OPTION_KEYS: readonly string[] = [
   "circuit",
   "failureBudget",
   "bulkhead",
+  "rateLimit",
+  "hedge",
   "classify",
   "onEvent",
   "telemetry",
@@ -139,6 +156,7 @@ export class Policy {
   readonly #failureBudget: FailureBudget | undefined;
   readonly #bulkhead: Bulkhead | undefined;
   readonly #retryBudget: RetryBudget | undefined;
+  readonly #rateLimiter: RateLimiter | undefined;
   /** Removes this policy's listeners from shared parts. */
   readonly #detach: Array<() => void> = [];
 
@@ -166,6 +184,9 @@ export class Policy {
     });
     const failureBudget = part("failureBudget", options.failureBudget, FailureBudget, owned);
     const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, owned);
+    const rateLimit = part("rateLimit", options.rateLimit, RateLimiter, owned);
+    if (options.hedge === null) nullOption("hedge");
+    const hedge = options.hedge === undefined ? undefined : new HedgeDelay(options.hedge);
     let retryOptions: RetryOptions | undefined = options.retry;
     let retryBudget: RetryBudget | undefined;
     if (options.retry !== undefined) {
@@ -191,9 +212,11 @@ export class Policy {
       failureBudget: failureBudget?.part,
       bulkhead: bulkhead?.part,
       retryBudget,
+      rateLimiter: rateLimit?.part,
+      hedge,
     };
     const engine = new Engine(name, options, retryOptions, "retry", parts);
-    for (const p of [circuit, failureBudget, bulkhead]) {
+    for (const p of [circuit, failureBudget, bulkhead, rateLimit]) {
       if (p === undefined) continue;
       const remove = p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
       if (!p.owned) this.#detach.push(remove);
@@ -203,6 +226,7 @@ export class Policy {
     this.#failureBudget = failureBudget?.part;
     this.#bulkhead = bulkhead?.part;
     this.#retryBudget = retryBudget;
+    this.#rateLimiter = rateLimit?.part;
   }
 
   /**
@@ -231,6 +255,11 @@ export class Policy {
     return this.#bulkhead;
   }
 
+  /** The policy's rate limiter, if it has one. */
+  get rateLimiter(): RateLimiter | undefined {
+    return this.#rateLimiter;
+  }
+
   /** The policy's retry budget, if it has one. */
   get retryBudget(): RetryBudget | undefined {
     return this.#retryBudget;
@@ -246,7 +275,7 @@ export class Policy {
    * `DeadlineExceededError` at the deadline, and `signal.reason` when the
    * caller aborts.
    */
-  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions<T>): Promise<T> {
     return this.#engine.run(fn, options);
   }
 }

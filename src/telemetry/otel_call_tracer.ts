@@ -56,6 +56,12 @@ class GuardedRun<T> {
   }
 }
 
+/** An attempt still open while a later one (a hedge) runs: its start and span. */
+interface OpenAttempt {
+  readonly start: number;
+  readonly span: Span | undefined;
+}
+
 /** One call's spans and metrics. */
 export class OtelCallTracer implements CallTracer {
   readonly #observer: OtelObserver;
@@ -65,8 +71,11 @@ export class OtelCallTracer implements CallTracer {
   /** In `"failures"` mode, false until the first failure. */
   #tracing: boolean;
   #callSpan: Span | undefined;
+  // The attempt started last; earlier ones still open (hedged calls) wait in #open.
   #attemptSpan: Span | undefined;
   #attemptStart = 0;
+  #attemptNo = 0;
+  #open: Map<number, OpenAttempt> | undefined;
   #lastError: unknown;
 
   constructor(observer: OtelObserver, tracer: Tracer | undefined, full: boolean, time: number) {
@@ -99,28 +108,62 @@ export class OtelCallTracer implements CallTracer {
     }, this.#parent);
   }
 
-  #startAttemptSpan(attempt: number, time: number): Span {
+  #startAttemptSpan(attempt: number, time: number, hedge: boolean): Span {
+    const attributes: Attributes = { "bulwark.attempt": attempt };
+    if (hedge) attributes["bulwark.attempt.hedge"] = true;
     return this.#tracer!.startSpan(`${this.#observer.policy} attempt`, {
       kind: SpanKind.INTERNAL,
       startTime: time,
-      attributes: { "bulwark.attempt": attempt },
+      attributes,
     }, trace.setSpan(this.#parent, this.#callSpan!));
   }
 
-  #startAttempt(attempt: number, time: number): void {
+  #startAttempt(attempt: number, time: number, hedge: boolean): void {
+    if (this.#attemptNo !== 0) {
+      // An attempt is still open: a hedge starts beside it.
+      (this.#open ??= new Map()).set(this.#attemptNo, {
+        start: this.#attemptStart,
+        span: this.#attemptSpan,
+      });
+      this.#attemptSpan = undefined;
+    }
+    this.#attemptNo = attempt;
     this.#attemptStart = time;
-    if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time);
+    if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time, hedge);
+  }
+
+  /** Takes attempt `attempt` out of the open ones: its start and span. */
+  #take(attempt: number): OpenAttempt | undefined {
+    if (attempt === this.#attemptNo) {
+      const open = { start: this.#attemptStart, span: this.#attemptSpan };
+      this.#attemptNo = 0;
+      this.#attemptSpan = undefined;
+      return open;
+    }
+    const open = this.#open?.get(attempt);
+    this.#open?.delete(attempt);
+    return open;
   }
 
   // The engine calls these synchronously inside the call. Each one isolates
   // failures of the OpenTelemetry SDK (a broken tracer, exporter or context
   // manager), so telemetry can never change a call's outcome.
 
-  attemptStart(attempt: number, time: number): void {
+  attemptStart(attempt: number, time: number, hedge = false): void {
     try {
-      this.#startAttempt(attempt, time);
+      this.#startAttempt(attempt, time, hedge);
     } catch {
       this.#attemptSpan = undefined;
+    }
+  }
+
+  attemptCancelled(attempt: number, time: number): void {
+    try {
+      const span = this.#take(attempt)?.span;
+      span?.setAttribute("bulwark.attempt.cancelled", true);
+      span?.end(time);
+    } catch {
+      // see above
     }
   }
 
@@ -184,9 +227,12 @@ export class OtelCallTracer implements CallTracer {
   ): void {
     const observer = this.#observer;
     const inst = observer.instruments;
+    const open = this.#take(attempt);
+    const start = open?.start ?? time;
+    let span = open?.span;
     if (inst !== undefined) {
       inst.attemptDuration.record(
-        (time - this.#attemptStart) / 1000,
+        (time - start) / 1000,
         errorClass === undefined
           ? observer.successAttrs.attempt
           : observer.attrs(`attempt|${errorClass}`, () => {
@@ -206,10 +252,9 @@ export class OtelCallTracer implements CallTracer {
         // attempt's span retroactively, with their true start times.
         this.#tracing = true;
         this.#callSpan = this.#startCallSpan();
-        this.#attemptSpan = this.#startAttemptSpan(attempt, this.#attemptStart);
+        span = this.#startAttemptSpan(attempt, start, false);
       }
     }
-    const span = this.#attemptSpan;
     if (span === undefined) return;
     if (errorClass !== undefined) {
       span.setAttribute("bulwark.error.class", errorClass);
@@ -217,7 +262,6 @@ export class OtelCallTracer implements CallTracer {
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end(time);
-    this.#attemptSpan = undefined;
   }
 
   #event(event: ResilienceEvent): void {
@@ -248,6 +292,11 @@ export class OtelCallTracer implements CallTracer {
     }
     if (event.type === "retry") attributes["bulwark.retry.delay_ms"] = event.delayMs;
     if (event.type === "attempt_timeout") attributes["bulwark.timeout_ms"] = event.timeoutMs;
+    if (event.type === "hedge") attributes["bulwark.hedge.delay_ms"] = event.delayMs;
+    if (event.type === "fallback") {
+      attributes["bulwark.fallback.reason"] = event.reason;
+      span.setAttribute("bulwark.fallback", true);
+    }
     span.addEvent(`bulwark.${event.type}`, attributes, event.timestamp);
   }
 

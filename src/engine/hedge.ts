@@ -1,0 +1,512 @@
+/**
+ * Hedged calls: attempts that run side by side within one call. When an
+ * attempt has not settled after the hedge delay, another starts beside it
+ * (up to `maxHedges` extra in flight); the first success wins and every
+ * other attempt is aborted with `HedgeCancelledError` and recorded neither
+ * as a success nor as a failure. A failure that may be retried starts the
+ * next attempt at once when nothing else is in flight (gRPC's hedging rule
+ * for "non-fatal" status codes, gRFC A6); a permanent failure ends the call
+ * and aborts the rest. Hedges count as attempts for `maxAttempts` and as
+ * retries for the retry budget; the deadline ends them all.
+ *
+ * The call is driven by callbacks (each attempt's settling, the hedge
+ * timer, the deadline timer, the caller's abort) rather than by a loop of
+ * awaits, since several attempts are in flight at once. Admission, the
+ * decision and reporting are the loop's own (`admission.ts`, `decide.ts`,
+ * `report.ts`).
+ *
+ * @module
+ */
+
+import type { TimerId } from "../core/clock.ts";
+import type { ErrorClass } from "../core/error_class.ts";
+import { typeError } from "../core/validate.ts";
+import { CLASS_INDEX } from "../retry/retry_options.ts";
+import { admitCall, refusalOutcome } from "./admission.ts";
+import {
+  abortOnce,
+  type AttemptInfo,
+  type ContextSource,
+  type Operation,
+  OperationContext,
+  timerAt,
+} from "./attempt.ts";
+import { decide } from "./decide.ts";
+import type { Engine } from "./engine.ts";
+import { endFailedCall, runFallback } from "./fallback.ts";
+import { FirstAttempt } from "./first_attempt.ts";
+import type { ExecuteOptions } from "./options.ts";
+import { type AttemptOutcome, FIRED, type Fired, isErrorClass, RECORD } from "./outcome.ts";
+import type { CallOutcome, CallTracer } from "./parts.ts";
+import { type Permit, releasePermit } from "./permit.ts";
+import { admitAttempt, recordOutcome, recordSuccess } from "./record.ts";
+import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
+
+const PERMANENT = CLASS_INDEX.permanent;
+
+/** One attempt of a hedged call. */
+class HedgeAttempt implements ContextSource, AttemptInfo {
+  readonly attempt: number;
+  readonly deadline: number;
+  readonly start: number;
+  readonly previousError: unknown;
+  /** The fast path's first attempt this one continues, if any. */
+  readonly first: FirstAttempt<unknown> | undefined;
+  /** True once its outcome was taken (or it was cancelled). */
+  done = false;
+  /** Its attempt-timeout timer. */
+  timer: TimerId | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(
+    attempt: number,
+    deadline: number,
+    start: number,
+    previousError: unknown,
+    first: FirstAttempt<unknown> | undefined,
+  ) {
+    this.attempt = attempt;
+    this.deadline = deadline;
+    this.start = start;
+    this.previousError = previousError;
+    this.first = first;
+  }
+
+  get signal(): AbortSignal {
+    return this.first?.signal ?? (this.#controller ??= new AbortController()).signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.first !== undefined) this.first.abort(reason);
+    else this.#controller = abortOnce(this.#controller, reason) ?? this.#controller;
+  }
+}
+
+/**
+ * Runs a call of a policy with `hedge`. `handed` is the fast path's first
+ * attempt: still running (its hedge delay passed) or ended without success;
+ * the call then already passed admission and holds its permit.
+ */
+export async function runHedged<T>(
+  engine: Engine,
+  operation: Operation<T>,
+  options: ExecuteOptions<T> | undefined,
+  handed: FirstAttempt<T> | AttemptOutcome<T> | undefined,
+  started: CallTracer | undefined,
+): Promise<T> {
+  if (typeof operation !== "function") typeError("fn", "a function", operation);
+  const signal = options?.signal;
+  if (signal?.aborted) throw signal.reason;
+  const { clock, report } = engine;
+  // A call the fast path ran untraced stays untraced.
+  const tracer = started ?? (handed === undefined ? report.startCall(NaN) : NOOP_TRACER);
+  let callStart = handed instanceof FirstAttempt
+    ? handed.callStart()
+    : handed !== undefined
+    ? handed.start
+    : tracer.startTime;
+  if (callStart !== callStart) callStart = clock.now();
+  let deadline = engine.deadlineMs === Infinity ? Infinity : callStart + engine.deadlineMs;
+  if (options?.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
+  const call = new HedgedCall(engine, operation, options, tracer, deadline);
+  let permit: Permit | undefined = handed !== undefined ? engine.heldPermit : undefined;
+  let gaveUp: unknown;
+  try {
+    if (handed === undefined) {
+      try {
+        permit = (await admitCall(engine, signal, deadline, tracer)).permit;
+      } catch (error) {
+        call.outcome = refusalOutcome(error, signal);
+        throw error;
+      }
+    }
+    return await call.run(handed, callStart);
+  } catch (error) {
+    if (call.outcome === "success") call.outcome = "permanent_fail";
+    if (!endFailedCall(report, tracer, options, call.outcome, call.started, error)) throw error;
+    gaveUp = error;
+  } finally {
+    if (permit !== undefined) releasePermit(report, engine.bulkhead!, permit);
+  }
+  return runFallback(options!, gaveUp, call.outcome, call.started);
+}
+
+/** The state of one hedged call, from its first attempt to its end. */
+class HedgedCall<T> {
+  readonly #engine: Engine;
+  readonly #operation: Operation<T>;
+  readonly #options: ExecuteOptions<T> | undefined;
+  readonly #tracer: CallTracer;
+  readonly #deadline: number;
+  readonly #maxAttempts: number;
+  /** The hedge delay, read once as the call starts. */
+  readonly #delayMs: number;
+  readonly #inFlight: HedgeAttempt[] = [];
+  /** How the call ended (set before it rejects). */
+  outcome: CallOutcome = "success";
+  /** Attempts started. */
+  started = 0;
+  #done = false;
+  #lastStart = 0;
+  #lastError: unknown;
+  #lastClass: ErrorClass | undefined;
+  #failures: number[] = [0, 0, 0, 0, 0, 0, 0];
+  #hedgeTimer: TimerId | undefined;
+  #deadlineTimer: TimerId | undefined;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+
+  constructor(
+    engine: Engine,
+    operation: Operation<T>,
+    options: ExecuteOptions<T> | undefined,
+    tracer: CallTracer,
+    deadline: number,
+  ) {
+    this.#engine = engine;
+    this.#operation = operation;
+    this.#options = options;
+    this.#tracer = tracer;
+    this.#deadline = deadline;
+    this.#maxAttempts = options?.maxAttempts === undefined
+      ? engine.retry.maxAttempts
+      : Math.min(engine.retry.maxAttempts, options.maxAttempts);
+    this.#delayMs = engine.hedge!.delayMs;
+  }
+
+  /** Runs the call to its end: resolves with the winner's value, or rejects. */
+  run(handed: FirstAttempt<T> | AttemptOutcome<T> | undefined, callStart: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      const clock = this.#engine.clock;
+      try {
+        this.#options?.signal?.addEventListener("abort", this.#onAbort, { once: true });
+        if (this.#deadline !== Infinity) {
+          const now = clock.setTimerAt === undefined ? clock.now() : NaN;
+          this.#deadlineTimer = timerAt(clock, this.#onDeadline, now, this.#deadline);
+        }
+        if (handed === undefined) {
+          this.#start(false);
+          return;
+        }
+        // The fast path ran attempt 1 (the circuit admitted it).
+        this.started = 1;
+        this.#lastStart = callStart;
+        const first = handed instanceof FirstAttempt
+          ? handed as unknown as FirstAttempt<unknown>
+          : undefined;
+        const run = new HedgeAttempt(1, this.#deadline, callStart, undefined, first);
+        this.#inFlight.push(run);
+        if (first === undefined) {
+          const o = handed as AttemptOutcome<T>;
+          this.#settled(run, o.threw, o.value, o.error, o.fired, o.verdict);
+          return;
+        }
+        // Still running: its outcome comes here from now on.
+        first.adopt = (threw, value, error) =>
+          this.#settled(run, threw, value as T, error, FIRED.none, undefined);
+        this.#armTimeout(run, clock.now());
+        this.#onHedge();
+      } catch (error) {
+        this.#fail(error);
+      }
+    });
+  }
+
+  /**
+   * Starts an attempt (a hedge when others are in flight), unless the
+   * deadline passed or the circuit refuses it. Returns true if it started.
+   */
+  #start(hedge: boolean): boolean {
+    const engine = this.#engine;
+    const { clock, circuit, report } = engine;
+    const tracer = this.#tracer;
+    const now = clock.now();
+    const alone = this.#inFlight.length === 0;
+    if (now >= this.#deadline) {
+      if (alone) this.#deadlineExceeded(now);
+      return false;
+    }
+    if (circuit !== undefined && !admitAttempt(engine, circuit, tracer)) {
+      if (alone) {
+        this.outcome = "circuit_open";
+        this.#fail(report.circuitOpen(circuit, this.#lastError));
+      }
+      return false;
+    }
+    if (hedge) {
+      // A hedge the retry budget refuses is not sent; the call goes on.
+      if (engine.retryBudget?.tryRetry() === false) {
+        recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+        return false;
+      }
+      report.hedge(tracer, this.started + 1, now - this.#lastStart, now);
+    }
+    const attempt = ++this.started;
+    this.#lastStart = now;
+    tracer.attemptStart(attempt, now, hedge);
+    const run = new HedgeAttempt(attempt, this.#deadline, now, this.#lastError, undefined);
+    this.#inFlight.push(run);
+    this.#armTimeout(run, now);
+    const operation = this.#operation;
+    const context = new OperationContext(attempt, run);
+    let result: T | PromiseLike<T>;
+    try {
+      result = tracer.wrapsAttempts
+        ? tracer.runAttempt(() => operation(context))
+        : operation(context);
+    } catch (error) {
+      this.#settled(run, true, undefined, error, FIRED.none, undefined);
+      return true;
+    }
+    (result instanceof Promise ? result : Promise.resolve(result)).then(
+      (value: T) => this.#settled(run, false, value, undefined, FIRED.none, undefined),
+      (error: unknown) => this.#settled(run, true, undefined, error, FIRED.none, undefined),
+    );
+    this.#armHedge(now);
+    return true;
+  }
+
+  /** Arms the attempt's timeout when it ends before the deadline (the call's timer covers that). */
+  #armTimeout(run: HedgeAttempt, now: number): void {
+    const engine = this.#engine;
+    const at = run.start + engine.attemptTimeoutMs;
+    if (at >= this.#deadline) return;
+    run.timer = timerAt(
+      engine.clock,
+      () => {
+        run.timer = undefined;
+        const reason = engine.report.reasonFor(run, FIRED.attemptTimeout);
+        run.abort(reason);
+        this.#settled(run, true, undefined, reason, FIRED.attemptTimeout, undefined);
+      },
+      now,
+      at,
+    );
+  }
+
+  /** Arms the timer of the next hedge, if one may still start. */
+  #armHedge(now: number): void {
+    if (this.#done || this.#hedgeTimer !== undefined || this.#delayMs === Infinity) return;
+    if (!this.#roomForHedge()) return;
+    this.#hedgeTimer = timerAt(
+      this.#engine.clock,
+      this.#onHedge,
+      now,
+      this.#lastStart + this.#delayMs,
+    );
+  }
+
+  #roomForHedge(): boolean {
+    const inFlight = this.#inFlight.length;
+    return inFlight > 0 && inFlight <= this.#engine.hedge!.maxHedges &&
+      this.started < this.#maxAttempts;
+  }
+
+  /** The hedge delay passed: start another attempt beside those in flight. */
+  readonly #onHedge = (): void => {
+    this.#hedgeTimer = undefined;
+    if (this.#done || !this.#roomForHedge()) return;
+    this.#start(true);
+  };
+
+  /** An attempt ended: the first success wins; a failure may start the next attempt. */
+  #settled(
+    run: HedgeAttempt,
+    threw: boolean,
+    value: T | undefined,
+    error: unknown,
+    fired: Fired,
+    known: ErrorClass | undefined,
+  ): void {
+    if (this.#done || run.done) return; // a cancelled attempt's late outcome
+    run.done = true;
+    const inFlight = this.#inFlight;
+    inFlight.splice(inFlight.indexOf(run), 1);
+    const engine = this.#engine;
+    const { clock, report } = engine;
+    const tracer = this.#tracer;
+    if (run.timer !== undefined) clock.clearTimer(run.timer);
+    if (fired === FIRED.deadline) {
+      // The fast path's deadline timer ended attempt 1.
+      this.#deadlineExceeded(clock.now(), run, error);
+      return;
+    }
+    if (fired === FIRED.attemptTimeout) report.attemptTimeout(tracer, run.attempt);
+    const now = clock.now();
+    const durationMs = now - run.start;
+    let verdict: ErrorClass | "success";
+    try {
+      verdict = known ?? engine.classify(threw ? error : value);
+      if (verdict !== "success" && !isErrorClass(verdict)) report.invalidClass(verdict);
+    } catch (classifierError) {
+      // A classifier bug ends the call with its error.
+      recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+      this.outcome = "permanent_fail";
+      this.#cancelOthers(run.attempt, now);
+      this.#fail(classifierError);
+      return;
+    }
+    if (threw && verdict === "success") verdict = "unknown";
+    if (verdict === "success") {
+      tracer.attemptEnd(run.attempt, now, undefined, undefined);
+      recordSuccess(engine, tracer, run.attempt, durationMs, now, now);
+      engine.hedge!.record(durationMs);
+      this.#cancelOthers(run.attempt, now);
+      tracer.end(now, "success", this.started, undefined);
+      this.#finish();
+      this.#resolve!(value as T);
+      return;
+    }
+    const failure = threw ? error : value;
+    const index = CLASS_INDEX[verdict];
+    tracer.attemptEnd(run.attempt, now, verdict, failure);
+    recordOutcome(
+      engine,
+      tracer,
+      index === PERMANENT ? RECORD.release : RECORD.failure,
+      durationMs,
+      now,
+    );
+    this.#lastError = failure;
+    this.#lastClass = verdict;
+    let decision;
+    try {
+      decision = decide({
+        errorClass: verdict,
+        classFailures: ++this.#failures[index],
+        attempt: this.started,
+        maxAttempts: this.#maxAttempts,
+        failure,
+        deadline: this.#deadline,
+        prevDelayMs: undefined,
+        now,
+        random: engine.random,
+        label: engine.label,
+        atOnce: true,
+      }, engine.retry);
+    } catch (decideError) {
+      this.#cancelOthers(run.attempt, now);
+      this.outcome = "permanent_fail";
+      this.#fail(decideError);
+      return;
+    }
+    if (decision.action === "permanent") {
+      this.#cancelOthers(run.attempt, now);
+      report.permanentFail(tracer, run.attempt, failure, now);
+      this.outcome = "permanent_fail";
+      if (threw) this.#fail(failure);
+      else {
+        tracer.end(now, "permanent_fail", this.started, undefined);
+        this.#finish();
+        this.#resolve!(value as T);
+      }
+      return;
+    }
+    if (inFlight.length > 0) {
+      // Another attempt may still succeed: this failure only frees room for a hedge.
+      if (!threw) this.#options?.discard?.(value);
+      this.#armHedge(now);
+      return;
+    }
+    if (decision.action === "deadline") {
+      this.#deadlineExceeded(now);
+      return;
+    }
+    if (decision.action === "give_up" || engine.retryBudget?.tryRetry() === false) {
+      const reason = decision.action === "give_up" ? decision.reason : "retry_budget";
+      this.outcome = GIVE_UP_EVENT[reason];
+      this.#fail(
+        report.giveUp(
+          tracer,
+          reason,
+          this.started,
+          verdict,
+          failure,
+          threw,
+          value,
+          now,
+          this.#maxAttempts,
+        ),
+      );
+      return;
+    }
+    // Nothing else in flight: the next attempt starts at once.
+    report.retry(tracer, run.attempt, verdict, failure, 0, now);
+    if (!threw) this.#options?.discard?.(value);
+    this.#start(false);
+  }
+
+  /** Aborts every attempt still in flight: attempt `winner` ended the call. */
+  #cancelOthers(winner: number, now: number): void {
+    const engine = this.#engine;
+    for (const run of this.#inFlight) {
+      run.done = true;
+      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
+      run.abort(engine.report.hedgeCancelled(run.attempt, winner));
+      recordOutcome(engine, this.#tracer, RECORD.release, 0, NaN);
+      this.#tracer.attemptCancelled(run.attempt, now);
+    }
+    this.#inFlight.length = 0;
+  }
+
+  /** The deadline passed: every attempt in flight (and `ended`, if given) failed with it. */
+  #deadlineExceeded(now: number, ended?: HedgeAttempt, endedError?: unknown): void {
+    const engine = this.#engine;
+    const tracer = this.#tracer;
+    const reason = endedError ?? engine.report.deadlineError(
+      this.started,
+      this.#deadline,
+      this.#lastError,
+    );
+    const runs = ended === undefined ? this.#inFlight : [ended, ...this.#inFlight];
+    for (const run of runs) {
+      run.done = true;
+      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
+      run.abort(reason);
+      tracer.attemptEnd(run.attempt, now, "transient", reason);
+      recordOutcome(engine, tracer, RECORD.failure, now - run.start, now);
+    }
+    this.#inFlight.length = 0;
+    engine.report.deadlineEvent(tracer, this.started, this.#lastError, this.#lastClass, now);
+    this.outcome = "deadline_exceeded";
+    this.#fail(reason);
+  }
+
+  readonly #onDeadline = (): void => {
+    this.#deadlineTimer = undefined;
+    if (!this.#done) this.#deadlineExceeded(this.#engine.clock.now());
+  };
+
+  /** The caller aborted: every attempt in flight stops, with no outcome recorded. */
+  readonly #onAbort = (): void => {
+    if (this.#done) return;
+    const engine = this.#engine;
+    const reason = this.#options!.signal!.reason;
+    for (const run of this.#inFlight) {
+      run.done = true;
+      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
+      run.abort(reason);
+      recordOutcome(engine, this.#tracer, RECORD.release, 0, NaN);
+      engine.report.attemptCancelled(this.#tracer, run.attempt, reason);
+    }
+    this.#inFlight.length = 0;
+    this.outcome = "cancelled";
+    this.#fail(reason);
+  };
+
+  #finish(): void {
+    this.#done = true;
+    const clock = this.#engine.clock;
+    if (this.#hedgeTimer !== undefined) clock.clearTimer(this.#hedgeTimer);
+    if (this.#deadlineTimer !== undefined) clock.clearTimer(this.#deadlineTimer);
+    this.#options?.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#reject!(error);
+  }
+}
