@@ -103,7 +103,6 @@ export class HedgeDelay {
       this.#percentile = NaN;
       this.observes = false;
       this.delayMs = numberAtLeast(`${path}.delayMs`, delayMs, 0);
-      if (this.delayMs === Infinity) typeError(`${path}.delayMs`, "a finite number", delayMs);
     } else {
       if (delayMs === null) nullOption(`${path}.delayMs`);
       typeError(

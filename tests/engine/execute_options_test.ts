@@ -6,7 +6,7 @@ import { policy } from "../../src/policy/policy.ts";
 import { retry } from "../../src/retry/retry.ts";
 import type { ExecuteOptions } from "../../src/engine/options.ts";
 
-const EXPECTED = "expected one of: signal, deadline, maxAttempts, discard";
+const EXPECTED = "expected one of: signal, deadline, maxAttempts, discard, fallback, coalesceKey";
 
 Deno.test("execute() rejects an unknown option key, naming it, without calling fn", async () => {
   const p = policy("p", { telemetry: false });
