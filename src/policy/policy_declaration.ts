@@ -18,39 +18,21 @@ import { MAX_COUNT_SIZE } from "../circuit/count_detector.ts";
 import { MAX_CONSECUTIVE_THRESHOLD } from "../circuit/consecutive_detector.ts";
 import { MAX_BULKHEAD_SIZE } from "../bulkhead/bulkhead.ts";
 import { SPAN_MODES } from "../telemetry/telemetry_options.ts";
+import { HEDGE_MIN_SAMPLES, HEDGE_PERCENTILES } from "../engine/hedge_delay.ts";
 import { Policy, type PolicyOptions } from "./policy.ts";
 import {
   type DeclarationIssue,
+  int,
+  ms,
+  msAtLeast0,
   type ObjectNode,
+  ratio,
   type SchemaNode,
   type TaggedNode,
   toJsonSchema,
   validateNode,
 } from "./schema_node.ts";
 
-const ms = (description: string, above = 0): SchemaNode => ({
-  kind: "number",
-  above,
-  description: `${description} (milliseconds)`,
-});
-const msAtLeast0 = (description: string): SchemaNode => ({
-  kind: "number",
-  min: 0,
-  description: `${description} (milliseconds)`,
-});
-const int = (min: number, description: string, max?: number): SchemaNode => ({
-  kind: "number",
-  integer: true,
-  min,
-  ...(max === undefined ? {} : { max }),
-  description,
-});
-const ratio = (description: string): SchemaNode => ({
-  kind: "number",
-  min: 0,
-  max: 1,
-  description,
-});
 const name: SchemaNode = {
   kind: "string",
   description: "Name used in events, errors and telemetry.",
@@ -121,6 +103,7 @@ const CIRCUIT_COMMON: Record<string, SchemaNode> = {
   slowCallMs: msAtLeast0("A success slower than this counts as slow"),
   slowCallRatio: { kind: "number", above: 0, max: 1, description: "Slow share that opens." },
 };
+const MAX_BURST = 1_000_000; // RateLimiter's largest burst (src/ratelimit/options.ts)
 const failureRatio: SchemaNode = {
   kind: "number",
   above: 0,
@@ -241,6 +224,35 @@ export const POLICY_DECLARATION_SCHEMA: ObjectNode = {
       },
       required: ["maxConcurrent"],
     },
+    rateLimit: {
+      kind: "object",
+      description: "A token bucket taken once per call, before the bulkhead.",
+      properties: {
+        name,
+        ratePerSecond: { kind: "number", above: 0, description: "Tokens added per second." },
+        burst: int(1, "Bucket size (it starts full). Default floor(ratePerSecond).", MAX_BURST),
+        maxWaitMs: msAtLeast0("Longest wait for a token"),
+      },
+      required: ["ratePerSecond"],
+    },
+    hedge: {
+      kind: "object",
+      description: "Hedging: when an attempt runs longer than delayMs, another starts beside it.",
+      properties: {
+        delayMs: {
+          kind: "either",
+          description:
+            `Fixed, or a percentile of recent successes (none before ${HEDGE_MIN_SAMPLES}).`,
+          options: [
+            msAtLeast0("Fixed delay"),
+            { kind: "enum", values: Object.keys(HEDGE_PERCENTILES), description: "A percentile." },
+          ],
+        },
+        maxHedges: int(1, "Most extra attempts in flight beside the first. Default 1."),
+        minDelayMs: msAtLeast0("Floor of a percentile delay"),
+      },
+      required: ["delayMs"],
+    },
     telemetry: {
       kind: "either",
       description: "OpenTelemetry settings, or false to turn telemetry off.",
@@ -356,7 +368,8 @@ function backoffFrom(
  * Builds a {@link Policy} from a JSON declaration: the same option names as
  * `policy()`, with backoffs written as `{ "type": "exponential", "baseMs":
  * 200, ... }` (the factory's name and its options), `circuit.breakMs` as a
- * number or a backoff, and `telemetry` as `false` or `{ "spans": ... }`.
+ * number or a backoff, `hedge.delayMs` as a number or `"p50"`, `"p90"`,
+ * `"p95"` or `"p99"`, and `telemetry` as `false` or `{ "spans": ... }`.
  * Functions (`classify`, `onEvent`, `clock`, `random`, `onBreach`) cannot be
  * written in JSON: pass them in `extra`.
  *

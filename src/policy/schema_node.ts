@@ -90,6 +90,37 @@ export type SchemaNode =
   | TaggedNode
   | EitherNode;
 
+/** A number of milliseconds > `above` (default 0). */
+export const ms = (description: string, above = 0): NumberNode => ({
+  kind: "number",
+  above,
+  description: `${description} (milliseconds)`,
+});
+
+/** A number of milliseconds >= 0. */
+export const msAtLeast0 = (description: string): NumberNode => ({
+  kind: "number",
+  min: 0,
+  description: `${description} (milliseconds)`,
+});
+
+/** An integer >= `min`, and <= `max` when given. */
+export const int = (min: number, description: string, max?: number): NumberNode => ({
+  kind: "number",
+  integer: true,
+  min,
+  ...(max === undefined ? {} : { max }),
+  description,
+});
+
+/** A number between 0 and 1. */
+export const ratio = (description: string): NumberNode => ({
+  kind: "number",
+  min: 0,
+  max: 1,
+  description,
+});
+
 /** One problem found in a declaration. */
 export interface DeclarationIssue {
   /** JSON path of the field, e.g. `retry.backoff.baseMs` (empty for the root). */

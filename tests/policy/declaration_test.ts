@@ -11,6 +11,9 @@ import type { CircuitBreakerOptions } from "../../src/circuit/circuit_breaker.ts
 import type { FailureBudgetOptions } from "../../src/budget/failure_budget.ts";
 import type { BulkheadOptions } from "../../src/bulkhead/bulkhead.ts";
 import type { RetryBudgetOptions } from "../../src/budget/retry_budget.ts";
+import type { RateLimiterOptions } from "../../src/ratelimit/options.ts";
+import { RateLimiter } from "../../src/ratelimit/rate_limiter.ts";
+import type { HedgeOptions } from "../../src/engine/hedge_delay.ts";
 import type { ObjectNode, TaggedNode } from "../../src/policy/schema_node.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { ERROR_CLASSES } from "../../src/core/error_class.ts";
@@ -30,7 +33,7 @@ const INVALID: Array<[unknown, string, string]> = [
   [
     { deadline: 5 },
     "deadline",
-    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, circuit, failureBudget, bulkhead, telemetry)",
+    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, circuit, failureBudget, bulkhead, rateLimit, hedge, telemetry)",
   ],
   [{ retry: [] }, "retry", "retry must be an object: received an array"],
   [
@@ -174,6 +177,76 @@ const INVALID: Array<[unknown, string, string]> = [
     "bulkhead.maxQueue",
     "bulkhead.maxQueue must be an integer between 0 and 1000000: received -1",
   ],
+  [{ rateLimit: null }, "rateLimit", "rateLimit must be an object: received null"],
+  [{ rateLimit: {} }, "rateLimit.ratePerSecond", "rateLimit.ratePerSecond is required"],
+  [
+    { rateLimit: { ratePerSecond: -1 } },
+    "rateLimit.ratePerSecond",
+    "rateLimit.ratePerSecond must be a number > 0: received -1",
+  ],
+  [
+    { rateLimit: { ratePerSecond: "10/s" } },
+    "rateLimit.ratePerSecond",
+    'rateLimit.ratePerSecond must be a number > 0: received "10/s"',
+  ],
+  [
+    { rateLimit: { ratePerSecond: 10, burst: 0 } },
+    "rateLimit.burst",
+    "rateLimit.burst must be an integer between 1 and 1000000: received 0",
+  ],
+  [
+    { rateLimit: { ratePerSecond: 10, burst: 1_000_001 } },
+    "rateLimit.burst",
+    "rateLimit.burst must be an integer between 1 and 1000000: received 1000001",
+  ],
+  [
+    { rateLimit: { ratePerSecond: 10, maxWaitMs: -5 } },
+    "rateLimit.maxWaitMs",
+    "rateLimit.maxWaitMs must be a number >= 0: received -5",
+  ],
+  [
+    { rateLimit: { ratePerSecond: 10, name: "" } },
+    "rateLimit.name",
+    'rateLimit.name must be a non-empty string: received ""',
+  ],
+  [
+    { rateLimit: { ratePerSecond: 10, waitMs: 5 } },
+    "rateLimit.waitMs",
+    "rateLimit.waitMs is not a known option (expected one of: name, ratePerSecond, burst, maxWaitMs)",
+  ],
+  [{ hedge: 10 }, "hedge", "hedge must be an object: received 10"],
+  [{ hedge: {} }, "hedge.delayMs", "hedge.delayMs is required"],
+  [
+    { hedge: { delayMs: 10, maxHedges: 0 } },
+    "hedge.maxHedges",
+    "hedge.maxHedges must be an integer >= 1: received 0",
+  ],
+  [
+    { hedge: { delayMs: 10, maxHedges: 1.5 } },
+    "hedge.maxHedges",
+    "hedge.maxHedges must be an integer >= 1: received 1.5",
+  ],
+  [
+    { hedge: { delayMs: "p75" } },
+    "hedge.delayMs",
+    'hedge.delayMs must be "p50", "p90", "p95" or "p99": received "p75"',
+  ],
+  [{ hedge: { delayMs: -1 } }, "hedge.delayMs", "hedge.delayMs must be a number >= 0: received -1"],
+  [
+    { hedge: { delayMs: true } },
+    "hedge.delayMs",
+    'hedge.delayMs must be a number >= 0 or "p50", "p90", "p95" or "p99": received true',
+  ],
+  [
+    { hedge: { delayMs: "p95", minDelayMs: -1 } },
+    "hedge.minDelayMs",
+    "hedge.minDelayMs must be a number >= 0: received -1",
+  ],
+  [
+    { hedge: { delayMs: 10, after: 5 } },
+    "hedge.after",
+    "hedge.after is not a known option (expected one of: delayMs, maxHedges, minDelayMs)",
+  ],
   [{ telemetry: true }, "telemetry", "telemetry must be false or an object: received true"],
   [
     { telemetry: { spans: "some" } },
@@ -216,6 +289,66 @@ Deno.test("policyFromJSON reports every invalid field at once, in document order
     ]);
     assert.ok(error.message.startsWith('invalid declaration of policy "api" (4 problems):\n'));
   }
+});
+
+Deno.test("policyFromJSON rejects NaN and Infinity passed in an object, with their paths", () => {
+  assert.throws(
+    () =>
+      policyFromJSON("p", {
+        rateLimit: { ratePerSecond: NaN, maxWaitMs: Infinity },
+        hedge: { delayMs: Infinity, minDelayMs: NaN },
+      }),
+    (e) => {
+      assert.ok(e instanceof PolicyDeclarationError);
+      assert.deepEqual(e.issues.map((i) => i.message), [
+        "rateLimit.ratePerSecond must be a number > 0: received NaN",
+        "rateLimit.maxWaitMs must be a number >= 0: received Infinity",
+        "hedge.delayMs must be a number >= 0: received Infinity",
+        "hedge.minDelayMs must be a number >= 0: received NaN",
+      ]);
+      return true;
+    },
+  );
+});
+
+Deno.test("a declaration with rateLimit and hedge limits calls and hedges a slow attempt", async () => {
+  const clock = new VirtualClock();
+  const p = policyFromJSON("hedged", {
+    deadlineMs: 1_000,
+    rateLimit: { name: "api-limit", ratePerSecond: 5, burst: 2, maxWaitMs: 250 },
+    hedge: { delayMs: 10, maxHedges: 1, minDelayMs: 0 },
+    telemetry: false,
+  }, { clock });
+  const limiter = p.rateLimiter;
+  assert.ok(limiter instanceof RateLimiter);
+  assert.deepEqual(
+    [limiter.name, limiter.ratePerSecond, limiter.burst, limiter.maxWaitMs],
+    ["api-limit", 5, 2, 250],
+  );
+  // Every attempt takes 100 ms: the hedge starts beside the first at 10 ms, the first wins.
+  const starts: Array<[attempt: number, at: number]> = [];
+  const slow = ({ attempt, signal }: { attempt: number; signal: AbortSignal }) => {
+    starts.push([attempt, clock.now()]);
+    return clock.sleep(100, signal).then(() => attempt);
+  };
+  const first = settleLater(p.execute(slow));
+  await clock.runAll();
+  assert.deepEqual(await first, { ok: true, value: 1 });
+  assert.deepEqual(starts, [[1, 0], [2, 10]]);
+  assert.equal(clock.now(), 100);
+  // One token per call, hedges take none: 2 - 1 + 100 ms * 5/s = 1.5 tokens.
+  assert.equal(limiter.available, 1);
+  // The next call takes a token at once (0.5 left); the one after waits 100 ms for the rest.
+  starts.length = 0;
+  const calls = [settleLater(p.execute(slow)), settleLater(p.execute(slow))];
+  await clock.runAll();
+  assert.deepEqual(await Promise.all(calls), [{ ok: true, value: 1 }, { ok: true, value: 1 }]);
+  assert.deepEqual(starts, [[1, 100], [2, 110], [1, 200], [2, 210]]);
+});
+
+Deno.test("rateLimit.burst accepts the limiter's largest bucket", () => {
+  const p = policyFromJSON("p", { rateLimit: { ratePerSecond: 1, burst: 1_000_000 } });
+  assert.equal(p.rateLimiter?.burst, 1_000_000);
 });
 
 Deno.test("a valid declaration builds a working policy (retries, circuit, deadline)", async () => {
@@ -275,6 +408,11 @@ Deno.test("the JSON Schema agrees with policyFromJSON on every test declaration"
     { deadlineMs: 100, retry: { backoff: { type: "fullJitter", baseMs: 1, maxMs: 10 } } },
     { circuit: { kind: "time", windowMs: 1_000, threshold: 0.5, minThroughput: 5 } },
     { telemetry: false },
+    {
+      rateLimit: { name: "api", ratePerSecond: 0.5, burst: 3, maxWaitMs: 0 },
+      hedge: { delayMs: "p95", maxHedges: 2, minDelayMs: 5 },
+    },
+    { hedge: { delayMs: 0 } },
   ];
   for (const declaration of valid) {
     assert.equal(validate(declaration), true, JSON.stringify(validate.errors));
@@ -286,6 +424,39 @@ Deno.test("the JSON Schema agrees with policyFromJSON on every test declaration"
     if (crossField.includes(path)) continue; // rules across fields are beyond JSON Schema
     assert.equal(validate(declaration), false, `schema accepted ${JSON.stringify(declaration)}`);
   }
+});
+
+Deno.test("the shipped JSON Schema checks rateLimit and hedge with ajv", async () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const validate = ajv.compile(
+    JSON.parse(
+      await Deno.readTextFile(new URL("../../schema/policy.schema.json", import.meta.url)),
+    ),
+  );
+  const good = {
+    rateLimit: { name: "api", ratePerSecond: 10, burst: 20, maxWaitMs: 100 },
+    hedge: { delayMs: "p99", maxHedges: 2, minDelayMs: 1 },
+  };
+  assert.equal(validate(good), true, JSON.stringify(validate.errors));
+  const bad = {
+    rateLimit: { ratePerSecond: 0, burst: 2.5, waitMs: 1 },
+    hedge: { delayMs: "p75", maxHedges: 0 },
+  };
+  assert.equal(validate(bad), false);
+  const paths = new Set(
+    validate.errors!.map((e) =>
+      e.keyword === "additionalProperties"
+        ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}`
+        : e.instancePath
+    ),
+  );
+  assert.deepEqual([...paths].sort(), [
+    "/hedge/delayMs",
+    "/hedge/maxHedges",
+    "/rateLimit/burst",
+    "/rateLimit/ratePerSecond",
+    "/rateLimit/waitMs",
+  ]);
 });
 
 // The schema must cover exactly the JSON-expressible options of the TypeScript types.
@@ -301,6 +472,8 @@ const POLICY_KEYS: Record<Keys<PolicyOptions, "classify" | "onEvent" | "clock" |
     circuit: true,
     failureBudget: true,
     bulkhead: true,
+    rateLimit: true,
+    hedge: true,
     telemetry: true,
   };
 const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
@@ -364,6 +537,18 @@ const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent">, t
   buckets: true,
 };
 
+const RATE_LIMIT_KEYS: Record<Keys<RateLimiterOptions, "clock" | "onEvent">, true> = {
+  name: true,
+  ratePerSecond: true,
+  burst: true,
+  maxWaitMs: true,
+};
+const HEDGE_KEYS: Record<keyof HedgeOptions, true> = {
+  delayMs: true,
+  maxHedges: true,
+  minDelayMs: true,
+};
+
 const sorted = (o: object) => Object.keys(o).sort();
 
 Deno.test("the declaration schema covers exactly the TypeScript options", () => {
@@ -379,6 +564,8 @@ Deno.test("the declaration schema covers exactly the TypeScript options", () => 
   }
   assert.deepEqual(sorted(prop(root, "failureBudget").properties), sorted(FAILURE_BUDGET_KEYS));
   assert.deepEqual(sorted(prop(root, "bulkhead").properties), sorted(BULKHEAD_KEYS));
+  assert.deepEqual(sorted(prop(root, "rateLimit").properties), sorted(RATE_LIMIT_KEYS));
+  assert.deepEqual(sorted(prop(root, "hedge").properties), sorted(HEDGE_KEYS));
 });
 
 /** Names that `{}` inherits from `Object.prototype` (plus `__proto__`). */
@@ -421,6 +608,16 @@ for (const key of PROTOTYPE_NAMES) {
       `retry.backoff.${key}`,
       `retry.backoff.${key} is not a known option (expected one of: type, ms)`,
     );
+    rejectsAt(
+      `{ "rateLimit": { "ratePerSecond": 1, "${key}": 2 } }`,
+      `rateLimit.${key}`,
+      `rateLimit.${key} is not a known option (expected one of: name, ratePerSecond, burst, maxWaitMs)`,
+    );
+    rejectsAt(
+      `{ "hedge": { "delayMs": 1, "${key}": 2 } }`,
+      `hedge.${key}`,
+      `hedge.${key} is not a known option (expected one of: delayMs, maxHedges, minDelayMs)`,
+    );
     const classes = ERROR_CLASSES.join(", ");
     rejectsAt(
       `{ "retry": { "budgets": { "${key}": 2 } } }`,
@@ -439,6 +636,11 @@ for (const key of PROTOTYPE_NAMES) {
       `{ "circuit": { "kind": "${key}", "threshold": 1 } }`,
       "circuit.kind",
       `circuit.kind must be "consecutive", "count" or "time": received "${key}"`,
+    );
+    rejectsAt(
+      `{ "hedge": { "delayMs": "${key}" } }`,
+      "hedge.delayMs",
+      `hedge.delayMs must be "p50", "p90", "p95" or "p99": received "${key}"`,
     );
     const types =
       '"constant", "exponential", "fullJitter", "equalJitter", "decorrelatedJitter" or "tokenBackoff"';
