@@ -13,6 +13,7 @@ import { constant } from "../../src/backoff/constant.ts";
 import type { ResilienceEvent } from "../../src/core/events.ts";
 import type { AttemptContext } from "../../src/engine/attempt.ts";
 import { RetryBudget } from "../../src/budget/retry_budget.ts";
+import { finish, flush, manual, track } from "../_wheel.ts";
 
 /** Attempt n takes plan[n-1].ms, then fails with plan[n-1].fail or returns "r<n>". */
 interface Step {
@@ -358,4 +359,36 @@ Deno.test("bad hedge options name the option and the value", () => {
     () => policy("p", { telemetry: false, hedge: null as unknown as PolicyOptions["hedge"] }),
     /^TypeError: hedge must be left out/,
   );
+});
+
+Deno.test("on a timer wheel (the system clock's kind), the fast path's one timer entry is the hedge delay", async () => {
+  const m = manual(5);
+  const p = policy("search", {
+    clock: m.clock,
+    telemetry: false,
+    deadlineMs: 1_000,
+    hedge: { delayMs: 10 },
+  });
+  const starts: number[] = [];
+  const signals: AbortSignal[] = [];
+  const resolvers: ((value: string) => void)[] = [];
+  const call = track(p.execute(({ signal }) => {
+    starts.push(m.now());
+    signals.push(signal);
+    return new Promise<string>((resolve) => resolvers.push(resolve));
+  }));
+  await m.at(1_005);
+  assert.deepEqual(starts, [1_000]);
+  await m.at(1_010);
+  assert.deepEqual(starts, [1_000, 1_010]);
+  resolvers[1]("r2");
+  await flush();
+  assert.equal(call.value, "r2");
+  assert.ok(signals[0].reason instanceof HedgeCancelledError);
+  assert.equal(signals[1].aborted, false);
+  // The first attempt's late outcome changes nothing.
+  resolvers[0]("r1");
+  await flush();
+  assert.equal(call.value, "r2");
+  await finish(m.wheel);
 });
