@@ -46,3 +46,16 @@ try {
 } catch (error) {
   console.log(`rejected call: ${(error as Error).name}`);
 }
+
+// 4. A hedged call: the first attempt hangs, a second starts beside it after
+//    5 ms and wins; the first one's signal aborts. Two overlapping attempt
+//    spans under one call span, the second with bulwark.attempt.hedge = true.
+const search = policy("search", { deadlineMs: 2_000, hedge: { delayMs: 5 } });
+const hit = await search.execute(({ attempt, signal }) =>
+  attempt === 1
+    ? new Promise<string>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason))
+    )
+    : "hit"
+);
+console.log(`hedged call: ${hit}`);

@@ -56,6 +56,22 @@ Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics 
     assert.equal(attr(breaches[0].attributes, "bulwark.failure_budget.samples"), 3);
     assert.equal(breaches[0].links?.[0]?.spanId, retried.spanId);
 
+    // The hedged call: two overlapping attempt spans under one call span.
+    assert.match(out, /hedged call: hit/);
+    const [hedged] = spans.filter((s) => s.name === "search");
+    assert.equal(attr(hedged.attributes, "bulwark.outcome"), "success");
+    assert.equal(attr(hedged.attributes, "bulwark.attempts"), 2);
+    const [first, hedge] = spans
+      .filter((s) => s.name === "search attempt" && s.parentSpanId === hedged.spanId)
+      .sort((a, b) =>
+        Number(attr(a.attributes, "bulwark.attempt")) -
+        Number(attr(b.attributes, "bulwark.attempt"))
+      );
+    assert.equal(attr(first.attributes, "bulwark.attempt.cancelled"), true);
+    assert.equal(attr(hedge.attributes, "bulwark.attempt.hedge"), true);
+    assert.ok(BigInt(hedge.startTimeUnixNano) < BigInt(first.endTimeUnixNano), "they overlap");
+    assert.equal((hedged.events ?? []).filter((e) => e.name === "bulwark.hedge").length, 1);
+
     for (
       const name of [
         "bulwark.call.duration",
