@@ -85,7 +85,10 @@ function cancelBody(value: unknown): void {
  *
  * - Only idempotent requests are retried: GET, HEAD, OPTIONS, PUT, DELETE,
  *   TRACE, and any request with an `Idempotency-Key` header (or all, with
- *   `retryNonIdempotent`). Others make one attempt.
+ *   `retryNonIdempotent`). Others make one attempt. The same rule holds
+ *   for hedges (a policy with `hedge`): a hedge is an attempt, so only
+ *   idempotent requests are hedged; a hedge that starts while the first
+ *   attempt still reads a streamed body waits for that read and resends it.
  * - A failing response (503, 429, ...) is a failed attempt; its body is
  *   cancelled before a retry so no connection leaks. When retries run out,
  *   the last response is returned as `fetch` would return it.
@@ -192,6 +195,72 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   };
   const closing = new AbortController();
 
+  /** The first attempt reads the streamed body into memory, so later attempts can resend it. */
+  async function readUpload(upload: Upload, ctx: AttemptContext): Promise<void> {
+    upload.reading = ctx.signal;
+    // Reading the body is part of the attempt: the deadline (ctx.signal)
+    // and `timeoutMs` cover it, so a stalled upload cannot hang the call.
+    let readSignal = ctx.signal;
+    let readTimer;
+    if (timeoutMs !== undefined) {
+      const controller = new AbortController();
+      readSignal = AbortSignal.any([ctx.signal, controller.signal]);
+      // The caller's stream stalled, not the server: a permanent failure
+      // (no retry, nothing recorded against the breaker or the budget).
+      readTimer = clock.setTimer(() => {
+        const timeout = new AttemptTimeoutError(
+          `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
+            `within ${timeoutMs} ms`,
+          { policy: name, attempt: ctx.attempt, timeoutMs },
+        );
+        controller.abort(
+          new RequestBodyError(`client "${name}": the request body stalled`, {
+            cause: timeout,
+          }),
+        );
+      }, timeoutMs);
+    }
+    try {
+      upload.pending = bufferBody(upload.stream, maxBody, readSignal);
+      upload.buffered = await upload.pending;
+    } catch (error) {
+      upload.failed = error;
+      const timeout = error instanceof RequestBodyError ? error.cause : error;
+      if (timeout instanceof AttemptTimeoutError) stats.timeouts++;
+      throw error;
+    } finally {
+      if (readTimer !== undefined) clock.clearTimer(readTimer);
+    }
+  }
+
+  /**
+   * A later attempt finds the body not buffered: a hedge started while an
+   * earlier attempt still reads it waits for that read; a read that was cut
+   * off cannot be resent.
+   */
+  async function awaitUpload(upload: Upload, ctx: AttemptContext): Promise<void> {
+    if (upload.failed === undefined && !upload.reading!.aborted) {
+      const signal = ctx.signal;
+      let onAbort: (() => void) | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          onAbort = () => reject(signal.reason);
+          if (signal.aborted) onAbort();
+          signal.addEventListener("abort", onAbort, { once: true });
+          upload.pending!.then(() => resolve(), () => resolve());
+        });
+      } finally {
+        signal.removeEventListener("abort", onAbort!);
+      }
+    }
+    if (upload.buffered === undefined) {
+      throw new RequestBodyError(
+        `client "${name}": the request body could not be buffered for a retry`,
+        { cause: upload.failed ?? upload.reading!.reason },
+      );
+    }
+  }
+
   async function send(
     url: URL,
     method: string,
@@ -203,49 +272,10 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     if (ctx.attempt > 1) stats.retries++;
     if (upload !== undefined) {
       if (upload.buffered === undefined) {
-        if (upload.reading !== undefined) {
-          // An earlier attempt started reading the stream and did not finish
-          // (it was cut off): what is left of it cannot be resent.
-          throw new RequestBodyError(
-            `client "${name}": the request body could not be buffered for a retry`,
-            { cause: upload.failed ?? upload.reading.reason },
-          );
-        }
-        upload.reading = ctx.signal;
-        // Reading the body is part of the attempt: the deadline (ctx.signal)
-        // and `timeoutMs` cover it, so a stalled upload cannot hang the call.
-        let readSignal = ctx.signal;
-        let readTimer;
-        if (timeoutMs !== undefined) {
-          const controller = new AbortController();
-          readSignal = AbortSignal.any([ctx.signal, controller.signal]);
-          // The caller's stream stalled, not the server: a permanent failure
-          // (no retry, nothing recorded against the breaker or the budget).
-          readTimer = clock.setTimer(() => {
-            const timeout = new AttemptTimeoutError(
-              `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
-                `within ${timeoutMs} ms`,
-              { policy: name, attempt: ctx.attempt, timeoutMs },
-            );
-            controller.abort(
-              new RequestBodyError(`client "${name}": the request body stalled`, {
-                cause: timeout,
-              }),
-            );
-          }, timeoutMs);
-        }
-        try {
-          upload.buffered = await bufferBody(upload.stream, maxBody, readSignal);
-        } catch (error) {
-          upload.failed = error;
-          const timeout = error instanceof RequestBodyError ? error.cause : error;
-          if (timeout instanceof AttemptTimeoutError) stats.timeouts++;
-          throw error;
-        } finally {
-          if (readTimer !== undefined) clock.clearTimer(readTimer);
-        }
+        if (upload.reading === undefined) await readUpload(upload, ctx);
+        else await awaitUpload(upload, ctx);
       }
-      body = upload.buffered;
+      body = upload.buffered!;
     }
     let permit;
     try {

@@ -132,6 +132,8 @@ export interface Upload {
   stream: ReadableStream<Uint8Array>;
   /** The signal of the attempt that started reading the stream. */
   reading?: AbortSignal;
+  /** The read under way, which a hedge started beside it waits for. */
+  pending?: Promise<Uint8Array<ArrayBuffer>>;
   buffered?: Uint8Array<ArrayBuffer>;
   failed?: unknown;
 }
