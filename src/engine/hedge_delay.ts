@@ -141,7 +141,10 @@ export class HedgeDelay {
       scratch.reset();
       scratch.merge(this.#previous!);
       scratch.merge(current);
-      const p = scratch.percentile(this.#percentile);
+      // The upper end of the percentile's bucket: never below the observed
+      // percentile (the estimate may be up to 1 % below it), so a point mass
+      // at the percentile (every fast call takes exactly 10 ms) is not hedged.
+      const p = scratch.percentile(this.#percentile) / (1 - HISTOGRAM.relativeError);
       this.delayMs = p > this.#minDelayMs ? p : this.#minDelayMs;
     }
   }

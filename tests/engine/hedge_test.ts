@@ -252,13 +252,16 @@ Deno.test("the percentile delay sends nothing before 100 samples, then follows t
   // 100 samples now (the 200 ms call was the 100th): p95 is 50 ms.
   await call(200);
   assert.equal(hedges().length, 1);
-  assert.ok(Math.abs(hedges()[0].delayMs - 50) <= 0.5, `${hedges()[0].delayMs}`);
+  // (The upper end of p95's bucket: never below the percentile, at most 2 % above.)
+  const first = hedges()[0].delayMs;
+  assert.ok(first >= 50 && first <= 51, `${first}`);
   // 1,000 fast samples later, the delay follows them down to about 10 ms.
   for (let i = 0; i < 1_000; i++) await call(10);
   const before = hedges().length;
   await call(200);
   assert.equal(hedges().length, before + 1);
-  assert.ok(Math.abs(hedges()[before].delayMs - 10) <= 0.1, `${hedges()[before].delayMs}`);
+  const later = hedges()[before].delayMs;
+  assert.ok(later >= 10 && later <= 10.2, `${later}`);
 });
 
 Deno.test("a percentile delay is never below minDelayMs", async () => {
