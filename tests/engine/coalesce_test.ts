@@ -145,7 +145,7 @@ Deno.test("coalesce: after the shared call settles, the next call with the key r
 });
 
 Deno.test("coalesce: a joiner's abort rejects only that joiner; the shared operation's signal stays unaborted", async () => {
-  const { clock, p } = setup();
+  const { clock, rec, p } = setup();
   const op = controlled<string>();
   const controllers = [0, 1, 2].map(() => new AbortController());
   const calls = controllers.map((c) =>
@@ -157,6 +157,9 @@ Deno.test("coalesce: a joiner's abort rejects only that joiner; the shared opera
   controllers[1].abort(reason);
   assert.deepEqual(await calls[1], { ok: false, error: reason });
   assert.equal(op.runs[0].signal.aborted, false);
+  // A caller joining now makes 3 callers (the one that left is not counted).
+  const late = p.execute(op.op, { coalesceKey: "k" });
+  assert.deepEqual(coalescedEvents(rec.events).map((e) => e.callers), [2, 3, 3]);
   // The first caller (who started the shared call) leaving does not abort it either.
   const reason0 = new Error("starter left");
   controllers[0].abort(reason0);
@@ -164,6 +167,7 @@ Deno.test("coalesce: a joiner's abort rejects only that joiner; the shared opera
   assert.equal(op.runs[0].signal.aborted, false);
   op.resolve("shared");
   assert.deepEqual(await calls[2], { ok: true, value: "shared" });
+  assert.equal(await late, "shared");
   assert.equal(op.runs.length, 1);
 });
 
@@ -293,4 +297,53 @@ Deno.test("coalesce: each joining call is counted in bulwark.events with bulwark
   } finally {
     await otel.shutdown();
   }
+});
+
+Deno.test("coalesce: joining comes before the rate limit: 5 joiners take 1 token", async () => {
+  const { clock, rec, p } = setup({ rateLimit: { ratePerSecond: 1, burst: 2 } });
+  const op = controlled<string>();
+  const calls = [0, 1, 2, 3, 4].map(() => p.execute(op.op, { coalesceKey: "k" }));
+  await clock.advance(0);
+  assert.equal(p.rateLimiter!.available, 1);
+  op.resolve("v");
+  assert.deepEqual(await Promise.all(calls), ["v", "v", "v", "v", "v"]);
+  assert.equal(op.runs.length, 1);
+  assert.ok(!rec.types().includes("rate_limited"));
+});
+
+Deno.test("coalesce: the shared call runs with the starter's options (its deadline), not a joiner's", async () => {
+  const { clock, p } = setup({ retry: { maxAttempts: 1 } });
+  const op = controlled<string>();
+  const starter = settleLater(p.execute(op.op, { coalesceKey: "k", deadline: 100 }));
+  const joiner = settleLater(p.execute(op.op, { coalesceKey: "k", deadline: 50 }));
+  await clock.advance(99);
+  assert.equal(op.runs[0].signal.aborted, false);
+  assert.equal(op.runs[0].deadline, 100);
+  await clock.advance(1);
+  const [s, j] = [await starter, await joiner];
+  assert.ok(!s.ok && !j.ok);
+  assert.equal(s.error, j.error);
+  assert.equal((s.error as Error).name, "DeadlineExceededError");
+  assert.equal(op.runs[0].signal.aborted, true);
+});
+
+Deno.test("coalesce: when every caller leaves a shared call waiting for its token, the wait ends and the token is given back", async () => {
+  const { clock, p } = setup({ rateLimit: { ratePerSecond: 10, burst: 1, maxWaitMs: 1_000 } });
+  assert.equal(await p.execute(() => "takes the token"), "takes the token");
+  const op = controlled<string>();
+  const c1 = new AbortController();
+  const c2 = new AbortController();
+  const r1 = settleLater(p.execute(op.op, { coalesceKey: "k", signal: c1.signal }));
+  const r2 = settleLater(p.execute(op.op, { coalesceKey: "k", signal: c2.signal }));
+  await clock.advance(30); // the shared call waits for the token due at 100
+  const reason1 = new Error("one");
+  const reason2 = new Error("two");
+  c1.abort(reason1);
+  c2.abort(reason2);
+  assert.deepEqual(await r1, { ok: false, error: reason1 });
+  assert.deepEqual(await r2, { ok: false, error: reason2 });
+  await clock.advance(70);
+  assert.equal(op.runs.length, 0); // the operation never ran
+  assert.equal(p.rateLimiter!.available, 1); // the reserved token came back
+  assert.equal(clock.pending, 0);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { SpanStatusCode } from "@opentelemetry/api";
 import {
+  Bulkhead,
   BulkheadRejectedError,
   CircuitOpenError,
   constant,
@@ -768,4 +769,85 @@ Deno.test("fallback: a hedged call falls back for every give-up reason, with the
       attempts: c.attempts,
     }], c.reason);
   }
+});
+
+Deno.test("fallback: runs after the call gave its bulkhead permit back", async () => {
+  const { clock, p } = setup({
+    bulkhead: { maxConcurrent: 1, maxQueue: 0 },
+    retry: { maxAttempts: 2, backoff: constant(10) },
+  });
+  const inFlight: number[] = [];
+  const r = p.execute(() => {
+    inFlight.push(p.bulkhead!.inFlight);
+    return transient();
+  }, {
+    fallback: () => {
+      inFlight.push(p.bulkhead!.inFlight);
+      return "fb";
+    },
+  });
+  await clock.runAll();
+  assert.equal(await r, "fb");
+  assert.deepEqual(inFlight, [1, 1, 0]);
+});
+
+Deno.test("fallback: a hedged call aborted while it waits for a rate-limit token rejects; no fallback", async () => {
+  const { clock, rec, p } = setup({
+    hedge: { delayMs: 10 },
+    rateLimit: { ratePerSecond: 10, burst: 1, maxWaitMs: 1_000 },
+  });
+  assert.equal(await p.execute(() => "takes the token"), "takes the token");
+  const spy = fallbackSpy("fb");
+  const controller = new AbortController();
+  let called = false;
+  const r = settleLater(p.execute(() => (called = true, "late"), {
+    signal: controller.signal,
+    fallback: spy.fallback,
+  }));
+  await clock.advance(50);
+  const reason = new Error("caller left the queue");
+  controller.abort(reason);
+  assert.deepEqual(await r, { ok: false, error: reason });
+  assert.equal(called, false);
+  assert.equal(spy.calls.length, 0);
+  assert.deepEqual(rec.types(), ["success"]);
+  await clock.runAll();
+});
+
+Deno.test("fallback: deadline_exceeded while queued for a bulkhead permit (0 attempts, at 50 ms)", async () => {
+  const clock = new VirtualClock();
+  const bulkhead = new Bulkhead({ name: "pool", maxConcurrent: 1, maxQueue: 1 });
+  const holderPolicy = policy("holder", { clock, telemetry: false, bulkhead });
+  const { rec, p } = setup({ clock, deadlineMs: 50, bulkhead });
+  let release!: (v: string) => void;
+  const holder = holderPolicy.execute(() => new Promise<string>((r) => (release = r)));
+  assert.equal(bulkhead.inFlight, 1);
+  let calledAt = -1;
+  const spy = fallbackSpy("fb");
+  let called = false;
+  const r = settleLater(p.execute(() => (called = true, "live"), {
+    fallback: (error, info) => {
+      calledAt = clock.now();
+      return spy.fallback(error, info);
+    },
+  }));
+  await clock.advance(0);
+  assert.equal(bulkhead.queued, 1);
+  await clock.advance(50);
+  assert.deepEqual(await r, { ok: true, value: "fb" });
+  assert.equal(called, false);
+  assert.equal(calledAt, 50);
+  assert.ok(spy.calls[0].error instanceof DeadlineExceededError);
+  assert.deepEqual(spy.calls[0].info, { reason: "deadline_exceeded", attempts: 0 });
+  assert.deepEqual(fallbackEvents(rec.events), [{
+    type: "fallback",
+    policy: "api",
+    timestamp: 50,
+    reason: "deadline_exceeded",
+    attempts: 0,
+  }]);
+  assert.equal(bulkhead.queued, 0);
+  release("held");
+  assert.equal(await holder, "held");
+  await clock.runAll();
 });
