@@ -140,6 +140,16 @@ export const TARGETS: readonly Target[] = [
     }),
   },
   {
+    label: "full policy + hedge (fixed delay) <= 1.1x the same policy without hedge",
+    formula:
+      "avg(bulwark full policy + hedge (fixed delay)) / avg(bulwark full policy) <= 1.1 (group hedge)",
+    check: (_, ratio) => ({
+      value: ratio("hedge", "bulwark full policy + hedge (fixed delay)"),
+      limit: 1.1,
+      unit: "x",
+    }),
+  },
+  {
     label: "full policy: 10,000 live policies within 10% of 1 policy",
     formula:
       "avg(bulwark full policy, 10,000 policies round-robin) <= 1.1 * avg(bulwark full policy, 1 policy)",
