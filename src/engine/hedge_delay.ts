@@ -61,7 +61,7 @@ const GENERATION = 1_000;
 /** The delay is recomputed every this many samples (a scan of the buckets). */
 const RECOMPUTE_EVERY = 50;
 
-// Latencies from 10 µs to 10 minutes within 1 % (about 1,400 buckets).
+// Latencies from 10 µs to 10 minutes within 1 % (898 buckets, 7 KB each histogram).
 const HISTOGRAM = Object.freeze({ relativeError: 0.01, minValue: 0.01, maxValue: 600_000 });
 
 /**
