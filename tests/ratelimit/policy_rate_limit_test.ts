@@ -434,3 +434,51 @@ Deno.test("policy rateLimit: bad options name the option path", () => {
     });
   }
 });
+
+Deno.test("policy rateLimit: maxWaitMs is respected to the millisecond: a wait of exactly maxWaitMs runs, a longer one is refused", async () => {
+  const { clock, rec, p } = setup({
+    rateLimit: { ratePerSecond: 10, burst: 2, maxWaitMs: 100 },
+  });
+  const { starts, op } = startTimes(clock);
+  const calls = [0, 1, 2, 3].map(() => settleLater(p.execute(op)));
+  await clock.advance(0);
+  const fourth = await calls[3];
+  assert.ok(!fourth.ok);
+  assertRateLimited(fourth.error, {
+    message: 'rate limiter "api" has no token within maxWaitMs 100 (next in 200 ms)',
+    policy: "api",
+    retryAfterMs: 200,
+  });
+  await clock.advance(100);
+  assert.deepEqual(await Promise.all(calls.slice(0, 3)), [
+    { ok: true, value: 0 },
+    { ok: true, value: 1 },
+    { ok: true, value: 2 },
+  ]);
+  assert.deepEqual(starts, [0, 0, 100]);
+  // (The 4th call is refused synchronously, before the fast path reports its successes.)
+  assert.deepEqual(rec.types(), ["rate_limited", "success", "success", "success"]);
+});
+
+Deno.test("policy rateLimit: the deadline boundary: a token due exactly at the deadline is refused, 1 ms before it is waited for", async () => {
+  for (const [deadlineMs, expected] of [[100, "refused"], [101, "ran at 100"]] as const) {
+    const { clock, p } = setup({
+      deadlineMs,
+      rateLimit: { ratePerSecond: 10, burst: 1, maxWaitMs: 1_000 },
+    });
+    await p.execute(() => "first");
+    const r = settleLater(p.execute(() => `ran at ${clock.now()}`));
+    await clock.runAll();
+    const out = await r;
+    if (expected === "refused") {
+      assert.ok(!out.ok);
+      assertRateLimited(out.error, {
+        message: 'rate limiter "api" has no token before the deadline (next in 100 ms)',
+        policy: "api",
+        retryAfterMs: 100,
+      });
+    } else {
+      assert.deepEqual(out, { ok: true, value: expected });
+    }
+  }
+});
