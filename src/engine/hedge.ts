@@ -196,7 +196,10 @@ class HedgedCall<T> {
         const first = handed instanceof FirstAttempt
           ? handed as unknown as FirstAttempt<unknown>
           : undefined;
-        const run = new HedgeAttempt(1, this.#deadline, callStart, undefined, first);
+        // A delay that follows latencies read the first attempt's start precisely.
+        const observed = first?.observedStart ?? NaN;
+        const start = observed === observed ? observed : callStart;
+        const run = new HedgeAttempt(1, this.#deadline, start, undefined, first);
         this.#inFlight.push(run);
         if (first === undefined) {
           const o = handed as AttemptOutcome<T>;
