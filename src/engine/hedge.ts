@@ -23,18 +23,12 @@ import type { ErrorClass } from "../core/error_class.ts";
 import { typeError } from "../core/validate.ts";
 import { CLASS_INDEX } from "../retry/retry_options.ts";
 import { admitCall, refusalOutcome } from "./admission.ts";
-import {
-  abortOnce,
-  type AttemptInfo,
-  type ContextSource,
-  type Operation,
-  OperationContext,
-  timerAt,
-} from "./attempt.ts";
+import { type Operation, OperationContext, timerAt } from "./attempt.ts";
 import { decide } from "./decide.ts";
 import type { Engine } from "./engine.ts";
 import { endFailedCall, runFallback } from "./fallback.ts";
 import { FirstAttempt } from "./first_attempt.ts";
+import { HedgeAttempt, InFlight } from "./hedge_attempt.ts";
 import type { ExecuteOptions } from "./options.ts";
 import { type AttemptOutcome, FIRED, type Fired, isErrorClass, RECORD } from "./outcome.ts";
 import type { CallOutcome, CallTracer } from "./parts.ts";
@@ -43,44 +37,6 @@ import { admitAttempt, recordOutcome, recordSuccess } from "./record.ts";
 import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
 
 const PERMANENT = CLASS_INDEX.permanent;
-
-/** One attempt of a hedged call. */
-class HedgeAttempt implements ContextSource, AttemptInfo {
-  readonly attempt: number;
-  readonly deadline: number;
-  readonly start: number;
-  readonly previousError: unknown;
-  /** The fast path's first attempt this one continues, if any. */
-  readonly first: FirstAttempt<unknown> | undefined;
-  /** True once its outcome was taken (or it was cancelled). */
-  done = false;
-  /** Its attempt-timeout timer. */
-  timer: TimerId | undefined;
-  #controller: AbortController | undefined;
-
-  constructor(
-    attempt: number,
-    deadline: number,
-    start: number,
-    previousError: unknown,
-    first: FirstAttempt<unknown> | undefined,
-  ) {
-    this.attempt = attempt;
-    this.deadline = deadline;
-    this.start = start;
-    this.previousError = previousError;
-    this.first = first;
-  }
-
-  get signal(): AbortSignal {
-    return this.first?.signal ?? (this.#controller ??= new AbortController()).signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.first !== undefined) this.first.abort(reason);
-    else this.#controller = abortOnce(this.#controller, reason) ?? this.#controller;
-  }
-}
 
 /**
  * Runs a call of a policy with `hedge`. `handed` is the fast path's first
@@ -141,7 +97,7 @@ class HedgedCall<T> {
   readonly #maxAttempts: number;
   /** The hedge delay, read once as the call starts. */
   readonly #delayMs: number;
-  readonly #inFlight: HedgeAttempt[] = [];
+  readonly #inFlight: InFlight;
   /** How the call ended (set before it rejects). */
   outcome: CallOutcome = "success";
   /** Attempts started. */
@@ -172,6 +128,7 @@ class HedgedCall<T> {
       ? engine.retry.maxAttempts
       : Math.min(engine.retry.maxAttempts, options.maxAttempts);
     this.#delayMs = engine.hedge!.delayMs;
+    this.#inFlight = new InFlight(engine.clock);
   }
 
   /** Runs the call to its end: resolves with the winner's value, or rejects. */
@@ -200,7 +157,7 @@ class HedgedCall<T> {
         const observed = first?.observedStart ?? NaN;
         const start = observed === observed ? observed : callStart;
         const run = new HedgeAttempt(1, this.#deadline, start, undefined, first);
-        this.#inFlight.push(run);
+        this.#inFlight.add(run, clock.now(), this.#engine.attemptTimeoutMs, this.#timedOut);
         if (first === undefined) {
           const o = handed as AttemptOutcome<T>;
           this.#settled(run, o.threw, o.value, o.error, o.fired, o.verdict);
@@ -209,7 +166,6 @@ class HedgedCall<T> {
         // Still running: its outcome comes here from now on.
         first.adopt = (threw, value, error) =>
           this.#settled(run, threw, value as T, error, FIRED.none, undefined);
-        this.#armTimeout(run, clock.now());
         this.#onHedge();
       } catch (error) {
         this.#fail(error);
@@ -226,7 +182,7 @@ class HedgedCall<T> {
     const { clock, circuit, report } = engine;
     const tracer = this.#tracer;
     const now = clock.now();
-    const alone = this.#inFlight.length === 0;
+    const alone = this.#inFlight.size === 0;
     if (now >= this.#deadline) {
       if (alone) this.#deadlineExceeded(now);
       return false;
@@ -250,8 +206,7 @@ class HedgedCall<T> {
     this.#lastStart = now;
     tracer.attemptStart(attempt, now, hedge);
     const run = new HedgeAttempt(attempt, this.#deadline, now, this.#lastError, undefined);
-    this.#inFlight.push(run);
-    this.#armTimeout(run, now);
+    this.#inFlight.add(run, now, engine.attemptTimeoutMs, this.#timedOut);
     const operation = this.#operation;
     const context = new OperationContext(attempt, run);
     let result: T | PromiseLike<T>;
@@ -271,23 +226,12 @@ class HedgedCall<T> {
     return true;
   }
 
-  /** Arms the attempt's timeout when it ends before the deadline (the call's timer covers that). */
-  #armTimeout(run: HedgeAttempt, now: number): void {
-    const engine = this.#engine;
-    const at = run.start + engine.attemptTimeoutMs;
-    if (at >= this.#deadline) return;
-    run.timer = timerAt(
-      engine.clock,
-      () => {
-        run.timer = undefined;
-        const reason = engine.report.reasonFor(run, FIRED.attemptTimeout);
-        run.abort(reason);
-        this.#settled(run, true, undefined, reason, FIRED.attemptTimeout, undefined);
-      },
-      now,
-      at,
-    );
-  }
+  /** An attempt's timeout elapsed: it failed with `AttemptTimeoutError`. */
+  readonly #timedOut = (run: HedgeAttempt): void => {
+    const reason = this.#engine.report.reasonFor(run, FIRED.attemptTimeout);
+    run.abort(reason);
+    this.#settled(run, true, undefined, reason, FIRED.attemptTimeout, undefined);
+  };
 
   /** Arms the timer of the next hedge, if one may still start. */
   #armHedge(now: number): void {
@@ -302,7 +246,7 @@ class HedgedCall<T> {
   }
 
   #roomForHedge(): boolean {
-    const inFlight = this.#inFlight.length;
+    const inFlight = this.#inFlight.size;
     return inFlight > 0 && inFlight <= this.#engine.hedge!.maxHedges &&
       this.started < this.#maxAttempts;
   }
@@ -323,14 +267,11 @@ class HedgedCall<T> {
     fired: Fired,
     known: ErrorClass | undefined,
   ): void {
-    if (this.#done || run.done) return; // a cancelled attempt's late outcome
-    run.done = true;
-    const inFlight = this.#inFlight;
-    inFlight.splice(inFlight.indexOf(run), 1);
+    // An ended attempt's late outcome is ignored.
+    if (this.#done || !this.#inFlight.take(run)) return;
     const engine = this.#engine;
     const { clock, report } = engine;
     const tracer = this.#tracer;
-    if (run.timer !== undefined) clock.clearTimer(run.timer);
     if (fired === FIRED.deadline) {
       // The fast path's deadline timer ended attempt 1.
       this.#deadlineExceeded(clock.now(), run, error);
@@ -407,7 +348,7 @@ class HedgedCall<T> {
       }
       return;
     }
-    if (inFlight.length > 0) {
+    if (this.#inFlight.size > 0) {
       // Another attempt may still succeed: this failure only frees room for a hedge.
       if (!threw) this.#options?.discard?.(value);
       this.#armHedge(now);
@@ -444,14 +385,10 @@ class HedgedCall<T> {
   /** Aborts every attempt still in flight: attempt `winner` ended the call. */
   #cancelOthers(winner: number, now: number): void {
     const engine = this.#engine;
-    for (const run of this.#inFlight) {
-      run.done = true;
-      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
-      run.abort(engine.report.hedgeCancelled(run.attempt, winner));
+    this.#inFlight.endAll((run) => engine.report.hedgeCancelled(run.attempt, winner), (run) => {
       recordOutcome(engine, this.#tracer, RECORD.release, 0, NaN);
       this.#tracer.attemptCancelled(run.attempt, now);
-    }
-    this.#inFlight.length = 0;
+    });
   }
 
   /** The deadline passed: every attempt in flight (and `ended`, if given) failed with it. */
@@ -463,15 +400,12 @@ class HedgedCall<T> {
       this.#deadline,
       this.#lastError,
     );
-    const runs = ended === undefined ? this.#inFlight : [ended, ...this.#inFlight];
-    for (const run of runs) {
-      run.done = true;
-      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
-      run.abort(reason);
+    const failed = (run: HedgeAttempt) => {
       tracer.attemptEnd(run.attempt, now, "transient", reason);
       recordOutcome(engine, tracer, RECORD.failure, now - run.start, now);
-    }
-    this.#inFlight.length = 0;
+    };
+    if (ended !== undefined) failed(ended);
+    this.#inFlight.endAll(() => reason, failed);
     engine.report.deadlineEvent(tracer, this.started, this.#lastError, this.#lastClass, now);
     this.outcome = "deadline_exceeded";
     this.#fail(reason);
@@ -487,14 +421,10 @@ class HedgedCall<T> {
     if (this.#done) return;
     const engine = this.#engine;
     const reason = this.#options!.signal!.reason;
-    for (const run of this.#inFlight) {
-      run.done = true;
-      if (run.timer !== undefined) engine.clock.clearTimer(run.timer);
-      run.abort(reason);
+    this.#inFlight.endAll(() => reason, (run) => {
       recordOutcome(engine, this.#tracer, RECORD.release, 0, NaN);
       engine.report.attemptCancelled(this.#tracer, run.attempt, reason);
-    }
-    this.#inFlight.length = 0;
+    });
     this.outcome = "cancelled";
     this.#fail(reason);
   };
