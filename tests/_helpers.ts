@@ -46,6 +46,19 @@ export function throwsExactly(
   });
 }
 
+/** Asserts that `p` rejects with exactly `Class` (not a subclass) and `message`. */
+export async function rejectsExactly(
+  p: Promise<unknown>,
+  Class: RangeErrorConstructor | TypeErrorConstructor,
+  message: string,
+): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
+    assert.equal((e as Error).message, message);
+    return true;
+  });
+}
+
 /** A wall clock over virtual time that can be set back: `now()` = virtual time + offset. */
 export class SteppingClock implements Clock {
   offset = 0;

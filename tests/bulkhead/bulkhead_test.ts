@@ -4,20 +4,7 @@ import { BulkheadRejectedError } from "../../src/core/errors.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { recorder, settleLater } from "../_helpers.ts";
-import { loose, throwsExactly } from "../_helpers.ts";
-
-/** Asserts that `p` rejects with exactly `Class` and `message`. */
-async function rejectsExactly(
-  p: Promise<unknown>,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
+import { loose, rejectsExactly, throwsExactly } from "../_helpers.ts";
 
 /** True once `p` has settled (checked after the pending microtasks ran). */
 async function isSettled(p: Promise<unknown>): Promise<boolean> {

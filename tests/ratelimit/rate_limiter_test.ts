@@ -2,20 +2,14 @@ import assert from "node:assert/strict";
 import { RateLimiter, type RateLimiterOptions } from "../../src/ratelimit/rate_limiter.ts";
 import { RateLimitedError } from "../../src/core/errors.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
-import { loose, recorder, settleLater, SteppingClock, throwsExactly } from "../_helpers.ts";
-
-/** Asserts that `p` rejects with exactly `Class` and `message`. */
-async function rejectsExactly(
-  p: Promise<unknown>,
-  Class: RangeErrorConstructor | TypeErrorConstructor,
-  message: string,
-): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.equal(Object.getPrototypeOf(e), Class.prototype, `expected a ${Class.name}`);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
-}
+import {
+  loose,
+  recorder,
+  rejectsExactly,
+  settleLater,
+  SteppingClock,
+  throwsExactly,
+} from "../_helpers.ts";
 
 /** Asserts that `p` rejects with a `RateLimitedError` carrying exactly these fields. */
 async function rateLimited(
