@@ -42,6 +42,7 @@ export type {
   FallbackReason,
 } from "./src/engine/options.ts";
 export type { HedgeOptions, HedgePercentile } from "./src/engine/hedge_delay.ts";
+export type { CallOutcome } from "./src/engine/parts.ts";
 
 // Policy declarations in JSON
 export {
