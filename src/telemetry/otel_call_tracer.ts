@@ -293,8 +293,10 @@ export class OtelCallTracer implements CallTracer {
     if (event.type === "retry") attributes["bulwark.retry.delay_ms"] = event.delayMs;
     if (event.type === "attempt_timeout") attributes["bulwark.timeout_ms"] = event.timeoutMs;
     if (event.type === "hedge") attributes["bulwark.hedge.delay_ms"] = event.delayMs;
+    if (event.type === "rate_limited") attributes["bulwark.retry_after_ms"] = event.retryAfterMs;
     if (event.type === "fallback") {
       attributes["bulwark.fallback.reason"] = event.reason;
+      attributes["bulwark.attempts"] = event.attempts;
       span.setAttribute("bulwark.fallback", true);
     }
     span.addEvent(`bulwark.${event.type}`, attributes, event.timestamp);

@@ -539,7 +539,10 @@ Deno.test("fallback: the call span gets bulwark.fallback = true and keeps its re
     });
     assert.equal(exhausted.status.code, SpanStatusCode.ERROR);
     const fbEvent = exhausted.events.find((e) => e.name === "bulwark.fallback");
-    assert.deepEqual(fbEvent?.attributes, { "bulwark.fallback.reason": "max_attempts_exceeded" });
+    assert.deepEqual(fbEvent?.attributes, {
+      "bulwark.fallback.reason": "max_attempts_exceeded",
+      "bulwark.attempts": 2,
+    });
     assert.deepEqual(refused.attributes, {
       "bulwark.policy.name": "traced",
       "bulwark.fallback": true,

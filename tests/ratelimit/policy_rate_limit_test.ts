@@ -124,6 +124,7 @@ Deno.test("policy rateLimit: a refused call's span and metrics say rate_limited"
     assert.equal(refused.status.code, SpanStatusCode.ERROR);
     const event = refused.events.find((e) => e.name === "bulwark.rate_limited");
     assert.ok(event !== undefined, "the rate_limited event is on the call span");
+    assert.deepEqual(event.attributes, { "bulwark.retry_after_ms": 100 });
     const rm = await otel.metrics();
     assert.equal(
       histogramCount(rm, "bulwark.call.duration", {
