@@ -103,6 +103,8 @@ class HedgedCall<T> {
   /** Attempts started. */
   started = 0;
   #done = false;
+  /** Set when a failure used up what allows further attempts: no more hedges start. */
+  #stopped = false;
   #lastStart = 0;
   #lastError: unknown;
   #lastClass: ErrorClass | undefined;
@@ -138,7 +140,12 @@ class HedgedCall<T> {
       this.#reject = reject;
       const clock = this.#engine.clock;
       try {
-        this.#options?.signal?.addEventListener("abort", this.#onAbort, { once: true });
+        const signal = this.#options?.signal;
+        if (signal !== undefined) {
+          // (Aborted in the bulkhead's hand-over, after admission: nothing starts.)
+          if (signal.aborted) return this.#onAbort();
+          signal.addEventListener("abort", this.#onAbort, { once: true });
+        }
         if (this.#deadline !== Infinity) {
           const now = clock.setTimerAt === undefined ? clock.now() : NaN;
           this.#deadlineTimer = timerAt(clock, this.#onDeadline, now, this.#deadline);
@@ -247,7 +254,7 @@ class HedgedCall<T> {
 
   #roomForHedge(): boolean {
     const inFlight = this.#inFlight.size;
-    return inFlight > 0 && inFlight <= this.#engine.hedge!.maxHedges &&
+    return !this.#stopped && inFlight > 0 && inFlight <= this.#engine.hedge!.maxHedges &&
       this.started < this.#maxAttempts;
   }
 
@@ -258,7 +265,11 @@ class HedgedCall<T> {
     this.#start(true);
   };
 
-  /** An attempt ended: the first success wins; a failure may start the next attempt. */
+  /**
+   * An attempt ended (an ended attempt's late outcome is ignored). Whatever
+   * throws meanwhile (`discard`, a part, a backoff) ends the call with that
+   * error, as in the loop.
+   */
   #settled(
     run: HedgeAttempt,
     threw: boolean,
@@ -267,8 +278,26 @@ class HedgedCall<T> {
     fired: Fired,
     known: ErrorClass | undefined,
   ): void {
-    // An ended attempt's late outcome is ignored.
     if (this.#done || !this.#inFlight.take(run)) return;
+    try {
+      this.#ended(run, threw, value, error, fired, known);
+    } catch (thrown) {
+      if (this.#done) return;
+      if (this.outcome === "success") this.outcome = "permanent_fail";
+      this.#cancelOthers(run.attempt, this.#engine.clock.now(), false);
+      this.#fail(thrown);
+    }
+  }
+
+  /** The first success wins; a failure may start the next attempt. */
+  #ended(
+    run: HedgeAttempt,
+    threw: boolean,
+    value: T | undefined,
+    error: unknown,
+    fired: Fired,
+    known: ErrorClass | undefined,
+  ): void {
     const engine = this.#engine;
     const { clock, report } = engine;
     const tracer = this.#tracer;
@@ -285,19 +314,17 @@ class HedgedCall<T> {
       verdict = known ?? engine.classify(threw ? error : value);
       if (verdict !== "success" && !isErrorClass(verdict)) report.invalidClass(verdict);
     } catch (classifierError) {
-      // A classifier bug ends the call with its error.
+      // A classifier bug ends the call with its error; the attempt has no outcome.
+      tracer.attemptEnd(run.attempt, now, "unknown", classifierError);
       recordOutcome(engine, tracer, RECORD.release, 0, NaN);
-      this.outcome = "permanent_fail";
-      this.#cancelOthers(run.attempt, now);
-      this.#fail(classifierError);
-      return;
+      throw classifierError;
     }
     if (threw && verdict === "success") verdict = "unknown";
     if (verdict === "success") {
       tracer.attemptEnd(run.attempt, now, undefined, undefined);
       recordSuccess(engine, tracer, run.attempt, durationMs, now, now);
       engine.hedge!.record(durationMs);
-      this.#cancelOthers(run.attempt, now);
+      this.#cancelOthers(run.attempt, now, true);
       tracer.end(now, "success", this.started, undefined);
       this.#finish();
       this.#resolve!(value as T);
@@ -315,29 +342,21 @@ class HedgedCall<T> {
     );
     this.#lastError = failure;
     this.#lastClass = verdict;
-    let decision;
-    try {
-      decision = decide({
-        errorClass: verdict,
-        classFailures: ++this.#failures[index],
-        attempt: this.started,
-        maxAttempts: this.#maxAttempts,
-        failure,
-        deadline: this.#deadline,
-        prevDelayMs: undefined,
-        now,
-        random: engine.random,
-        label: engine.label,
-        atOnce: true,
-      }, engine.retry);
-    } catch (decideError) {
-      this.#cancelOthers(run.attempt, now);
-      this.outcome = "permanent_fail";
-      this.#fail(decideError);
-      return;
-    }
+    const decision = decide({
+      errorClass: verdict,
+      classFailures: ++this.#failures[index],
+      attempt: this.started,
+      maxAttempts: this.#maxAttempts,
+      failure,
+      deadline: this.#deadline,
+      prevDelayMs: undefined,
+      now,
+      random: engine.random,
+      label: engine.label,
+      atOnce: true,
+    }, engine.retry);
     if (decision.action === "permanent") {
-      this.#cancelOthers(run.attempt, now);
+      this.#cancelOthers(run.attempt, now, false);
       report.permanentFail(tracer, run.attempt, failure, now);
       this.outcome = "permanent_fail";
       if (threw) this.#fail(failure);
@@ -349,7 +368,9 @@ class HedgedCall<T> {
       return;
     }
     if (this.#inFlight.size > 0) {
-      // Another attempt may still succeed: this failure only frees room for a hedge.
+      // Another attempt may still succeed: this failure frees room for a
+      // hedge, unless no further attempt may start (a budget used up).
+      if (decision.action !== "retry") this.#stopped = true;
       if (!threw) this.#options?.discard?.(value);
       this.#armHedge(now);
       return;
@@ -382,12 +403,20 @@ class HedgedCall<T> {
     this.#start(false);
   }
 
-  /** Aborts every attempt still in flight: attempt `winner` ended the call. */
-  #cancelOthers(winner: number, now: number): void {
+  /**
+   * Aborts every attempt still in flight: attempt `winner` ended the call.
+   * When it `won`, a loser that ran past the hedge delay is recorded by a
+   * percentile delay at its time so far (its latency is at least that):
+   * recording winners only would cut the slow tail out of the histogram and
+   * drift the delay low.
+   */
+  #cancelOthers(winner: number, now: number, won: boolean): void {
     const engine = this.#engine;
     this.#inFlight.endAll((run) => engine.report.hedgeCancelled(run.attempt, winner), (run) => {
       recordOutcome(engine, this.#tracer, RECORD.release, 0, NaN);
       this.#tracer.attemptCancelled(run.attempt, now);
+      const elapsed = now - run.start;
+      if (won && elapsed >= this.#delayMs) engine.hedge!.record(elapsed);
     });
   }
 
@@ -400,9 +429,14 @@ class HedgedCall<T> {
       this.#deadline,
       this.#lastError,
     );
+    // One failure per call, as in the loop: the attempt that ran longest
+    // (the first in flight) counts; the others' half-open probes are freed.
+    let counted = false;
     const failed = (run: HedgeAttempt) => {
       tracer.attemptEnd(run.attempt, now, "transient", reason);
-      recordOutcome(engine, tracer, RECORD.failure, now - run.start, now);
+      const kind = counted ? RECORD.release : RECORD.failure;
+      recordOutcome(engine, tracer, kind, now - run.start, now);
+      counted = true;
     };
     if (ended !== undefined) failed(ended);
     this.#inFlight.endAll(() => reason, failed);

@@ -219,7 +219,8 @@ export async function runLoop<T>(
         verdict = o.verdict ?? engine.classify(o.threw ? o.error : o.value);
       } catch (classifierError) {
         // A classifier bug ends the call with its error; the attempt's
-        // half-open probe (if any) must not stay reserved.
+        // half-open probe (if any) must not stay reserved, nor its span open.
+        tracer.attemptEnd(attempt, timedEnd ? endedAt : clock.now(), "unknown", classifierError);
         recordOutcome(engine, tracer, RECORD.release, 0, NaN);
         outcome = "permanent_fail";
         throw classifierError;
