@@ -30,6 +30,7 @@ import type { AttemptContext } from "../engine/attempt.ts";
 import { LatencyHistogram } from "../core/latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
+import { TransientError } from "../classify/markers.ts";
 import {
   DEFAULT_REDACTED_PARAMS,
   type RedactedParams,
@@ -261,12 +262,34 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     }
   }
 
+  /**
+   * One attempt of a call. `sending` counts the call's attempts under way
+   * (more than one when the policy hedges).
+   */
   async function send(
     url: URL,
     method: string,
     headers: Headers,
     body: BodyInit | null,
     upload: Upload | undefined,
+    sending: { attempts: number },
+    ctx: AttemptContext,
+  ): Promise<Response> {
+    sending.attempts++;
+    try {
+      return await sendAttempt(url, method, headers, body, upload, sending, ctx);
+    } finally {
+      sending.attempts--;
+    }
+  }
+
+  async function sendAttempt(
+    url: URL,
+    method: string,
+    headers: Headers,
+    body: BodyInit | null,
+    upload: Upload | undefined,
+    sending: { attempts: number },
     ctx: AttemptContext,
   ): Promise<Response> {
     if (ctx.attempt > 1) stats.retries++;
@@ -284,11 +307,20 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       if (error instanceof BulkheadRejectedError) {
         // Classified permanent: a local queue that is too long says nothing
         // about the server, so the call ends instead of retrying into it.
-        throw new PoolTimeoutError(
+        const timeout = new PoolTimeoutError(
           `client "${name}": no free connection within ${connectionTimeoutMs} ms ` +
             `(${maxConnections} in use, ${gate.queued} waiting)`,
           { policy: name, cause: error },
         );
+        // A hedge beside an attempt still under way only failed to add a
+        // request: a transient failure, which leaves that attempt running.
+        if (sending.attempts > 1) {
+          throw new TransientError(
+            `client "${name}": attempt ${ctx.attempt} (a hedge) found no free connection`,
+            { cause: timeout },
+          );
+        }
+        throw timeout;
       }
       throw error;
     }
@@ -363,9 +395,10 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       ? { stream: body }
       : undefined;
     const callerSignal = init.signal ?? request?.signal;
+    const sending = { attempts: 0 };
     try {
       const response = await policy.execute(
-        (ctx) => send(url, method, headers, body, upload, ctx),
+        (ctx) => send(url, method, headers, body, upload, sending, ctx),
         {
           signal: callerSignal ? AbortSignal.any([closing.signal, callerSignal]) : closing.signal,
           deadline: init.deadline,

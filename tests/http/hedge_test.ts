@@ -128,3 +128,43 @@ Deno.test("a POST with an Idempotency-Key is hedged; a hedge that starts while t
     await server.close();
   }
 });
+
+Deno.test("a hedge that finds no free connection fails transiently: the attempt under way still answers", async () => {
+  const clock = new VirtualClock(1_000);
+  const answers: Array<() => void> = [];
+  let sent = 0;
+  const fakeFetch = (_url: string | URL | Request, init?: RequestInit) => {
+    sent++;
+    return new Promise<Response>((resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason));
+      answers.push(() => resolve(new Response(`answer ${sent}`)));
+    });
+  };
+  const events: string[] = [];
+  const client = createClient({
+    baseUrl: "http://127.0.0.1:9",
+    clock,
+    fetch: fakeFetch as typeof fetch,
+    pool: { maxConnections: 1, connectionTimeoutMs: 30 },
+    policy: {
+      telemetry: false,
+      clock,
+      hedge: { delayMs: 20 },
+      onEvent: (e) => events.push(`${e.type}@${e.timestamp - 1_000}`),
+    },
+  });
+  try {
+    const call = client.fetch("/item").then((r) => r.text());
+    // The hedge (20) waits for the one connection and gives up at 50; another waits from 50.
+    await clock.advance(60);
+    answers[0](); // attempt 1 answers at 60
+    await clock.runAll();
+    assert.equal(await call, "answer 1");
+    // (The hedge waiting since 50 gets the connection attempt 1 gives back,
+    // and its request is aborted as the call ends.)
+    assert.equal(sent, 2);
+    assert.deepEqual(events, ["hedge@20", "hedge@50", "success@60"]);
+  } finally {
+    client.close();
+  }
+});
