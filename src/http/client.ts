@@ -97,7 +97,9 @@ function cancelBody(value: unknown): void {
  *   so retries can resend it.
  * - At most `pool.maxConnections` attempts are in flight; others wait in
  *   FIFO order up to `connectionTimeoutMs`, then the call fails with
- *   `PoolTimeoutError` (not retried). Keep-alive connections come from one
+ *   `PoolTimeoutError` (not retried); a hedge that times out so while
+ *   another attempt of its call is under way fails transiently instead,
+ *   leaving that attempt running. Keep-alive connections come from one
  *   `Deno.createHttpClient` where the runtime has it.
  * - The call's deadline travels downstream in the `bulwark-deadline` header.
  * - A `Retry-After` delays a retry by at most 60 s (60,000 ms) unless the
