@@ -56,9 +56,10 @@ class GuardedRun<T> {
   }
 }
 
-/** An attempt still open while a later one (a hedge) runs: its start and span. */
+/** An attempt still open while a later one (a hedge) runs: its start, kind and span. */
 interface OpenAttempt {
   readonly start: number;
+  readonly hedge: boolean;
   readonly span: Span | undefined;
 }
 
@@ -75,7 +76,10 @@ export class OtelCallTracer implements CallTracer {
   #attemptSpan: Span | undefined;
   #attemptStart = 0;
   #attemptNo = 0;
+  #attemptHedge = false;
   #open: Map<number, OpenAttempt> | undefined;
+  /** `"failures"` mode: a hedged call's hedge events before its first failure. */
+  #early: ResilienceEvent[] | undefined;
   #lastError: unknown;
 
   constructor(observer: OtelObserver, tracer: Tracer | undefined, full: boolean, time: number) {
@@ -123,19 +127,25 @@ export class OtelCallTracer implements CallTracer {
       // An attempt is still open: a hedge starts beside it.
       (this.#open ??= new Map()).set(this.#attemptNo, {
         start: this.#attemptStart,
+        hedge: this.#attemptHedge,
         span: this.#attemptSpan,
       });
       this.#attemptSpan = undefined;
     }
     this.#attemptNo = attempt;
     this.#attemptStart = time;
+    this.#attemptHedge = hedge;
     if (this.#tracing) this.#attemptSpan = this.#startAttemptSpan(attempt, time, hedge);
   }
 
   /** Takes attempt `attempt` out of the open ones: its start and span. */
   #take(attempt: number): OpenAttempt | undefined {
     if (attempt === this.#attemptNo) {
-      const open = { start: this.#attemptStart, span: this.#attemptSpan };
+      const open = {
+        start: this.#attemptStart,
+        hedge: this.#attemptHedge,
+        span: this.#attemptSpan,
+      };
       this.#attemptNo = 0;
       this.#attemptSpan = undefined;
       return open;
@@ -248,11 +258,11 @@ export class OtelCallTracer implements CallTracer {
     if (errorClass !== undefined) {
       this.#lastError = error;
       if (!this.#tracing && this.#tracer !== undefined) {
-        // "failures" mode: the first failure creates the call span and this
-        // attempt's span retroactively, with their true start times.
-        this.#tracing = true;
-        this.#callSpan = this.#startCallSpan();
-        span = this.#startAttemptSpan(attempt, start, false);
+        // "failures" mode: the first failure creates the call span and the
+        // spans of this attempt and of those still open, retroactively, with
+        // their true start times.
+        this.#startTracingLate();
+        span = this.#startAttemptSpan(attempt, start, open?.hedge ?? false);
       }
     }
     if (span === undefined) return;
@@ -262,6 +272,26 @@ export class OtelCallTracer implements CallTracer {
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end(time);
+  }
+
+  /** `"failures"` mode, at the first failure: the call span, open attempts' spans, early events. */
+  #startTracingLate(): void {
+    this.#tracing = true;
+    const span = this.#callSpan = this.#startCallSpan();
+    if (this.#attemptNo !== 0) {
+      this.#attemptSpan = this.#startAttemptSpan(
+        this.#attemptNo,
+        this.#attemptStart,
+        this.#attemptHedge,
+      );
+    }
+    const open = this.#open;
+    if (open !== undefined) {
+      for (const [attempt, o] of open) {
+        open.set(attempt, { ...o, span: this.#startAttemptSpan(attempt, o.start, o.hedge) });
+      }
+    }
+    for (const event of this.#early?.splice(0) ?? []) this.#spanEvent(span, event);
   }
 
   #event(event: ResilienceEvent): void {
@@ -284,7 +314,15 @@ export class OtelCallTracer implements CallTracer {
       );
     }
     const span = this.#callSpan;
-    if (span === undefined || event.type === "success") return;
+    if (event.type === "success") return;
+    if (span !== undefined) this.#spanEvent(span, event);
+    else if (event.type === "hedge" && this.#tracer !== undefined) {
+      (this.#early ??= []).push(event); // shown if the call fails later
+    }
+  }
+
+  /** Adds `event` to the call span. */
+  #spanEvent(span: Span, event: ResilienceEvent): void {
     const attributes: Attributes = {};
     if ("attempt" in event) attributes["bulwark.attempt"] = event.attempt;
     if ("errorClass" in event && event.errorClass !== undefined) {
