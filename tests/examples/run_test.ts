@@ -192,3 +192,13 @@ Deno.test("examples/fallback_coalesce.ts prints each fallback and each coalesced
     "162 ms  loads: 2",
   ]);
 });
+
+Deno.test("examples/hedging.ts prints the tail experiment's table", async () => {
+  const { code, stdout, stderr } = await runExample("examples/hedging.ts", [], ["--calls", "2000"]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  assert.match(stdout, /^2000 calls, 98 % at 10 ms and 2 % at 500 ms \(seed 42\)$/m);
+  assert.match(stdout, /^no hedge +10\.0 ms +10\.0 ms +500\.0 ms +500\.0 ms +2000$/m);
+  assert.match(stdout, /^hedge p95 +10\.0 ms +10\.0 ms +20\.\d ms +\d+\.\d ms +20\d\d$/m);
+  assert.match(stdout, /^p99 cut \d+\.\dx for \d\.\d % more attempts$/m);
+});
