@@ -48,3 +48,6 @@ export type {
   LatencyPercentiles,
 } from "./src/sim/client.ts";
 export type { BurstLoad, ConstantLoad, LoadOptions, PoissonLoad } from "./src/sim/load.ts";
+export { buildScenario, runScenario, ScenarioError } from "./src/sim/scenario.ts";
+export type { Scenario, ScenarioOptions } from "./src/sim/scenario.ts";
+export { scenarioJsonSchema } from "./src/sim/scenario_schema.ts";

@@ -9,11 +9,18 @@ import type { Clock } from "../core/clock.ts";
 import type { CircuitState, ResilienceEvent } from "../core/events.ts";
 import { PoolTimeoutError } from "../core/errors.ts";
 import type { RandomSource } from "../core/random.ts";
-import { knownKeys, numberAbove, objectValue, typeError } from "../core/validate.ts";
+import {
+  knownKeys,
+  numberAbove,
+  objectValue,
+  optionPath,
+  typeError,
+  under,
+} from "../core/validate.ts";
 import type { AttemptContext } from "../engine/attempt.ts";
 import { LatencyHistogram } from "../http/latency_histogram.ts";
 import { type Policy, policy, type PolicyOptions } from "../policy/policy.ts";
-import { policyFromJSON } from "../policy/policy_declaration.ts";
+import { PolicyDeclarationError, policyFromJSON } from "../policy/policy_declaration.ts";
 import { SimPool } from "./pool.ts";
 import { SimServer } from "./server.ts";
 import { Timeline } from "./timeline.ts";
@@ -230,8 +237,25 @@ export class SimClient {
       ...declared,
       ...(attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs }),
     };
-    if (isJsonData(declared)) return policyFromJSON(this.name, merged, { clock, random, onEvent });
-    return policy(this.name, { ...(merged as PolicyOptions), clock, random, onEvent });
+    if (!isJsonData(declared)) {
+      return under(
+        "policy",
+        () => policy(this.name, { ...(merged as PolicyOptions), clock, random, onEvent }),
+      );
+    }
+    try {
+      return policyFromJSON(this.name, merged, { clock, random, onEvent });
+    } catch (error) {
+      if (!(error instanceof PolicyDeclarationError)) throw error;
+      // Name the fields from the client's options down: policy.retry.maxAttempts.
+      throw new PolicyDeclarationError(
+        this.name,
+        error.issues.map((i) => ({
+          path: optionPath("policy", i.path),
+          message: i.path === "" ? `policy: ${i.message}` : `policy.${i.message}`,
+        })),
+      );
+    }
   }
 
   /** Internal: starts one call. */

@@ -11,6 +11,7 @@ import {
   objectValue,
   rangeError,
   typeError,
+  under,
 } from "../core/validate.ts";
 
 /** A latency distribution as JSON, as scenario files write it. */
@@ -155,7 +156,10 @@ export function latencyFromJSON(json: LatencyJSON): LatencyDistribution {
     case "lognormal":
       return lognormal({ medianMs: json.medianMs, p99Ms: json.p99Ms });
     case "mixture":
-      return mixture(json.parts.map((p) => ({ weight: p.weight, dist: latencyFromJSON(p.dist) })));
+      return mixture(json.parts.map((p, i) => ({
+        weight: p.weight,
+        dist: under(`parts[${i}].dist`, () => latencyFromJSON(p.dist)),
+      })));
     default:
       return typeError(
         "kind",
