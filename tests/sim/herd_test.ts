@@ -23,7 +23,10 @@ async function herd(type: string, seed: number): Promise<{ calls: number; comple
   const report = await sim.run({ durationMs: 1 });
   assert.equal(report.clients.web.stats.succeeded, 100);
   assert.equal(report.servers.db.rejected, report.clients.web.stats.requestsSent - 100);
-  return { calls: report.clients.web.stats.requestsSent, completionMs: web.responseTimePercentile(1) };
+  return {
+    calls: report.clients.web.stats.requestsSent,
+    completionMs: web.responseTimePercentile(1),
+  };
 }
 
 /** Mean calls and completion time over 10 seeds. */
@@ -46,15 +49,24 @@ Deno.test("herd: exponential backoff without jitter makes the most calls and tak
   for (const type of ["fullJitter", "equalJitter", "decorrelatedJitter"]) {
     const jittered = await mean(type);
     assert.ok(jittered.calls < none.calls / 5, `${type}: ${jittered.calls} calls`);
-    assert.ok(jittered.completionMs < none.completionMs / 50, `${type}: ${jittered.completionMs} ms`);
+    assert.ok(
+      jittered.completionMs < none.completionMs / 50,
+      `${type}: ${jittered.completionMs} ms`,
+    );
   }
 });
 
 Deno.test("herd: full jitter ends sooner than equal jitter with about as many calls", async () => {
   const full = await mean("fullJitter");
   const equal = await mean("equalJitter");
-  assert.ok(full.completionMs < equal.completionMs, `${full.completionMs} vs ${equal.completionMs}`);
-  assert.ok(Math.abs(full.calls - equal.calls) < 0.05 * equal.calls, `${full.calls} vs ${equal.calls}`);
+  assert.ok(
+    full.completionMs < equal.completionMs,
+    `${full.completionMs} vs ${equal.completionMs}`,
+  );
+  assert.ok(
+    Math.abs(full.calls - equal.calls) < 0.05 * equal.calls,
+    `${full.calls} vs ${equal.calls}`,
+  );
 });
 
 Deno.test("herd: same seed, same herd", async () => {

@@ -36,7 +36,9 @@ Deno.test("metastable failure: without a retry budget goodput stays below half t
 Deno.test("metastable failure: with retryBudget { ratio: 0.1 } goodput recovers within 15 s", async () => {
   const report = await storm();
   const rows = report.clients.budget.timeline;
-  for (const row of rows.slice(35, 90)) assert.ok(row.succeeded >= 30, `second ${row.t}: ${row.succeeded}`);
+  for (const row of rows.slice(35, 90)) {
+    assert.ok(row.succeeded >= 30, `second ${row.t}: ${row.succeeded}`);
+  }
   assert.ok(goodput(report, "budget", 35, 90) > 0.9 * OFFERED);
   assert.ok(report.clients.budget.amplification < 1.1);
 });
