@@ -51,3 +51,6 @@ export type { BurstLoad, ConstantLoad, LoadOptions, PoissonLoad } from "./src/si
 export { buildScenario, runScenario, ScenarioError } from "./src/sim/scenario.ts";
 export type { Scenario, ScenarioOptions } from "./src/sim/scenario.ts";
 export { scenarioJsonSchema } from "./src/sim/scenario_schema.ts";
+export { renderHtmlReport } from "./src/sim/html_report.ts";
+export type { HtmlReportOptions } from "./src/sim/html_report.ts";
+export { formatSummary } from "./src/sim/summary.ts";
