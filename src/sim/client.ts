@@ -345,6 +345,11 @@ export class SimClient {
     });
   }
 
+  /** Calls started and not settled yet. */
+  get inFlight(): number {
+    return this.#requests - this.#succeeded - this.#failed;
+  }
+
   /**
    * The q-quantile (q in [0, 1]) of call latency so far, in ms; NaN before
    * any call settled.

@@ -58,7 +58,11 @@ export interface SimulationReport {
   durationMs: number;
   /** Virtual time when the run stopped (ms). */
   endMs: number;
-  /** Whether every call, request and timer finished before the run stopped. */
+  /**
+   * Whether every call and every server request finished before the run
+   * stopped. (Timers of their own, such as idle connections closing or
+   * changes scheduled after the end, do not keep a run going.)
+   */
   drained: boolean;
   /** Per client, by name. */
   clients: Record<string, ClientReport>;
@@ -177,6 +181,13 @@ export class Simulation {
     return this;
   }
 
+  /** True when no call is in flight and no server holds a request. */
+  #settled(): boolean {
+    for (const c of this.#clients.values()) if (c.inFlight > 0) return false;
+    for (const s of this.#servers.values()) if (s.busy + s.queued > 0) return false;
+    return true;
+  }
+
   /**
    * Runs the simulation once: warms the pools up, starts the loads, advances
    * virtual time second by second to `durationMs`, then lets calls in flight
@@ -205,7 +216,7 @@ export class Simulation {
     for (;;) {
       const end = (second + 1) * 1000;
       const inRun = clock.now() < durationMs;
-      if (!inRun && (clock.pending === 0 || clock.now() >= limit)) break;
+      if (!inRun && (this.#settled() || clock.now() >= limit)) break;
       await clock.advance(Math.min(end, inRun ? durationMs : limit) - clock.now());
       for (const server of this.#servers.values()) server.sample(second);
       for (const client of this.#clients.values()) client.sample(second);
@@ -218,7 +229,7 @@ export class Simulation {
       seed: this.seed,
       durationMs,
       endMs,
-      drained: clock.pending === 0,
+      drained: this.#settled(),
       clients: {},
       servers: {},
       pools: {},
