@@ -345,6 +345,24 @@ export class SimClient {
     });
   }
 
+  /**
+   * A frozen snapshot of the counters now (during a run too, e.g. from
+   * `onProgress`); the report's `stats` are the last one.
+   */
+  stats(): Readonly<ClientStats> {
+    return Object.freeze({
+      requests: this.#requests,
+      succeeded: this.#succeeded,
+      failed: this.#failed,
+      requestsSent: this.#sent,
+      responsesReceived: this.#received,
+      timeouts: this.#timeouts,
+      retries: this.#retries,
+      failures: this.#failed,
+      connectionWaitTimeouts: this.#waitTimeouts,
+    });
+  }
+
   /** Calls started and not settled yet. */
   get inFlight(): number {
     return this.#requests - this.#succeeded - this.#failed;
@@ -374,17 +392,7 @@ export class SimClient {
     }
     const h = this.#latency;
     return {
-      stats: {
-        requests: this.#requests,
-        succeeded: this.#succeeded,
-        failed: this.#failed,
-        requestsSent: this.#sent,
-        responsesReceived: this.#received,
-        timeouts: this.#timeouts,
-        retries: this.#retries,
-        failures: this.#failed,
-        connectionWaitTimeouts: this.#waitTimeouts,
-      },
+      stats: { ...this.stats() },
       latency: {
         mean: h.count === 0 ? null : h.mean,
         p50: p(h, 50),

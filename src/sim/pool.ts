@@ -337,15 +337,20 @@ export class SimPool {
     waiter.reject(reason);
   }
 
-  /** Internal: the report. */
-  report(): PoolReport {
-    return {
+  /** A frozen snapshot of the counters now; the report's are the last one. */
+  stats(): Readonly<PoolReport> {
+    return Object.freeze({
       connectionsCreated: this.#created,
       connectionsClosed: this.#closed,
       acquisitions: this.#acquisitions,
       releases: this.#releases,
       timeouts: this.#timeouts,
       totalWaitTimeMs: this.#waitMs,
-    };
+    });
+  }
+
+  /** Internal: the report. */
+  report(): PoolReport {
+    return { ...this.stats() };
   }
 }

@@ -315,16 +315,20 @@ export class SimServer {
     this.#timeline.set("busy", second, this.#busy);
   }
 
-  /** Internal: the report, with `seconds` timeline rows. */
-  report(seconds: number): ServerReport {
-    return {
+  /** A frozen snapshot of the counters now; the report's are the last one. */
+  stats(): Readonly<Omit<ServerReport, "timeline">> {
+    return Object.freeze({
       received: this.#received,
       served: this.#served,
       errors: this.#errors,
       rejected: this.#rejected,
       dropped: this.#dropped,
       maxQueued: this.#maxQueued,
-      timeline: this.#timeline.rows(seconds),
-    };
+    });
+  }
+
+  /** Internal: the report, with `seconds` timeline rows. */
+  report(seconds: number): ServerReport {
+    return { ...this.stats(), timeline: this.#timeline.rows(seconds) };
   }
 }

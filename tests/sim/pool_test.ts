@@ -129,3 +129,25 @@ Deno.test("pool: bad options name the option", () => {
     /size is not a known option/,
   );
 });
+
+Deno.test("stats() are frozen snapshots, readable during a run", async () => {
+  const sim = new Simulation();
+  const db = sim.server("db", { latency: latency.constant(10) });
+  const pool = sim.pool("p", { target: db, maxConnections: 1 });
+  const web = sim.client("web", { target: pool });
+  sim.load(web, { kind: "constant", ratePerSecond: 10, toMs: 3_000 });
+  const seen: number[] = [];
+  const report = await sim.run({
+    durationMs: 3_000,
+    onProgress: () => seen.push(web.stats().succeeded),
+  });
+  assert.deepEqual(seen, [10, 20, 30]);
+  const snapshot = web.stats();
+  assert.ok(
+    Object.isFrozen(snapshot) && Object.isFrozen(db.stats()) && Object.isFrozen(pool.stats()),
+  );
+  assert.throws(() => ((snapshot as { requests: number }).requests = 0), TypeError);
+  assert.deepEqual(report.clients.web.stats, { ...snapshot });
+  assert.deepEqual(report.pools.p, { ...pool.stats() });
+  assert.equal(db.stats().served, 30);
+});
