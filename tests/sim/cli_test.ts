@@ -105,3 +105,45 @@ Deno.test("simulate --html writes the report", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+async function hasScript(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("script", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "simulate draws a progress bar on a terminal (and only there)",
+  ignore: !(await hasScript()),
+  async fn() {
+    // util-linux `script` runs the task under a pseudo-terminal.
+    const command = `"${Deno.execPath()}" run --allow-read scripts/simulate.ts ` +
+      "examples/scenarios/deadline_propagation.json --duration-ms 3000";
+    const output = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, text);
+    assert.match(text, /\r\[#{10}\.{20}\] +33% +1 s of 3 s/);
+    assert.match(text, /\r\[#{30}\] 100% +3 s of 3 s/);
+    assert.match(text, /client +calls +succeeded/);
+    // Without a terminal: no bar.
+    const piped = await simulate(
+      "examples/scenarios/deadline_propagation.json",
+      "--duration-ms",
+      "3000",
+    );
+    assert.doesNotMatch(piped.stderr + piped.stdout, /\[#+/);
+  },
+});
