@@ -32,6 +32,7 @@ export { latency, latencyFromJSON } from "./src/sim/latency.ts";
 export type { LatencyDistribution, LatencyJSON, MixturePart } from "./src/sim/latency.ts";
 export { SimServer } from "./src/sim/server.ts";
 export type {
+  Respond,
   ServerChange,
   ServerOptions,
   ServerReport,
