@@ -6,8 +6,8 @@
  */
 
 import type { Clock } from "../core/clock.ts";
-import type { CircuitState, ResilienceEvent } from "../core/events.ts";
-import { PoolTimeoutError } from "../core/errors.ts";
+import type { CircuitState } from "../core/events.ts";
+import { AttemptTimeoutError, PoolTimeoutError } from "../core/errors.ts";
 import type { RandomSource } from "../core/random.ts";
 import {
   knownKeys,
@@ -227,11 +227,6 @@ export class SimClient {
       : typeof own === "number"
       ? Math.min(own, timeoutMs)
       : timeoutMs;
-    const userOnEvent = (declared as PolicyOptions).onEvent;
-    const onEvent = (event: ResilienceEvent) => {
-      if (event.type === "attempt_timeout") this.#timeouts++;
-      userOnEvent?.(event);
-    };
     const merged = {
       telemetry: false,
       ...declared,
@@ -240,11 +235,11 @@ export class SimClient {
     if (!isJsonData(declared)) {
       return under(
         "policy",
-        () => policy(this.name, { ...(merged as PolicyOptions), clock, random, onEvent }),
+        () => policy(this.name, { ...(merged as PolicyOptions), clock, random }),
       );
     }
     try {
-      return policyFromJSON(this.name, merged, { clock, random, onEvent });
+      return policyFromJSON(this.name, merged, { clock, random });
     } catch (error) {
       if (!(error instanceof PolicyDeclarationError)) throw error;
       // Name the fields from the client's options down: policy.retry.maxAttempts.
@@ -301,10 +296,16 @@ export class SimClient {
     return this.#pool === undefined ? this.#send(signal) : this.#viaPool(this.#pool, signal);
   };
 
+  /** Counts an attempt abandoned because its timeout elapsed (not the deadline, not the caller). */
+  #abandoned(signal: AbortSignal): void {
+    if (signal.reason instanceof AttemptTimeoutError) this.#timeouts++;
+  }
+
   #send(signal: AbortSignal): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.#server.receive((status) => {
-        if (signal.aborted) return; // the caller gave up: nobody reads the answer
+        // The caller gave up (the answer, or the drop, comes after): nobody reads it.
+        if (signal.aborted) return this.#abandoned(signal);
         this.#received++;
         if (status < 400) resolve(status);
         else reject(new ServerStatusError(status));
@@ -318,9 +319,11 @@ export class SimClient {
       connection = await pool.acquire(signal);
     } catch (error) {
       if (error instanceof PoolTimeoutError) this.#waitTimeouts++;
+      else if (signal.aborted) this.#abandoned(signal);
       throw error;
     }
     if (signal.aborted) {
+      this.#abandoned(signal);
       pool.release(connection, false);
       throw signal.reason;
     }
@@ -329,6 +332,7 @@ export class SimClient {
       const onAbort = () => {
         // The caller closes the connection mid request (as an HTTP client does).
         open = false;
+        this.#abandoned(signal);
         pool.release(connection, true);
         reject(signal.reason);
       };

@@ -126,7 +126,10 @@ export function validateServerChange(change: ServerChange): void {
   if (change.concurrency !== undefined) integerAtLeast("concurrency", change.concurrency, 1);
 }
 
-/** Called once with the answer's status, unless the request is dropped. */
+/**
+ * Called once with the answer's status; with 0 when the request is dropped
+ * because its caller gave up (nobody reads that answer).
+ */
 export type Respond = (status: number) => void;
 
 /** A request inside the server. */
@@ -224,7 +227,7 @@ export class SimServer {
 
   /**
    * Internal: receives a request. `respond` is called once with the status
-   * (200, an injected error, or the reject status) unless it is dropped.
+   * (200, an injected error, or the reject status), or 0 when it is dropped.
    */
   receive(respond: Respond, signal: AbortSignal | undefined): void {
     this.#received++;
@@ -298,6 +301,7 @@ export class SimServer {
       job.state = DONE;
       this.#queued--;
     }
+    job.respond(0);
   }
 
   #apply(change: ServerChange): void {
