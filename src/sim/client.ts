@@ -217,8 +217,9 @@ export class SimClient {
   ): Policy {
     objectValue("policy", declared);
     for (const key of ["clock", "random"]) {
-      if ((declared as Record<string, unknown>)[key] !== undefined) {
-        typeError(`policy.${key}`, "left out: the simulation supplies it", "set");
+      const value = (declared as Record<string, unknown>)[key];
+      if (value !== undefined) {
+        typeError(`policy.${key}`, "left out (the simulation supplies it)", value);
       }
     }
     const own = (declared as PolicyOptions).attemptTimeoutMs;
