@@ -67,3 +67,23 @@ Deno.test("a queue holds what the workers cannot take yet (FIFO), and turns away
   assert.equal(l.p99, 30);
   assert.equal(report.clients.web.stats.failed, 2);
 });
+
+Deno.test("a run drains calls in flight after durationMs, for at most drainMs", async () => {
+  const build = () => {
+    const sim = new Simulation();
+    const db = sim.server("db", { latency: latency.constant(1_000), concurrency: 1 });
+    const web = sim.client("web", { target: db, policy: { retry: { maxAttempts: 1 } } });
+    sim.load(web, { kind: "burst", count: 5, atMs: 0 });
+    return sim;
+  };
+  // Five one-second requests, one at a time: the last one ends at 5 s.
+  const full = await build().run({ durationMs: 1 });
+  assert.equal(full.drained, true);
+  assert.equal(full.endMs, 5_000);
+  assert.equal(full.clients.web.stats.succeeded, 5);
+  const cut = await build().run({ durationMs: 1, drainMs: 2_500 });
+  assert.equal(cut.drained, false);
+  assert.equal(cut.endMs, 2_501);
+  assert.equal(cut.clients.web.stats.succeeded, 2);
+  assert.equal(cut.servers.db.received - cut.servers.db.served, 3); // still in the server
+});
