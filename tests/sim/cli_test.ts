@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { runScenario, type SimulationReport } from "@bulwark/bulwark/sim";
+
+const ROOT = new URL("../../", import.meta.url);
+const SCENARIOS = ["retry_storm.json", "jitter_herd.json", "deadline_propagation.json"];
+
+async function simulate(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "scripts/simulate.ts", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
+}
+
+for (const file of SCENARIOS) {
+  Deno.test(`simulate runs ${file} (--json, short) and another process gets the same report byte for byte`, async () => {
+    const path = `examples/scenarios/${file}`;
+    const { code, stdout, stderr } = await simulate(path, "--json", "--duration-ms", "5000");
+    assert.equal(code, 0, stderr);
+    const report: SimulationReport = JSON.parse(stdout);
+    assert.equal(report.durationMs, 5_000);
+    assert.equal(report.drained, true);
+    for (const [name, c] of Object.entries(report.clients)) {
+      assert.ok(c.stats.requests > 0, name);
+      assert.equal(c.stats.requests, c.stats.succeeded + c.stats.failed, name);
+    }
+    for (const s of Object.values(report.servers)) {
+      assert.equal(s.received, s.served + s.rejected + s.dropped);
+    }
+    const here = await runScenario(await Deno.readTextFile(new URL(path, ROOT)), {
+      durationMs: 5_000,
+    });
+    assert.equal(stdout, JSON.stringify(here, null, 2) + "\n");
+  });
+}
+
+Deno.test("simulate prints the summary table", async () => {
+  const { code, stdout } = await simulate("examples/scenarios/jitter_herd.json");
+  assert.equal(code, 0);
+  const lines = stdout.split("\n");
+  assert.match(
+    lines[0],
+    /^client +calls +succeeded +failed +attempts +ampl\. +timeouts +p50 ms +p99 ms$/,
+  );
+  // The no-jitter herd: 100 calls, every one succeeds after 5,050 attempts in all.
+  assert.match(stdout, /\nno-jitter +100 +100 +0 +5050 +50\.50 +0 /);
+  assert.match(stdout, /\nserver +received +served +errors +rejected +dropped +max queued\n/);
+});
+
+Deno.test("simulate rejects a bad scenario with the JSON paths, and bad arguments with the usage", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/bad.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        durationMs: 1000,
+        servers: { db: { latency: { kind: "gamma" }, concurrency: 0 } },
+        clients: { web: { target: "nowhere" } },
+        loads: [{ kind: "poisson", client: "web", ratePerSecond: -1 }],
+      }),
+    );
+    const bad = await simulate(file);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /servers\.db\.latency\.kind must be "constant", "uniform", "exponential", "lognormal" or "mixture": received "gamma"/,
+    );
+    assert.match(bad.stderr, /servers\.db\.concurrency must be an integer >= 1: received 0/);
+    assert.match(bad.stderr, /loads\[0\]\.ratePerSecond must be a number > 0: received -1/);
+    const usage = await simulate("--frobnicate");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /usage: deno task simulate FILE \[--json\] \[--html OUT\]/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulate --html writes the report", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/report.html`;
+    const { code, stderr } = await simulate(
+      "examples/scenarios/deadline_propagation.json",
+      "--duration-ms",
+      "3000",
+      "--html",
+      out,
+    );
+    assert.equal(code, 0, stderr);
+    const html = await Deno.readTextFile(out);
+    assert.match(html, /<title>deadline_propagation\.json<\/title>/);
+    assert.equal(html.match(/<svg /g)?.length, 5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function hasScript(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("script", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "simulate draws a progress bar on a terminal (and only there)",
+  ignore: !(await hasScript()),
+  async fn() {
+    // util-linux `script` runs the task under a pseudo-terminal.
+    const command = `"${Deno.execPath()}" run --allow-read scripts/simulate.ts ` +
+      "examples/scenarios/deadline_propagation.json --duration-ms 3000";
+    const output = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, text);
+    assert.match(text, /\r\[#{10}\.{20}\] +33% +1 s of 3 s/);
+    assert.match(text, /\r\[#{30}\] 100% +3 s of 3 s/);
+    assert.match(text, /client +calls +succeeded/);
+    // Without a terminal: no bar.
+    const piped = await simulate(
+      "examples/scenarios/deadline_propagation.json",
+      "--duration-ms",
+      "3000",
+    );
+    assert.doesNotMatch(piped.stderr + piped.stdout, /\[#+/);
+  },
+});
