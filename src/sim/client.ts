@@ -18,7 +18,7 @@ import {
   under,
 } from "../core/validate.ts";
 import type { AttemptContext } from "../engine/attempt.ts";
-import { LatencyHistogram } from "../http/latency_histogram.ts";
+import { LatencyHistogram } from "../core/latency_histogram.ts";
 import { type Policy, policy, type PolicyOptions } from "../policy/policy.ts";
 import { PolicyDeclarationError, policyFromJSON } from "../policy/policy_declaration.ts";
 import { SimPool } from "./pool.ts";
