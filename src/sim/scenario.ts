@@ -41,6 +41,9 @@ export interface Scenario {
     errorRate?: number;
     errorStatus?: number;
     cancelOnClientTimeout?: boolean;
+    contention?: "none" | "occ";
+    conflictStatus?: number;
+    networkLatency?: LatencyJSON;
   }>;
   /** Pools by name. */
   pools?: Record<string, {
@@ -162,8 +165,23 @@ export function buildScenario(
   for (const [name, o] of Object.entries(s.servers)) {
     const path = `servers.${name}`;
     const latency = at(`${path}.latency`, issues, () => latencyFromJSON(o.latency));
-    if (latency === undefined) continue;
-    const server = at(path, issues, () => simulation.server(name, { ...o, latency }));
+    const networkLatency = o.networkLatency === undefined
+      ? undefined
+      : at(`${path}.networkLatency`, issues, () => latencyFromJSON(o.networkLatency!));
+    if (latency === undefined || (o.networkLatency !== undefined && networkLatency === undefined)) {
+      continue;
+    }
+    const { networkLatency: _, ...rest } = o;
+    const server = at(
+      path,
+      issues,
+      () =>
+        simulation.server(name, {
+          ...rest,
+          latency,
+          ...(networkLatency === undefined ? {} : { networkLatency }),
+        }),
+    );
     if (server !== undefined) servers.set(name, server);
   }
   const pools = new Map<string, SimPool>();

@@ -180,6 +180,14 @@ export const SCENARIO_SCHEMA: SimObjectNode = {
             kind: "boolean",
             description: "Drop requests whose caller gave up. Default false.",
           },
+          contention: {
+            kind: "enum",
+            values: ["none", "occ"],
+            description:
+              "How requests in service interact: none (default) or occ (each reads a shared record when service starts and writes it when it ends; the write fails with conflictStatus if another succeeded in between).",
+          },
+          conflictStatus: status("Status of a request that lost a write conflict. Default 409."),
+          networkLatency: { kind: "ref", name: "latency" },
         },
         required: ["latency"],
       },

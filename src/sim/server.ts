@@ -1,6 +1,6 @@
 /**
  * A simulated server: a latency distribution, `concurrency` workers, a FIFO
- * queue, injected errors and scheduled changes.
+ * queue, injected errors, optional write conflicts and scheduled changes.
  *
  * @module
  */
@@ -40,6 +40,27 @@ export interface ServerOptions {
    * `false`: the server serves it anyway and the answer goes nowhere.
    */
   cancelOnClientTimeout?: boolean;
+  /**
+   * `"occ"`: every request reads one shared record's version when its service
+   * starts and writes it when its service ends; the write succeeds only if no
+   * other write succeeded in between, else the request is answered with
+   * `conflictStatus` (so requests whose service overlaps a successful one
+   * fail). This is the model of the AWS Architecture Blog's "Exponential
+   * Backoff And Jitter" (Marc Brooker, 2015; simulator
+   * github.com/aws-samples/aws-arch-backoff-simulator, `OccServer`: a write
+   * carrying the version of its read succeeds and bumps the version, any
+   * other fails). Give it enough `concurrency` for the requests to overlap.
+   * Default `"none"`: requests do not interact.
+   */
+  contention?: "none" | "occ";
+  /** Status of a request that lost a write conflict (`contention: "occ"`). Default 409. */
+  conflictStatus?: number;
+  /**
+   * One-way network delay, sampled for each request on its way to the server
+   * and for each answer on its way back (a dropped request's answer is not
+   * sent). Default: none, requests arrive and answers return at once.
+   */
+  networkLatency?: LatencyDistribution;
 }
 
 /** A change applied at a point in virtual time ({@link SimServer.at}). */
@@ -72,6 +93,8 @@ export interface ServerReport {
   served: number;
   /** Served requests answered with an injected error. */
   errors: number;
+  /** Served requests that lost a write conflict (`contention: "occ"`). */
+  conflicts: number;
   /** Requests turned away because the queue was full. */
   rejected: number;
   /** Requests dropped because their caller gave up (`cancelOnClientTimeout`). */
@@ -90,7 +113,11 @@ const SERVER_KEYS = [
   "errorRate",
   "errorStatus",
   "cancelOnClientTimeout",
+  "contention",
+  "conflictStatus",
+  "networkLatency",
 ];
+const CONTENTIONS: readonly unknown[] = ["none", "occ"];
 const CHANGE_KEYS = ["errorRate", "latencyFactor", "concurrency"];
 
 /** Checks server options, naming the option and the value. */
@@ -114,6 +141,17 @@ export function validateServerOptions(options: ServerOptions): void {
     typeof options.cancelOnClientTimeout !== "boolean"
   ) {
     typeError("cancelOnClientTimeout", "a boolean", options.cancelOnClientTimeout);
+  }
+  if (options.contention !== undefined && !CONTENTIONS.includes(options.contention)) {
+    typeError("contention", '"none" or "occ"', options.contention);
+  }
+  if (options.conflictStatus !== undefined) {
+    integerBetween("conflictStatus", options.conflictStatus, 100, 599);
+  }
+  if (
+    options.networkLatency !== undefined && typeof options.networkLatency?.sample !== "function"
+  ) {
+    typeError("networkLatency", "a latency distribution (see latency.*)", options.networkLatency);
   }
 }
 
@@ -141,6 +179,8 @@ class Job {
   /** {@link QUEUED}, {@link SERVING} or {@link DONE}. */
   state = 0;
   onAbort: (() => void) | undefined = undefined;
+  /** The record's version when service started (`contention: "occ"`). */
+  version = 0;
 
   constructor(respond: Respond, signal: AbortSignal | undefined) {
     this.respond = respond;
@@ -176,6 +216,13 @@ export class SimServer {
   readonly #rejectStatus: number;
   readonly #errorStatus: number;
   readonly #cancel: boolean;
+  readonly #occ: boolean;
+  readonly #conflictStatus: number;
+  readonly #network: LatencyDistribution | undefined;
+  /** Requests and answers on the network now. */
+  #transit = 0;
+  /** Successful writes so far (`contention: "occ"`). */
+  #version = 0;
   #concurrency: number;
   #errorRate: number;
   #factor = 1;
@@ -186,6 +233,7 @@ export class SimServer {
   #received = 0;
   #served = 0;
   #errors = 0;
+  #conflicts = 0;
   #rejected = 0;
   #dropped = 0;
   #maxQueued = 0;
@@ -204,6 +252,9 @@ export class SimServer {
     this.#errorRate = options.errorRate ?? 0;
     this.#errorStatus = options.errorStatus ?? 503;
     this.#cancel = options.cancelOnClientTimeout ?? false;
+    this.#occ = options.contention === "occ";
+    this.#conflictStatus = options.conflictStatus ?? 409;
+    this.#network = options.networkLatency;
   }
 
   /** Requests in service now. */
@@ -214,6 +265,11 @@ export class SimServer {
   /** Requests waiting now. */
   get queued(): number {
     return this.#queued;
+  }
+
+  /** Requests and answers on the network now (`networkLatency`). */
+  get inTransit(): number {
+    return this.#transit;
   }
 
   /** Schedules a change at virtual time `atMs` (applied before other events of that instant set later). */
@@ -230,6 +286,24 @@ export class SimServer {
    * (200, an injected error, or the reject status), or 0 when it is dropped.
    */
   receive(respond: Respond, signal: AbortSignal | undefined): void {
+    const network = this.#network;
+    if (network === undefined) return this.#arrive(respond, signal);
+    const back: Respond = (status) => {
+      if (status === 0) return respond(0);
+      this.#transit++;
+      this.#clock.setTimer(() => {
+        this.#transit--;
+        respond(status);
+      }, network.sample(this.#random));
+    };
+    this.#transit++;
+    this.#clock.setTimer(() => {
+      this.#transit--;
+      this.#arrive(back, signal);
+    }, network.sample(this.#random));
+  }
+
+  #arrive(respond: Respond, signal: AbortSignal | undefined): void {
     this.#received++;
     const job = new Job(respond, signal);
     if (this.#busy < this.#concurrency) {
@@ -253,6 +327,7 @@ export class SimServer {
   #start(job: Job): void {
     this.#busy++;
     job.state = SERVING;
+    job.version = this.#version;
     const ms = this.#latency.sample(this.#random) * this.#factor;
     job.timer = this.#clock.setTimer(() => this.#finish(job), ms);
   }
@@ -267,6 +342,14 @@ export class SimServer {
     if (this.#errorRate > 0 && this.#random() < this.#errorRate) {
       this.#errors++;
       status = this.#errorStatus;
+    } else if (this.#occ) {
+      // The write succeeds only if nobody wrote since this request's read.
+      if (job.version === this.#version) {
+        this.#version++;
+      } else {
+        this.#conflicts++;
+        status = this.#conflictStatus;
+      }
     }
     job.respond(status);
     this.#next();
@@ -325,6 +408,7 @@ export class SimServer {
       received: this.#received,
       served: this.#served,
       errors: this.#errors,
+      conflicts: this.#conflicts,
       rejected: this.#rejected,
       dropped: this.#dropped,
       maxQueued: this.#maxQueued,

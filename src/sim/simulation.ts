@@ -184,7 +184,7 @@ export class Simulation {
   /** True when no call is in flight and no server holds a request. */
   #settled(): boolean {
     for (const c of this.#clients.values()) if (c.inFlight > 0) return false;
-    for (const s of this.#servers.values()) if (s.busy + s.queued > 0) return false;
+    for (const s of this.#servers.values()) if (s.busy + s.queued + s.inTransit > 0) return false;
     return true;
   }
 

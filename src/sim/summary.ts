@@ -40,13 +40,23 @@ export function summaryRows(report: SimulationReport): {
       ms(c.latency.p99),
     ]);
   }
-  const servers = [["server", "received", "served", "errors", "rejected", "dropped", "max queued"]];
+  const servers = [[
+    "server",
+    "received",
+    "served",
+    "errors",
+    "conflicts",
+    "rejected",
+    "dropped",
+    "max queued",
+  ]];
   for (const [name, s] of Object.entries(report.servers)) {
     servers.push([
       name,
       String(s.received),
       String(s.served),
       String(s.errors),
+      String(s.conflicts),
       String(s.rejected),
       String(s.dropped),
       String(s.maxQueued),

@@ -43,6 +43,8 @@ function randomScenario(seed: number): Scenario {
       errorRate: pick([0, 0, 0.1, 0.5]),
       rejectStatus: pick([503, 429, 409]),
       cancelOnClientTimeout: r() < 0.5,
+      ...(r() < 0.3 ? { contention: "occ" as const } : {}),
+      ...(r() < 0.3 ? { networkLatency: { kind: "uniform" as const, minMs: 0, maxMs: 20 } } : {}),
     };
     scenario.changes!.push({ server: name, atMs: int(0, 3_000), latencyFactor: pick([0.5, 2, 5]) });
     scenario.changes!.push({ server: name, atMs: int(0, 3_000), errorRate: pick([0, 1]) });
@@ -127,7 +129,7 @@ function checkInvariants(scenario: Scenario, report: SimulationReport): void {
   for (const [name, s] of Object.entries(report.servers)) {
     const at = `${where} server ${name}`;
     assert.equal(s.received, s.served + s.rejected + s.dropped, at);
-    assert.ok(s.errors <= s.served, at);
+    assert.ok(s.errors + s.conflicts <= s.served, at);
     assert.equal(sum(s.timeline, "served"), s.served, at);
   }
   for (const [name, p] of Object.entries(report.pools)) {

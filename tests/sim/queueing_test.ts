@@ -53,6 +53,7 @@ Deno.test("a queue holds what the workers cannot take yet (FIFO), and turns away
       received: 5,
       served: 3,
       errors: 0,
+      conflicts: 0,
       rejected: 2,
       dropped: 0,
       maxQueued: 2,

@@ -64,6 +64,17 @@ const INVALID: [string, unknown, string[]][] = [
   ["unknown key", with_((s) => (s.servers.db as Record<string, unknown>).threads = 2), [
     "servers.db.threads",
   ]],
+  ["bad contention", with_((s) => Object.assign(s.servers.db, { contention: "mvcc" })), [
+    "servers.db.contention",
+  ]],
+  ["bad conflictStatus", with_((s) => Object.assign(s.servers.db, { conflictStatus: 99 })), [
+    "servers.db.conflictStatus",
+  ]],
+  [
+    "bad network latency kind",
+    with_((s) => Object.assign(s.servers.db, { networkLatency: { kind: "normal", ms: 10 } })),
+    ["servers.db.networkLatency.kind"],
+  ],
   ["unknown top-level key", with_((s) => (s.clientz = {})), ["clientz"]],
   ["nested mixture part", with_((s) => (s.servers.db.latency.parts[1].dist.p99Ms = -3)), [
     "servers.db.latency.parts[1].dist.p99Ms",
@@ -113,6 +124,19 @@ Deno.test("scenario error messages start with the JSON path and name the value",
   assert.throws(
     () => buildScenario(with_((s) => (s.clients.web.policy.retry.maxAttempts = 0))),
     /clients\.web\.policy\.retry\.maxAttempts must be an integer >= 1: received 0/,
+  );
+  assert.throws(
+    () => buildScenario(with_((s) => Object.assign(s.servers.db, { contention: "mvcc" }))),
+    /servers\.db\.contention must be "none" or "occ": received "mvcc"/,
+  );
+  assert.throws(
+    () =>
+      buildScenario(
+        with_((s) =>
+          Object.assign(s.servers.db, { networkLatency: { kind: "uniform", minMs: 5 } })
+        ),
+      ),
+    /servers\.db\.networkLatency\.maxMs/,
   );
   assert.throws(() => buildScenario("{ nope"), /scenario is not valid JSON/);
   assert.throws(() => buildScenario([]), /scenario must be an object: received an array/);
