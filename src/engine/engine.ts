@@ -11,7 +11,7 @@
  * | joining a call in flight with the same `coalesceKey`        | `coalesce.ts`                  |
  * | fast path: first attempt without an async frame             | `fast_path.ts`, `first_attempt.ts` |
  * | general loop: limits, admission, attempts, waits            | `loop.ts`                      |
- * | hedged calls: attempts side by side                         | `hedge.ts`, `hedge_delay.ts`   |
+ * | hedged calls: attempts side by side                         | `hedge.ts`, `hedged_call.ts`, `hedge_attempt.ts`, `hedge_delay.ts` |
  * | admission: failure budget, rate-limit token, bulkhead permit | `admission.ts`                 |
  * | waiting for the rate limiter's token                        | `rate_token.ts`                |
  * | waiting for the bulkhead permit                             | `permit.ts`                    |
