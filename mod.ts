@@ -160,6 +160,7 @@ export type {
   EventListener,
   FailureBudgetEvent,
   FaultInjectedEvent,
+  FleetSyncFailedEvent,
   GiveUpEvent,
   PermanentFailEvent,
   ResilienceEvent,

@@ -32,6 +32,7 @@ import { FailureBudget, type FailureBudgetOptions } from "../budget/failure_budg
 import { Bulkhead, type BulkheadOptions } from "../bulkhead/bulkhead.ts";
 import type { Clock } from "../core/clock.ts";
 import type { EventSink } from "../core/events.ts";
+import { type FleetHandle, fleetOption, type FleetOptions, NO_FLEET } from "../fleet/options.ts";
 
 /** The `retry` block of {@link PolicyOptions}: retry options plus a retry budget. */
 export interface PolicyRetryOptions extends RetryOptions {
@@ -62,6 +63,13 @@ export interface PolicyOptions extends EngineOptions {
   bulkhead?: BulkheadOptions | Bulkhead;
   /** OpenTelemetry settings; `false` turns telemetry off. Default on. */
   telemetry?: TelemetryOptions | false;
+  /**
+   * Shares the circuit, failure budget and retry budget this policy builds
+   * with every policy of the same name on `fleet.store` (docs/fleet.md).
+   * Probe leases last `deadlineMs` (else `attemptTimeoutMs`) unless
+   * `fleet.leaseMs` says otherwise.
+   */
+  fleet?: FleetOptions;
 }
 
 /** The keys of {@link PolicyOptions}. */
@@ -77,6 +85,7 @@ export const POLICY_OPTION_KEYS: readonly string[] = [
   "telemetry",
   "clock",
   "random",
+  "fleet",
 ];
 
 /** Uses a shared part as is, or builds one owned by the policy from options. */
@@ -110,6 +119,15 @@ function validateTelemetry(telemetry: TelemetryOptions): void {
   }
 }
 
+/** The policy's `fleet` option, validated, with one `instanceId` and the lease from the deadline. */
+function policyFleet(options: PolicyOptions): FleetOptions | undefined {
+  const fleet = fleetOption(options.fleet);
+  if (fleet === undefined) return undefined;
+  const leaseMs = [fleet.leaseMs, options.deadlineMs, options.attemptTimeoutMs]
+    .find((ms) => typeof ms === "number" && ms > 0 && ms < Infinity);
+  return { ...fleet, leaseMs };
+}
+
 /**
  * A named, reusable resilience policy. Create one per downstream dependency
  * and share it across calls; it holds no per-call state. Build it with
@@ -139,6 +157,7 @@ export class Policy {
   readonly #failureBudget: FailureBudget | undefined;
   readonly #bulkhead: Bulkhead | undefined;
   readonly #retryBudget: RetryBudget | undefined;
+  readonly #fleet: FleetHandle;
   /** Removes this policy's listeners from shared parts. */
   readonly #detach: Array<() => void> = [];
 
@@ -155,10 +174,12 @@ export class Policy {
     }
     this.name = name;
     const clock = options.clock;
-    const owned = { name, ...(clock === undefined ? {} : { clock }) } as {
-      name: string;
-      clock?: Clock;
-    };
+    const fleet = policyFleet(options);
+    const owned = {
+      name,
+      ...(clock === undefined ? {} : { clock }),
+      ...(fleet === undefined ? {} : { fleet }),
+    } as { name: string; clock?: Clock };
     // The breaker also draws from the policy's random source (a jittered breakMs).
     const circuit = part("circuit", options.circuit, CircuitBreaker, {
       ...owned,
@@ -181,7 +202,7 @@ export class Policy {
         }
         retryBudget = budget instanceof RetryBudget ? budget : under(
           "retry.retryBudget",
-          () => new RetryBudget({ name, ...(clock === undefined ? {} : { clock }), ...budget }),
+          () => new RetryBudget({ ...owned, ...budget }),
         );
       }
     }
@@ -198,11 +219,34 @@ export class Policy {
       const remove = p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
       if (!p.owned) this.#detach.push(remove);
     }
+    const ownsRetryBudget = retryBudget !== undefined &&
+      !(options.retry?.retryBudget instanceof RetryBudget);
+    if (ownsRetryBudget && fleet !== undefined) {
+      // The retry budget's own events are the engine's to report, but not its store failures.
+      retryBudget!.events.add((e) => {
+        if (e.type === "fleet_sync_failed") engine.forwardPartEvent(e, true);
+      });
+    }
     this.#engine = engine;
     this.#circuit = circuit?.part;
     this.#failureBudget = failureBudget?.part;
     this.#bulkhead = bulkhead?.part;
     this.#retryBudget = retryBudget;
+    const handles = [circuit, failureBudget].flatMap((p) => p?.owned ? [p.part.fleet] : []);
+    if (ownsRetryBudget) handles.push(retryBudget!.fleet);
+    this.#fleet = fleet === undefined ? NO_FLEET : {
+      sync: () => Promise.all(handles.map((h) => h.sync())).then(() => {}),
+      close: () => Promise.all(handles.map((h) => h.close())).then(() => {}),
+    };
+  }
+
+  /**
+   * The fleet handle of the parts this policy built with its `fleet` option:
+   * `sync()` syncs them all now, `close()` stops their background sync. Does
+   * nothing without `fleet`.
+   */
+  get fleet(): FleetHandle {
+    return this.#fleet;
   }
 
   /**

@@ -314,7 +314,7 @@ const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
   retryBudget: true,
 };
 type CircuitVariant<K> = Extract<CircuitBreakerOptions, { kind: K }>;
-type CircuitSkip = "kind" | "onEvent" | "clock" | "random" | "initialState";
+type CircuitSkip = "kind" | "onEvent" | "clock" | "random" | "initialState" | "fleet";
 const CIRCUIT_KEYS = {
   consecutive: {
     name: true,
@@ -347,7 +347,7 @@ const CIRCUIT_KEYS = {
   } satisfies Record<Keys<CircuitVariant<"time">, CircuitSkip>, true>,
 };
 const FAILURE_BUDGET_KEYS: Record<
-  Keys<FailureBudgetOptions, "onBreach" | "onEvent" | "clock">,
+  Keys<FailureBudgetOptions, "onBreach" | "onEvent" | "clock" | "fleet">,
   true
 > = { name: true, threshold: true, windowMs: true, minSamples: true, buckets: true, action: true };
 const BULKHEAD_KEYS: Record<Keys<BulkheadOptions, "onEvent" | "clock">, true> = {
@@ -356,7 +356,7 @@ const BULKHEAD_KEYS: Record<Keys<BulkheadOptions, "onEvent" | "clock">, true> = 
   maxQueue: true,
   queueTimeoutMs: true,
 };
-const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent">, true> = {
+const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent" | "fleet">, true> = {
   name: true,
   ratio: true,
   minPerSecond: true,

@@ -1,0 +1,124 @@
+/**
+ * A failure detector that decides on the fleet's counts: it wraps the
+ * breaker's own detector (which keeps counting this instance's calls) and,
+ * when the local window alone does not trip, adds the live peers' window
+ * counts read at the last sync. No I/O: the peers' counts are plain numbers.
+ *
+ * - `count` / `time`: the circuit opens once the fleet's calls reach
+ *   `minCalls` / `minThroughput` and the fleet's failure (or slow-call)
+ *   ratio reaches the threshold.
+ * - `consecutive`: the circuit opens once this instance is in a run of
+ *   failures and the runs of all instances add up to `threshold`.
+ *
+ * @module
+ */
+
+import type { ConsecutiveDetector } from "../circuit/consecutive_detector.ts";
+import type { CountDetector } from "../circuit/count_detector.ts";
+import type {
+  DetectorKind,
+  DetectorSnapshot,
+  FailureDetector,
+  TripReason,
+} from "../circuit/failure_detector.ts";
+import type { TimeDetector } from "../circuit/time_detector.ts";
+
+/**
+ * Wraps a detector so that it decides on fleet totals (internal; built by a
+ * fleet-synced breaker).
+ */
+export class FleetDetector implements FailureDetector {
+  /** The wrapped detector's kind. */
+  readonly kind: DetectorKind;
+  /** The wrapped detector's `needsTime`. */
+  readonly needsTime: boolean;
+  readonly #inner: FailureDetector;
+  /** `[calls, failures, slowCalls]` of the live peers (the fleet member's array). */
+  readonly #peers: number[];
+  readonly #slowCallRatio: number;
+
+  constructor(inner: FailureDetector, peers: number[], slowCallRatio: number) {
+    this.#inner = inner;
+    this.kind = inner.kind;
+    this.needsTime = inner.needsTime;
+    this.#peers = peers;
+    this.#slowCallRatio = slowCallRatio;
+  }
+
+  /** This instance's `[calls, failures, slowCalls]` in its window (a consecutive run: its length twice). */
+  counts(now: number): number[] {
+    const inner = this.#inner;
+    if (inner.kind === "consecutive") {
+      const run = (inner as ConsecutiveDetector).consecutiveFailures;
+      return [run, run, 0];
+    }
+    const calls = inner.kind === "count"
+      ? (inner as CountDetector).calls
+      : (inner as TimeDetector).calls(now);
+    return [
+      calls,
+      Math.round((inner.failureRate(now) ?? 0) * calls),
+      Math.round((inner.slowCallRate(now) ?? 0) * calls),
+    ];
+  }
+
+  record(failed: boolean, now: number, slow?: boolean): void {
+    this.#inner.record(failed, now, slow);
+  }
+
+  shouldOpen(now: number): boolean {
+    return this.tripReason(now) !== undefined;
+  }
+
+  tripReason(now: number): TripReason | undefined {
+    const local = this.#inner.tripReason(now);
+    if (local !== undefined || this.#peers[0] === 0) return local;
+    return this.#fleetReason(now);
+  }
+
+  #fleetReason(now: number): TripReason | undefined {
+    const peers = this.#peers;
+    const [calls, failures, slow] = this.counts(now);
+    const inner = this.#inner;
+    if (inner.kind === "consecutive") {
+      const threshold = (inner as ConsecutiveDetector).threshold;
+      return failures > 0 && failures + peers[1] >= threshold ? "failure_threshold" : undefined;
+    }
+    const total = calls + peers[0];
+    const min = inner.kind === "count"
+      ? (inner as CountDetector).minCalls
+      : (inner as TimeDetector).minThroughput;
+    if (total < min) return undefined;
+    const threshold = (inner as CountDetector | TimeDetector).threshold;
+    if ((failures + peers[1]) / total >= threshold) return "failure_threshold";
+    if ((slow + peers[2]) / total >= this.#slowCallRatio) return "slow_call_threshold";
+    return undefined;
+  }
+
+  /** The fleet's failure ratio when peers have reported, else the local one. */
+  failureRate(now: number): number | undefined {
+    const local = this.#inner.failureRate(now);
+    const peers = this.#peers;
+    if (local === undefined || peers[0] === 0) return local;
+    const [calls, failures] = this.counts(now);
+    return (failures + peers[1]) / (calls + peers[0]);
+  }
+
+  slowCallRate(now: number): number | undefined {
+    return this.#inner.slowCallRate(now);
+  }
+
+  /** Forgets every call, the peers' too (they are read again at the next sync). */
+  reset(): void {
+    this.#inner.reset();
+    this.#peers.fill(0);
+  }
+
+  toJSON(): DetectorSnapshot {
+    return this.#inner.toJSON();
+  }
+
+  restore(snapshot: unknown, path?: string): void {
+    this.#inner.restore(snapshot, path);
+  }
+}
