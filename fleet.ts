@@ -35,3 +35,4 @@ export type {
 } from "./src/fleet/store.ts";
 export { type FleetHandle, type FleetOptions, NO_FLEET } from "./src/fleet/options.ts";
 export { memoryStateStore } from "./src/fleet/memory_store.ts";
+export { type KvStateStore, kvStateStore, type KvStateStoreOptions } from "./src/fleet/kv_store.ts";
