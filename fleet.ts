@@ -36,3 +36,8 @@ export type {
 export { type FleetHandle, type FleetOptions, NO_FLEET } from "./src/fleet/options.ts";
 export { memoryStateStore } from "./src/fleet/memory_store.ts";
 export { type KvStateStore, kvStateStore, type KvStateStoreOptions } from "./src/fleet/kv_store.ts";
+export {
+  type RedisClientLike,
+  redisStateStore,
+  type RedisStateStoreOptions,
+} from "./src/fleet/redis_store.ts";
