@@ -293,16 +293,18 @@ Deno.test("the JSON Schema agrees with policyFromJSON on every test declaration"
 // the TypeScript options without updating it, and the assertions then demand the schema
 // follows.
 type Keys<T, Skip extends string> = Exclude<keyof T, Skip> & string;
-const POLICY_KEYS: Record<Keys<PolicyOptions, "classify" | "onEvent" | "clock" | "random">, true> =
-  {
-    deadlineMs: true,
-    attemptTimeoutMs: true,
-    retry: true,
-    circuit: true,
-    failureBudget: true,
-    bulkhead: true,
-    telemetry: true,
-  };
+const POLICY_KEYS: Record<
+  Keys<PolicyOptions, "classify" | "onEvent" | "clock" | "random" | "fleet">,
+  true
+> = {
+  deadlineMs: true,
+  attemptTimeoutMs: true,
+  retry: true,
+  circuit: true,
+  failureBudget: true,
+  bulkhead: true,
+  telemetry: true,
+};
 const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
   maxAttempts: true,
   maxUnknownAttempts: true,
