@@ -23,6 +23,10 @@ import type {
 } from "../circuit/failure_detector.ts";
 import type { TimeDetector } from "../circuit/time_detector.ts";
 
+const CONSECUTIVE = 0;
+const COUNT = 1;
+const TIME = 2;
+
 /**
  * Wraps a detector so that it decides on fleet totals (internal; built by a
  * fleet-synced breaker).
@@ -36,6 +40,10 @@ export class FleetDetector implements FailureDetector {
   /** `[calls, failures, slowCalls]` of the live peers (the fleet member's array). */
   readonly #peers: number[];
   readonly #slowCallRatio: number;
+  readonly #kind: number;
+  readonly #threshold: number;
+  /** `minCalls` (count) or `minThroughput` (time); unused for consecutive. */
+  readonly #minCalls: number;
 
   constructor(inner: FailureDetector, peers: number[], slowCallRatio: number) {
     this.#inner = inner;
@@ -43,6 +51,13 @@ export class FleetDetector implements FailureDetector {
     this.needsTime = inner.needsTime;
     this.#peers = peers;
     this.#slowCallRatio = slowCallRatio;
+    this.#kind = inner.kind === "consecutive" ? CONSECUTIVE : inner.kind === "count" ? COUNT : TIME;
+    this.#threshold = (inner as ConsecutiveDetector | CountDetector | TimeDetector).threshold;
+    this.#minCalls = inner.kind === "count"
+      ? (inner as CountDetector).minCalls
+      : inner.kind === "time"
+      ? (inner as TimeDetector).minThroughput
+      : 0;
   }
 
   /** This instance's `[calls, failures, slowCalls]` in its window (a consecutive run: its length twice). */
@@ -76,23 +91,24 @@ export class FleetDetector implements FailureDetector {
     return this.#fleetReason(now);
   }
 
+  /** The fleet's verdict, computed without allocating (it runs on every recorded call). */
   #fleetReason(now: number): TripReason | undefined {
     const peers = this.#peers;
-    const [calls, failures, slow] = this.counts(now);
     const inner = this.#inner;
-    if (inner.kind === "consecutive") {
-      const threshold = (inner as ConsecutiveDetector).threshold;
-      return failures > 0 && failures + peers[1] >= threshold ? "failure_threshold" : undefined;
+    if (this.#kind === CONSECUTIVE) {
+      const run = (inner as ConsecutiveDetector).consecutiveFailures;
+      return run > 0 && run + peers[1] >= this.#threshold ? "failure_threshold" : undefined;
     }
+    const calls = this.#kind === COUNT
+      ? (inner as CountDetector).calls
+      : (inner as TimeDetector).calls(now);
     const total = calls + peers[0];
-    const min = inner.kind === "count"
-      ? (inner as CountDetector).minCalls
-      : (inner as TimeDetector).minThroughput;
-    if (total < min) return undefined;
-    const threshold = (inner as CountDetector | TimeDetector).threshold;
-    if ((failures + peers[1]) / total >= threshold) return "failure_threshold";
-    if ((slow + peers[2]) / total >= this.#slowCallRatio) return "slow_call_threshold";
-    return undefined;
+    if (total < this.#minCalls) return undefined;
+    const failures = Math.round((inner.failureRate(now) ?? 0) * calls);
+    if ((failures + peers[1]) / total >= this.#threshold) return "failure_threshold";
+    if (this.#slowCallRatio === Infinity) return undefined;
+    const slow = Math.round((inner.slowCallRate(now) ?? 0) * calls);
+    return (slow + peers[2]) / total >= this.#slowCallRatio ? "slow_call_threshold" : undefined;
   }
 
   /** The fleet's failure ratio when peers have reported, else the local one. */
