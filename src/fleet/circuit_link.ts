@@ -126,6 +126,12 @@ class FleetCircuit implements CircuitFleet {
       width: 3,
     }, true);
     this.handle.onView = (view) => this.#onView(view);
+    // A transition the store missed gets one last try when the breaker closes its fleet handle.
+    this.handle.onClose = async () => {
+      if (this.#unwritten === undefined || this.#writing) return;
+      this.#pending = this.#unwritten;
+      await this.#flush();
+    };
   }
 
   detector(inner: FailureDetector): FailureDetector {
@@ -152,7 +158,7 @@ class FleetCircuit implements CircuitFleet {
     this.#leased = 0;
     this.#want = 0;
     this.#pending = { state: to, openedAt, breakMs, opens };
-    if (!this.#writing) void this.#flush();
+    if (!this.#writing) this.handle.track(this.#flush());
   }
 
   /** Writes pending transitions one at a time, each against the version last known. */

@@ -41,7 +41,7 @@ interface LeaseRecord {
   holders: Record<string, { n: number; expiresAt: number }>;
 }
 
-/** Attempts at a commit that failed with "database is locked" (two processes, one file). */
+/** Attempts at an operation that failed with "database is locked" (two processes, one file). */
 const LOCKED_ATTEMPTS = 20;
 /** Attempts at a compare-and-set that lost to a concurrent writer of another key part. */
 const CAS_ATTEMPTS = 10;
@@ -130,15 +130,14 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
         );
         if (result.ok) return { won: true, record: next };
       }
-      const current = await kv.get<FleetCircuitRecord>(stateKey(key));
+      const current = await unlocked(() => kv.get<FleetCircuitRecord>(stateKey(key)));
       return { won: false, record: current.value };
     },
     async lease(key, instanceId, { version, want, max, now, ttlMs }): Promise<number> {
       for (let i = 0; i < CAS_ATTEMPTS; i++) {
-        const [state, lease] = await kv.getMany<[FleetCircuitRecord, LeaseRecord]>([
-          stateKey(key),
-          leaseKey(key),
-        ]);
+        const [state, lease] = await unlocked(() =>
+          kv.getMany<[FleetCircuitRecord, LeaseRecord]>([stateKey(key), leaseKey(key)])
+        );
         if ((state.value?.version ?? 0) !== version) return 0;
         const holders = lease.value?.version === version ? { ...lease.value.holders } : {};
         let used = 0;

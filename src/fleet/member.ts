@@ -42,6 +42,8 @@ export class FleetMember implements FleetHandle {
   readonly peers: number[];
   /** The circuit version counts are taken and summed under (0 for budgets). */
   version = 0;
+  /** Called by `close()` before it waits for the writes under way (a circuit's last write). */
+  onClose: (() => Promise<void>) | undefined;
   /** Called with every view read, before the peers are summed (the circuit adopts state here). */
   onView: ((view: FleetView) => Promise<void>) | undefined;
   readonly store: FleetStateStore;
@@ -55,6 +57,8 @@ export class FleetMember implements FleetHandle {
   #timer: BackgroundTimer | undefined;
   #soon: BackgroundTimer | undefined;
   #running: Promise<void> | undefined;
+  /** Background writes under way (a circuit's transitions); `close()` waits for them. */
+  readonly #writes = new Set<Promise<void>>();
   #closed = false;
   #unwatch: (() => void) | undefined;
 
@@ -91,6 +95,12 @@ export class FleetMember implements FleetHandle {
     });
   }
 
+  /** Keeps `write` until it settles, so that `close()` waits for it. */
+  track(write: Promise<void>): void {
+    this.#writes.add(write);
+    write.finally(() => this.#writes.delete(write));
+  }
+
   /** Syncs on a background timer of 0 ms (never on the caller's path); once until it ran. */
   soon(): void {
     if (this.#soon !== undefined || this.#closed) return;
@@ -100,7 +110,7 @@ export class FleetMember implements FleetHandle {
     }, 0);
   }
 
-  /** Stops the timers and the watch; waits for a running sync. */
+  /** Stops the timers and the watch; waits for a running sync and the writes under way. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#timer?.cancel();
@@ -114,6 +124,8 @@ export class FleetMember implements FleetHandle {
       // a store's watch that fails to stop is its own problem
     }
     await this.#running;
+    await this.onClose?.();
+    await Promise.all(this.#writes);
   }
 
   /** Reports a store failure and drops the peers' counts (decide on local state). */

@@ -35,7 +35,10 @@ export interface FleetOptions {
 export interface FleetHandle {
   /** Runs a sync now (writes this instance's counts, reads the fleet's); resolves when done. Never rejects. */
   sync(): Promise<void>;
-  /** Stops the background sync and waits for a running one. The store stays open (close it yourself). */
+  /**
+   * Stops the background sync and waits for a running one and for
+   * transitions being written. The store stays open (close it yourself).
+   */
   close(): Promise<void>;
 }
 
