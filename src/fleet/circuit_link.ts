@@ -148,8 +148,11 @@ class FleetCircuit implements CircuitFleet {
       this.#leased = 0;
       return leased;
     }
-    this.#want = this.#settings.halfOpenMaxCalls;
-    this.handle.soon();
+    if (this.#want === 0) {
+      // Ask once now; while waiting, the periodic sync asks again (one claim per interval).
+      this.#want = this.#settings.halfOpenMaxCalls;
+      this.handle.soon();
+    }
     return 0;
   }
 
