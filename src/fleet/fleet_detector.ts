@@ -6,7 +6,10 @@
  *
  * - `count` / `time`: the circuit opens once the fleet's calls reach
  *   `minCalls` / `minThroughput` and the fleet's failure (or slow-call)
- *   ratio reaches the threshold.
+ *   ratio reaches the threshold. A `count` window checks the fleet after a
+ *   failed or slow call only (a good call cannot raise the ratio; it could
+ *   only bring the fleet's calls up to `minCalls`, and the next failure
+ *   then opens the circuit).
  * - `consecutive`: the circuit opens once this instance is in a run of
  *   failures and the runs of all instances add up to `threshold`.
  *
@@ -44,6 +47,8 @@ export class FleetDetector implements FailureDetector {
   readonly #threshold: number;
   /** `minCalls` (count) or `minThroughput` (time); unused for consecutive. */
   readonly #minCalls: number;
+  /** The last recorded call failed or was slow. */
+  #bad = false;
 
   constructor(inner: FailureDetector, peers: number[], slowCallRatio: number) {
     this.#inner = inner;
@@ -79,6 +84,7 @@ export class FleetDetector implements FailureDetector {
 
   record(failed: boolean, now: number, slow?: boolean): void {
     this.#inner.record(failed, now, slow);
+    this.#bad = failed || slow === true;
   }
 
   shouldOpen(now: number): boolean {
@@ -88,6 +94,8 @@ export class FleetDetector implements FailureDetector {
   tripReason(now: number): TripReason | undefined {
     const local = this.#inner.tripReason(now);
     if (local !== undefined || this.#peers[0] === 0) return local;
+    // After a good call the fleet ratio of a count window or a run cannot have risen: skip it.
+    if (!this.#bad && this.#kind !== TIME) return undefined;
     return this.#fleetReason(now);
   }
 

@@ -90,7 +90,7 @@ Deno.test("ratio detectors decide on fleet totals; one bad instance alone does n
   assert.equal(a.state, "closed");
   for (let i = 0; i < 4; i++) b.recordFailure();
   await clock.advance(1_000);
-  // b now sees a's 5 failures + c's 4 successes: 9 of 17 calls failed
+  // b's own 4 failures plus the counts it read at the last sync reach the fleet threshold
   assert.equal(b.state, "open");
   await clock.advance(1_000);
   assert.equal(a.state, "open");
