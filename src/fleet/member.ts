@@ -40,6 +40,8 @@ export interface MemberSettings {
 export class FleetMember implements FleetHandle {
   /** Sum of the live peers' counts (this instance left out) of the current {@link version}. */
   readonly peers: number[];
+  /** False while the store fails (from a failed operation to the next good sync). */
+  healthy = true;
   /** The circuit version counts are taken and summed under (0 for budgets). */
   version = 0;
   /** Called by `close()` before it waits for the writes under way (a circuit's last write). */
@@ -130,6 +132,7 @@ export class FleetMember implements FleetHandle {
 
   /** Reports a store failure and drops the peers' counts (decide on local state). */
   failed(operation: FleetSyncFailedEvent["operation"], error: unknown): void {
+    this.healthy = false;
     this.peers.fill(0);
     const events = this.#settings.events;
     if (!events.active) return;
@@ -153,6 +156,7 @@ export class FleetMember implements FleetHandle {
       return;
     }
     if (this.#closed) return;
+    this.healthy = true;
     if (this.onView !== undefined) await this.onView(view);
     this.#sum(view, this.clock.now());
   }

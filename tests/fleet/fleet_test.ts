@@ -285,3 +285,30 @@ Deno.test("bad fleet options name the field", () => {
     'fleet.instanceId must be a non-empty string: received ""',
   );
 });
+
+Deno.test("an open circuit whose store is down probes on its own once its break has elapsed", async () => {
+  const clock = new VirtualClock();
+  const store = faultyStore();
+  const breaker = new CircuitBreaker({
+    name: "db",
+    kind: "consecutive",
+    threshold: 1,
+    breakMs: 1_000,
+    clock,
+    fleet: { store, syncIntervalMs: 100 },
+  });
+  store.failing = true;
+  breaker.recordFailure();
+  await clock.advance(1_000);
+  assert.equal(breaker.allowCall(), true, "a local probe: no lease needed while the store is down");
+  breaker.recordSuccess();
+  assert.equal(breaker.state, "closed");
+  store.failing = false;
+  await clock.advance(100); // the store is back: it is given the last local transition
+  const probe = { version: 1, state: "open" as const, openedAt: 0, breakMs: 1, opens: 1 };
+  const stored = await store.transition("circuit:db", 0, probe);
+  assert.equal(stored.won, false);
+  assert.equal(stored.record?.state, "closed");
+  assert.equal(stored.record?.version, 1);
+  await breaker.fleet.close();
+});
