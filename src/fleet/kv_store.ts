@@ -11,6 +11,7 @@
  * @module
  */
 
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
 import type {
   FleetCircuitRecord,
   FleetPeer,
@@ -81,24 +82,14 @@ async function unlocked<T>(op: () => Promise<T>): Promise<T> {
  * ```
  */
 export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<KvStateStore> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`options must be an object: received ${String(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!["path", "kv", "prefix"].includes(key)) {
-      throw new TypeError(`${key} is not a known option (expected one of: path, kv, prefix)`);
-    }
-  }
+  objectValue("options", options);
+  knownKeys("", options, ["path", "kv", "prefix"]);
   if (options.path !== undefined && options.kv !== undefined) {
-    throw new TypeError("path and kv are exclusive: pass one of them");
+    typeError("kv", "left out when path is given (pass one of them)", "a Deno.Kv");
   }
-  if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
-    throw new TypeError(`path must be a non-empty string: received ${String(options.path)}`);
-  }
-  const prefix = options.prefix ?? "bulwark";
-  if (typeof prefix !== "string" || prefix === "") {
-    throw new TypeError(`prefix must be a non-empty string: received ${String(prefix)}`);
-  }
+  if (options.path !== undefined) nameOption("path", options.path);
+  if (options.kv !== undefined) objectValue("kv", options.kv);
+  const prefix = nameOption("prefix", options.prefix, "bulwark");
   const owned = options.kv === undefined;
   const kv = options.kv ?? await Deno.openKv(options.path);
   const watches = new Set<ReadableStreamDefaultReader<unknown>>();

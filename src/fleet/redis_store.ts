@@ -11,6 +11,7 @@
  */
 
 import { createClient } from "redis";
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
 import type {
   FleetCircuitRecord,
   FleetPeer,
@@ -121,24 +122,14 @@ function parse<T>(json: unknown): T | null {
  * ```
  */
 export async function redisStateStore(options: RedisStateStoreOptions): Promise<FleetStateStore> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`options must be an object: received ${String(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!["url", "client", "prefix"].includes(key)) {
-      throw new TypeError(`${key} is not a known option (expected one of: url, client, prefix)`);
-    }
-  }
+  objectValue("options", options);
+  knownKeys("", options, ["url", "client", "prefix"]);
   if ((options.url === undefined) === (options.client === undefined)) {
-    throw new TypeError("redisStateStore needs exactly one of url and client");
+    typeError("url", "given, or else client (exactly one of them)", options.url);
   }
-  if (options.url !== undefined && typeof options.url !== "string") {
-    throw new TypeError(`url must be a string: received ${String(options.url)}`);
-  }
-  const prefix = options.prefix ?? "bulwark";
-  if (typeof prefix !== "string" || prefix === "") {
-    throw new TypeError(`prefix must be a non-empty string: received ${String(prefix)}`);
-  }
+  if (options.url !== undefined) nameOption("url", options.url);
+  if (options.client !== undefined) objectValue("client", options.client);
+  const prefix = nameOption("prefix", options.prefix, "bulwark");
   let client = options.client;
   const owned = client === undefined;
   if (client === undefined) {

@@ -128,3 +128,25 @@ Deno.test("redis-server killed mid-run: calls go on, fleet_sync_failed, state re
     await redis.stop();
   }
 });
+
+Deno.test("the stores reject bad options, naming them", async () => {
+  const rejects = (p: Promise<unknown>, message: string) =>
+    assert.rejects(p, (e) => e instanceof TypeError && e.message === message);
+  await rejects(kvStateStore({ path: "" }), 'path must be a non-empty string: received ""');
+  await rejects(
+    kvStateStore({ file: "x" } as never),
+    "file is not a known option (expected one of: path, kv, prefix)",
+  );
+  await rejects(
+    kvStateStore({ path: "a.db", kv: {} as Deno.Kv }),
+    'kv must be left out when path is given (pass one of them): received "a Deno.Kv"',
+  );
+  await rejects(
+    redisStateStore({}),
+    "url must be given, or else client (exactly one of them): received undefined",
+  );
+  await rejects(
+    redisStateStore({ url: "redis://127.0.0.1:1", prefix: "" }),
+    'prefix must be a non-empty string: received ""',
+  );
+});
