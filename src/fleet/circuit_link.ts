@@ -203,19 +203,27 @@ class FleetCircuit implements CircuitFleet {
     const member = this.handle;
     const stored = view.state;
     const version = stored?.version ?? 0;
-    if (this.#unwritten !== undefined && version === member.version) {
+    const unwritten = this.#unwritten;
+    this.#unwritten = undefined;
+    if (unwritten !== undefined && version === member.version) {
       // The store is back and nobody moved meanwhile: write what it missed.
-      this.#pending = this.#unwritten;
+      this.#pending = unwritten;
       return this.#flush();
     }
-    this.#unwritten = undefined;
     if (version < member.version) {
       // The store lost its data (a restarted Redis): seed it with this instance's state.
       member.version = version;
-      this.#pending = this.#local;
+      this.#pending = unwritten ?? this.#local;
       return this.#flush();
     }
-    if (version > member.version) this.#adopt(stored);
+    const local = this.#local;
+    if (
+      version > member.version ||
+      // Same version, other content: the store lost its data and another instance seeded it.
+      (stored !== null && (stored.state !== local.state || stored.openedAt !== local.openedAt))
+    ) {
+      this.#adopt(stored);
+    }
     if (this.#want > 0 && stored?.state === "open") await this.#claimLease(stored.version);
   }
 

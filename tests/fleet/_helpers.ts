@@ -5,29 +5,30 @@ import type { FleetStateStore } from "../../src/fleet/store.ts";
 /** A store wrapper that counts writes and can be made to fail. */
 export function faultyStore(inner: FleetStateStore = memoryStateStore()): FleetStateStore & {
   writes: number;
-  reads: number;
   failing: boolean;
+  /** The store behind; replace it to simulate a store that lost its data. */
+  inner: FleetStateStore;
 } {
   const store = {
     writes: 0,
-    reads: 0,
     failing: false,
+    inner,
     report: (...args: Parameters<FleetStateStore["report"]>) => {
       if (store.failing) return Promise.reject(new Error("store down"));
       store.writes++;
-      return inner.report(...args);
+      return store.inner.report(...args);
     },
     transition: (...args: Parameters<FleetStateStore["transition"]>) => {
       if (store.failing) return Promise.reject(new Error("store down"));
       store.writes++;
-      return inner.transition(...args);
+      return store.inner.transition(...args);
     },
     lease: (...args: Parameters<FleetStateStore["lease"]>) => {
       if (store.failing) return Promise.reject(new Error("store down"));
       store.writes++;
-      return inner.lease(...args);
+      return store.inner.lease(...args);
     },
-    close: () => inner.close(),
+    close: () => store.inner.close(),
   };
   return store;
 }

@@ -312,3 +312,32 @@ Deno.test("an open circuit whose store is down probes on its own once its break 
   assert.equal(stored.record?.version, 1);
   await breaker.fleet.close();
 });
+
+Deno.test("a store that comes back empty is seeded with the latest local state, and the others follow", async () => {
+  const clock = new VirtualClock();
+  const store = faultyStore();
+  const make = (id: string) =>
+    new CircuitBreaker({
+      name: "db",
+      kind: "consecutive",
+      threshold: 1,
+      breakMs: 1_000,
+      clock,
+      fleet: { store, syncIntervalMs: 100, instanceId: id },
+    });
+  const [a, b] = [make("a"), make("b")];
+  a.recordFailure(); // version 1: open
+  await clock.advance(100);
+  assert.equal(b.state, "open");
+  store.failing = true;
+  await clock.advance(1_000);
+  assert.equal(a.allowCall(), true); // the store is down: a probes on its own
+  a.recordSuccess(); // closed, but the store misses it
+  store.inner = memoryStateStore(); // it comes back empty (a restarted Redis)
+  store.failing = false;
+  await clock.advance(100); // a seeds it with "closed"
+  await clock.advance(100); // b, whose version is the same, sees other content and follows
+  assert.equal(a.state, "closed");
+  assert.equal(b.state, "closed");
+  await Promise.all([a.fleet.close(), b.fleet.close()]);
+});
