@@ -1,5 +1,5 @@
 // A child process of the fleet process tests: one instance calling a
-// dependency that fails, through a breaker that shares its circuit through
+// dependency that answers its first `healthyCalls` calls, then fails, through a breaker that shares its circuit through
 // a KV file or Redis ("kv" / "redis"), or through a breaker of its own
 // ("none"). Prints "ready", reads the start time (clock ms) from stdin,
 // calls until start + runMs, then prints one JSON line { id, sent, openedAt }.
@@ -15,6 +15,7 @@ interface Args {
   callEveryMs: number;
   syncIntervalMs: number;
   size: number;
+  healthyCalls: number;
 }
 
 const args: Args = JSON.parse(Deno.args[0]);
@@ -39,7 +40,8 @@ const breaker = new CircuitBreaker({
     }
   },
 });
-let sent = 0;
+let calls = 0;
+let sent = 0; // calls sent to the dependency once it was failing
 console.log("ready");
 const line = await new Response(Deno.stdin.readable).text();
 const startAt = Number(line.trim());
@@ -47,6 +49,7 @@ await systemClock.sleep(Math.max(0, startAt - systemClock.now()));
 const end = startAt + args.runMs;
 for (let next = startAt; systemClock.now() < end; next += args.callEveryMs) {
   await breaker.execute(() => {
+    if (++calls <= args.healthyCalls) return "ok";
     sent++;
     throw new Error("dependency down");
   }).catch(() => {});
