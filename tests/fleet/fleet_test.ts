@@ -347,3 +347,32 @@ Deno.test("a store that comes back empty is seeded with the latest local state, 
   assert.equal(b.state, "closed");
   await Promise.all([a.fleet.close(), b.fleet.close()]);
 });
+
+Deno.test("policy: the probe lease lasts the policy's deadline; policy.fleet syncs and closes every part", async () => {
+  const clock = new VirtualClock();
+  const store = memoryStateStore();
+  const make = (id: string) =>
+    policy("pay", {
+      clock,
+      telemetry: false,
+      deadlineMs: 500,
+      retry: { maxAttempts: 1 },
+      circuit: { kind: "consecutive", threshold: 1, breakMs: 10_000 },
+      fleet: { store, syncIntervalMs: 100, instanceId: id },
+    });
+  const [a, b] = [make("a"), make("b")];
+  await assert.rejects(a.execute(fail), /gave up after 1 attempt/);
+  await b.fleet.sync();
+  assert.equal(b.circuit?.state, "open");
+  await clock.advance(10_000);
+  assert.equal(a.circuit?.allowCall(), false); // asks for a lease
+  await clock.advance(100); // a's lease was claimed at 10,000 ms
+  assert.equal(a.circuit?.allowCall(), true); // a holds the probe... and never settles it
+  assert.equal(b.circuit?.allowCall(), false);
+  await clock.advance(300);
+  assert.equal(b.circuit?.allowCall(), false, "the lease (500 ms, the deadline) still holds");
+  await clock.advance(200);
+  assert.equal(b.circuit?.allowCall(), true, "b probes once a's lease expired");
+  await Promise.all([a.fleet.close(), b.fleet.close()]);
+  assert.equal(clock.pending, 0);
+});
