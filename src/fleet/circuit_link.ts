@@ -10,8 +10,9 @@
  *   store's `watch`);
  * - claims half-open probe leases in the background: an open circuit whose
  *   break has elapsed asks for a lease; until one is held its calls are
- *   rejected with `retryAfterMs` = `syncIntervalMs` (while the store fails,
- *   it probes on its own, as a local breaker);
+ *   rejected with `retryAfterMs` = `syncIntervalMs` (once the store has
+ *   failed for longer than a lease, it probes on its own, as a local
+ *   breaker);
  * - wraps the detector so it decides on fleet counts ({@link FleetDetector}).
  *
  * @module
@@ -144,8 +145,11 @@ class FleetCircuit implements CircuitFleet {
   }
 
   claim(): number {
-    // Without a store, decide locally: probe as a breaker of one would.
-    if (!this.handle.healthy) return this.#settings.halfOpenMaxCalls;
+    // A store failing for longer than a lease: no lease can still be held, probe locally.
+    const member = this.handle;
+    if (member.failingFor(member.clock.now()) >= this.#leaseMs) {
+      return this.#settings.halfOpenMaxCalls;
+    }
     const leased = this.#leased;
     if (leased > 0) {
       this.#leased = 0;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { systemClock } from "../core/clock.ts";
 import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
 import type {
   FleetCircuitRecord,
@@ -47,12 +48,14 @@ const LOCKED_ATTEMPTS = 20;
 /** Attempts at a compare-and-set that lost to a concurrent writer of another key part. */
 const CAS_ATTEMPTS = 10;
 
+/** Runs `op`, again after 1, 2, 3, ... ms while it fails with "database is locked". */
 async function unlocked<T>(op: () => Promise<T>): Promise<T> {
   for (let i = 1;; i++) {
     try {
       return await op();
     } catch (error) {
       if (i >= LOCKED_ATTEMPTS || !/database is locked/i.test(String(error))) throw error;
+      await systemClock.sleep(i);
     }
   }
 }

@@ -40,8 +40,8 @@ export interface MemberSettings {
 export class FleetMember implements FleetHandle {
   /** Sum of the live peers' counts (this instance left out) of the current {@link version}. */
   readonly peers: number[];
-  /** False while the store fails (from a failed operation to the next good sync). */
-  healthy = true;
+  /** Clock time of the first store failure since the last good sync; NaN while the store answers. */
+  #failingSince = NaN;
   /** The circuit version counts are taken and summed under (0 for budgets). */
   version = 0;
   /** Called by `close()` before it waits for the writes under way (a circuit's last write). */
@@ -97,6 +97,12 @@ export class FleetMember implements FleetHandle {
     });
   }
 
+  /** How long the store has been failing at `now` (0 while it answers). */
+  failingFor(now: number): number {
+    const since = this.#failingSince;
+    return since === since ? now - since : 0;
+  }
+
   /** Keeps `write` until it settles, so that `close()` waits for it. */
   track(write: Promise<void>): void {
     this.#writes.add(write);
@@ -132,7 +138,7 @@ export class FleetMember implements FleetHandle {
 
   /** Reports a store failure and drops the peers' counts (decide on local state). */
   failed(operation: FleetSyncFailedEvent["operation"], error: unknown): void {
-    this.healthy = false;
+    if (this.#failingSince !== this.#failingSince) this.#failingSince = this.clock.now();
     this.peers.fill(0);
     const events = this.#settings.events;
     if (!events.active) return;
@@ -156,7 +162,7 @@ export class FleetMember implements FleetHandle {
       return;
     }
     if (this.#closed) return;
-    this.healthy = true;
+    this.#failingSince = NaN;
     if (this.onView !== undefined) await this.onView(view);
     this.#sum(view, this.clock.now());
   }

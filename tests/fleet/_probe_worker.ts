@@ -18,6 +18,7 @@ const breaker = new CircuitBreaker({
   halfOpenMaxCalls: 1,
   fleet: { store, syncIntervalMs: 50, instanceId: id, leaseMs },
   onEvent: (e) => {
+    if (e.type === "fleet_sync_failed") console.log(`failed ${id} ${e.operation} ${e.error}`);
     if (e.type !== "circuit_transition") return;
     console.log(`state ${id} ${e.from}->${e.to} ${e.reason}`);
     if (e.to === "open") opened = true;

@@ -292,7 +292,7 @@ Deno.test("bad fleet options name the field", () => {
   );
 });
 
-Deno.test("an open circuit whose store is down probes on its own once its break has elapsed", async () => {
+Deno.test("an open circuit whose store has failed for a lease probes on its own", async () => {
   const clock = new VirtualClock();
   const store = faultyStore();
   const breaker = new CircuitBreaker({
@@ -301,12 +301,14 @@ Deno.test("an open circuit whose store is down probes on its own once its break 
     threshold: 1,
     breakMs: 1_000,
     clock,
-    fleet: { store, syncIntervalMs: 100 },
+    fleet: { store, syncIntervalMs: 100, leaseMs: 2_000 },
   });
   store.failing = true;
   breaker.recordFailure();
-  await clock.advance(1_000);
-  assert.equal(breaker.allowCall(), true, "a local probe: no lease needed while the store is down");
+  await clock.advance(1_000); // the break has elapsed; the store has failed for 1,000 ms
+  assert.equal(breaker.allowCall(), false, "a lease may still be held: wait for it");
+  await clock.advance(1_000); // failing for a lease (2,000 ms)
+  assert.equal(breaker.allowCall(), true, "a local probe: no lease can be held any more");
   breaker.recordSuccess();
   assert.equal(breaker.state, "closed");
   store.failing = false;
@@ -336,8 +338,8 @@ Deno.test("a store that comes back empty is seeded with the latest local state, 
   await clock.advance(100);
   assert.equal(b.state, "open");
   store.failing = true;
-  await clock.advance(1_000);
-  assert.equal(a.allowCall(), true); // the store is down: a probes on its own
+  await clock.advance(1_100);
+  assert.equal(a.allowCall(), true); // the store has failed for a lease: a probes on its own
   a.recordSuccess(); // closed, but the store misses it
   store.inner = memoryStateStore(); // it comes back empty (a restarted Redis)
   store.failing = false;
