@@ -175,18 +175,19 @@ export class Policy {
     this.name = name;
     const clock = options.clock;
     const fleet = policyFleet(options);
-    const owned = {
-      name,
-      ...(clock === undefined ? {} : { clock }),
-      ...(fleet === undefined ? {} : { fleet }),
-    } as { name: string; clock?: Clock };
+    const local = { name, ...(clock === undefined ? {} : { clock }) } as {
+      name: string;
+      clock?: Clock;
+    };
+    // The parts that can share state also get the fleet option (the bulkhead cannot).
+    const owned = fleet === undefined ? local : { ...local, fleet };
     // The breaker also draws from the policy's random source (a jittered breakMs).
     const circuit = part("circuit", options.circuit, CircuitBreaker, {
       ...owned,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     const failureBudget = part("failureBudget", options.failureBudget, FailureBudget, owned);
-    const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, owned);
+    const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, local);
     let retryOptions: RetryOptions | undefined = options.retry;
     let retryBudget: RetryBudget | undefined;
     if (options.retry !== undefined) {

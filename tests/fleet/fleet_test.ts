@@ -358,6 +358,7 @@ Deno.test("policy: the probe lease lasts the policy's deadline; policy.fleet syn
       clock,
       telemetry: false,
       deadlineMs: 500,
+      bulkhead: { maxConcurrent: 10 }, // a part that is not shared takes no fleet option
       retry: { maxAttempts: 1 },
       circuit: { kind: "consecutive", threshold: 1, breakMs: 10_000 },
       fleet: { store, syncIntervalMs: 100, instanceId: id },
