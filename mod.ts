@@ -178,6 +178,7 @@ export type {
   FailureBudgetEvent,
   FallbackEvent,
   FaultInjectedEvent,
+  FleetSyncFailedEvent,
   GiveUpEvent,
   HedgeEvent,
   PermanentFailEvent,

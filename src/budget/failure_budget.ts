@@ -20,6 +20,8 @@ import {
   rangeError,
   typeError,
 } from "../core/validate.ts";
+import { type BudgetFleet, budgetFleet } from "../fleet/budget_link.ts";
+import type { FleetHandle, FleetOptions } from "../fleet/options.ts";
 
 /** What a policy does while its failure budget is breached. */
 export type FailureBudgetAction = "observe" | "reject";
@@ -62,6 +64,8 @@ export interface FailureBudgetOptions {
   onEvent?: EventListener;
   /** Where the time comes from. Default {@link systemClock}. */
   clock?: Clock;
+  /** Decides on the samples of every budget of this name on `fleet.store` (docs/fleet.md). */
+  fleet?: FleetOptions;
 }
 
 const KEYS: readonly string[] = [
@@ -74,6 +78,7 @@ const KEYS: readonly string[] = [
   "action",
   "onEvent",
   "clock",
+  "fleet",
 ];
 
 const ACTIONS: readonly string[] = ["observe", "reject"];
@@ -138,6 +143,8 @@ export class FailureBudget {
   readonly action: FailureBudgetAction;
   readonly #onBreach?: (info: FailureBudgetBreach) => void;
   readonly #clock: Clock;
+  /** `[samples, failures]` of the other instances in a fleet (zeros without one). */
+  readonly #fleet: BudgetFleet;
 
   /** Creates a budget. Throws a `TypeError` or `RangeError` on invalid options. */
   constructor(options: FailureBudgetOptions) {
@@ -159,6 +166,20 @@ export class FailureBudget {
     this.events = new EventSink();
     if (options.onEvent !== undefined) this.events.add(functionValue("onEvent", options.onEvent));
     this.#window = new RollingWindow({ windowMs, buckets, counters: 2, clock: this.#clock });
+    const window = this.#window;
+    this.#fleet = budgetFleet(options.fleet, "failure_budget", {
+      name: this.name,
+      clock: this.#clock,
+      events: this.events,
+    }, (now) => [
+      window.sum(SAMPLES, now),
+      window.sum(FAILURES, now),
+    ]);
+  }
+
+  /** The fleet handle (`sync()`, `close()`) of a budget with a `fleet` option; does nothing otherwise. */
+  get fleet(): FleetHandle {
+    return this.#fleet.handle;
   }
 
   /**
@@ -175,15 +196,16 @@ export class FailureBudget {
     this.#evaluate(now);
   }
 
-  /** Failure rate over the window, 0..1; 0 when the window is empty. */
+  /** Failure rate over the window, 0..1; 0 when the window is empty. In a fleet, the fleet's. */
   failureRate(): number {
-    const samples = this.#window.sum(SAMPLES);
-    return samples === 0 ? 0 : this.#window.sum(FAILURES) / samples;
+    const peers = this.#fleet.peers;
+    const samples = this.#window.sum(SAMPLES) + peers[SAMPLES];
+    return samples === 0 ? 0 : (this.#window.sum(FAILURES) + peers[FAILURES]) / samples;
   }
 
-  /** Samples (calls recorded) in the window. */
+  /** Samples (calls recorded) in the window. In a fleet, the fleet's. */
   samples(): number {
-    return this.#window.sum(SAMPLES);
+    return this.#window.sum(SAMPLES) + this.#fleet.peers[SAMPLES];
   }
 
   /**
@@ -196,8 +218,9 @@ export class FailureBudget {
   }
 
   #evaluate(now: number = this.#clock.now()): boolean {
-    const samples = this.#window.sum(SAMPLES, now);
-    const rate = samples === 0 ? 0 : this.#window.sum(FAILURES, now) / samples;
+    const peers = this.#fleet.peers;
+    const samples = this.#window.sum(SAMPLES, now) + peers[SAMPLES];
+    const rate = samples === 0 ? 0 : (this.#window.sum(FAILURES, now) + peers[FAILURES]) / samples;
     const breached = samples >= this.#minSamples && rate > this.threshold;
     if (breached === this.#breached) return breached;
     // Flip first, so a listener or onBreach that reads isBreached() sees the

@@ -15,6 +15,8 @@ import {
   numberAtLeast,
   objectValue,
 } from "../core/validate.ts";
+import { type BudgetFleet, budgetFleet } from "../fleet/budget_link.ts";
+import type { FleetHandle, FleetOptions } from "../fleet/options.ts";
 
 /** Options of {@link RetryBudget}. */
 export interface RetryBudgetOptions {
@@ -39,6 +41,12 @@ export interface RetryBudgetOptions {
   name?: string;
   /** Receives a `retry_budget_exhausted` event each time a retry is refused. */
   onEvent?: EventListener;
+  /**
+   * Shares the budget with every retry budget of this name on `fleet.store`:
+   * the ratio applies to the fleet's requests and `minPerSecond` is granted
+   * once per fleet (docs/fleet.md).
+   */
+  fleet?: FleetOptions;
 }
 
 /** A snapshot of a {@link RetryBudget}'s window. */
@@ -61,6 +69,7 @@ const KEYS: readonly string[] = [
   "clock",
   "name",
   "onEvent",
+  "fleet",
 ];
 
 const REQUESTS = 0;
@@ -135,6 +144,8 @@ export class RetryBudget {
   readonly #reserve: number;
   readonly #window: RollingWindow;
   readonly #clock: Clock;
+  /** `[requests, retries]` of the other instances in a fleet (zeros without one). */
+  readonly #fleet: BudgetFleet;
 
   /** Creates a budget. Throws a `TypeError` or `RangeError` on invalid options. */
   constructor(options: RetryBudgetOptions) {
@@ -150,7 +161,21 @@ export class RetryBudget {
     if (options.onEvent !== undefined) this.events.add(options.onEvent);
     this.#clock = clock;
     this.#reserve = (this.minPerSecond * this.windowMs) / 1000;
-    this.#window = new RollingWindow({ windowMs: this.windowMs, buckets, counters: 2, clock });
+    const window = new RollingWindow({ windowMs: this.windowMs, buckets, counters: 2, clock });
+    this.#window = window;
+    this.#fleet = budgetFleet(options.fleet, "retry_budget", {
+      name: this.name,
+      clock,
+      events: this.events,
+    }, (now) => [
+      window.sum(REQUESTS, now),
+      window.sum(RETRIES, now),
+    ]);
+  }
+
+  /** The fleet handle (`sync()`, `close()`) of a budget with a `fleet` option; does nothing otherwise. */
+  get fleet(): FleetHandle {
+    return this.#fleet.handle;
   }
 
   /** Counts one request: call it once per logical call, for its first attempt only. */
@@ -164,8 +189,9 @@ export class RetryBudget {
    */
   tryRetry(): boolean {
     const now = this.#clock.now();
-    const requests = this.#window.sum(REQUESTS, now);
-    const retries = this.#window.sum(RETRIES, now);
+    const peers = this.#fleet.peers;
+    const requests = this.#window.sum(REQUESTS, now) + peers[REQUESTS];
+    const retries = this.#window.sum(RETRIES, now) + peers[RETRIES];
     if (retries + 1 > this.ratio * requests + this.#reserve + EPSILON) {
       if (this.events.active) {
         this.events.emit({
@@ -182,10 +208,11 @@ export class RetryBudget {
     return true;
   }
 
-  /** The counts in the window now, and what they allow. */
+  /** The counts in the window now (in a fleet, the fleet's), and what they allow. */
   stats(): RetryBudgetStats {
-    const requests = this.#window.sum(REQUESTS);
-    const retries = this.#window.sum(RETRIES);
+    const peers = this.#fleet.peers;
+    const requests = this.#window.sum(REQUESTS) + peers[REQUESTS];
+    const retries = this.#window.sum(RETRIES) + peers[RETRIES];
     const allowance = this.ratio * requests + this.#reserve;
     const available = Math.max(0, Math.floor(allowance - retries + EPSILON));
     return { requests, retries, allowance, available };

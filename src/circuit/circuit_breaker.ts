@@ -12,12 +12,10 @@ import type { CircuitState, EventSink } from "../core/events.ts";
 import { createDetector } from "./detector.ts";
 import type { FailureDetector } from "./failure_detector.ts";
 import {
-  BREAK_FALLBACK,
   type BreakSettings,
   type CircuitBreakerOptions,
   circuitOptions,
-  fallbackBreak,
-  nextBreak,
+  openingBreak,
   openRemaining,
 } from "./options.ts";
 import {
@@ -32,8 +30,11 @@ import {
   type CircuitBreakerSnapshot,
   type CircuitBreakerStats,
   readSnapshot,
+  restoredRun,
   withRates,
 } from "./snapshot.ts";
+import { type CircuitFleet, circuitFleet } from "../fleet/circuit_link.ts";
+import type { FleetHandle } from "../fleet/options.ts";
 
 export type { CircuitBreakerOptions, CircuitCommonOptions } from "./options.ts";
 export type { BreakerCallContext, CircuitExecuteOptions } from "./execute.ts";
@@ -81,8 +82,7 @@ const ISOLATED = 3;
  * counted in `stats()`); in `open` and `isolated` outcomes are only
  * counted. The detector is cleared on every transition.
  *
- * Reading the clock: `allowCall()` and `recordSuccess()` in the closed state
- * read it only for the `time` detector.
+ * In the closed state only the `time` detector makes calls read the clock.
  *
  * @example Trip, reject, probe, recover, isolate
  * ```ts
@@ -129,8 +129,10 @@ export class CircuitBreaker {
   readonly #clock: Clock;
   /** `breakMs` (fixed or a strategy) and the random source a strategy gets. */
   readonly #breaks: BreakSettings;
-  readonly #halfOpenMaxCalls: number;
   readonly #slowCallRatio: number;
+  readonly #fleet: CircuitFleet;
+  /** Probe slots of this half-open: `halfOpenMaxCalls`, or in a fleet the leases claimed (0: reject). */
+  #slots = 1;
 
   #openedAt = 0;
   /** Break of the current opening; NaN before the first. */
@@ -156,12 +158,12 @@ export class CircuitBreaker {
     const o = circuitOptions(options);
     this.name = o.name;
     this.#breaks = o;
-    this.#halfOpenMaxCalls = o.halfOpenMaxCalls;
     this.#slowCallMs = o.slowCallMs;
     this.#slowCallRatio = o.slowCallRatio;
     this.#clock = o.clock;
     this.events = o.events;
-    this.#detector = createDetector(options, options.slowCallRatio);
+    this.#fleet = circuitFleet(options.fleet, o, (...s) => this.#adopt(...s));
+    this.#detector = this.#fleet.detector(createDetector(options, options.slowCallRatio));
     this.#needsTime = this.#detector.needsTime;
     if (options.initialState !== undefined) this.#restore(options.initialState);
   }
@@ -169,6 +171,11 @@ export class CircuitBreaker {
   /** The current state. An elapsed `open` circuit reads `"open"` until the next `allowCall()`. */
   get state(): CircuitState {
     return STATES[this.#state];
+  }
+
+  /** The fleet handle (`sync()`, `close()`) of a breaker with a `fleet` option; does nothing otherwise. */
+  get fleet(): FleetHandle {
+    return this.#fleet.handle;
   }
 
   /** `slowCallMs`, or `undefined` when slow-call detection is off (callers need not time calls). */
@@ -190,7 +197,7 @@ export class CircuitBreaker {
       case OPEN: // (never more than breakMs, even on a clock that stepped back)
         return openRemaining(this.#openedAt, this.#breakMs, this.#clock.now());
       case HALF_OPEN:
-        return this.#probes + this.#probeSuccesses < this.#halfOpenMaxCalls ? 0 : this.#breakMs;
+        return this.#probes + this.#probeSuccesses < this.#slots ? 0 : this.#breakMs;
       default:
         return Infinity;
     }
@@ -207,7 +214,7 @@ export class CircuitBreaker {
     const state = this.#state;
     if (state === CLOSED) return true;
     if (state === HALF_OPEN) {
-      if (this.#probes + this.#probeSuccesses < this.#halfOpenMaxCalls) {
+      if (this.#probes + this.#probeSuccesses < this.#slots) {
         this.#probes++;
         return true;
       }
@@ -217,6 +224,9 @@ export class CircuitBreaker {
       const now = this.#clock.now();
       if (now < this.#openedAt) this.#openedAt = now; // a clock stepped back: restart the break
       if (now - this.#openedAt >= this.#breakMs) {
+        const slots = this.#fleet.claim();
+        if (slots === 0) return this.#reject(this.#fleet.waitMs, now);
+        this.#slots = slots;
         this.#enter(HALF_OPEN, "break_elapsed", now); // admits this call as the first probe
         return true;
       }
@@ -243,9 +253,9 @@ export class CircuitBreaker {
     } else if (state === HALF_OPEN && this.#probes > 0) {
       this.#probes--;
       this.#probeSuccesses++;
-      if (slow && ++this.#slowProbes / this.#halfOpenMaxCalls >= this.#slowCallRatio) {
+      if (slow && ++this.#slowProbes / this.#slots >= this.#slowCallRatio) {
         this.#open("slow_call_threshold");
-      } else if (this.#probeSuccesses >= this.#halfOpenMaxCalls) {
+      } else if (this.#probeSuccesses >= this.#slots) {
         this.#enter(CLOSED, "probe_success", undefined);
       }
     }
@@ -381,17 +391,11 @@ export class CircuitBreaker {
   /** Opens the circuit (from closed or half-open) with the next break. */
   #open(reason: string): void {
     const now = this.#clock.now();
-    const attempt = this.#opens + 1;
-    let breakMs = nextBreak(this.#breaks, attempt, this.#breakMs, now);
-    if (breakMs !== breakMs) {
-      // The strategy threw or returned no valid break: open anyway.
-      breakMs = fallbackBreak(attempt, this.#breakMs);
-      reason += BREAK_FALLBACK;
-    }
-    this.#opens = attempt;
+    // A strategy that threw or returned no valid break opens with the fallback break.
+    const [breakMs, suffix] = openingBreak(this.#breaks, ++this.#opens, this.#breakMs, now);
     this.#breakMs = breakMs;
     this.#openedAt = now;
-    this.#enter(OPEN, reason, now);
+    this.#enter(OPEN, reason + suffix, now);
   }
 
   /** Moves to `to`, clearing per-state bookkeeping, then emits the transition. */
@@ -408,6 +412,7 @@ export class CircuitBreaker {
     this.#slowProbes = 0;
     if (to === CLOSED) this.#opens = 0;
     this.#detector.reset();
+    this.#fleet.moved(STATES[to], this.#openedAt, this.#breakMs, this.#opens);
     if (this.events.active) {
       this.events.emit({
         type: "circuit_transition",
@@ -421,28 +426,24 @@ export class CircuitBreaker {
   }
 
   #restore(initial: CircuitBreakerSnapshot): void {
-    const path = "initialState";
-    const saved = readSnapshot(initial, path);
-    if (saved.opens > 0) {
-      // An opening "in the future" (a clock that differs from the one that
-      // saved it) counts from now, so the break is never longer than breakMs.
-      this.#openedAt = Math.min(saved.openedAt, this.#clock.now());
-      this.#breakMs = saved.breakMs;
+    const saved = readSnapshot(initial, "initialState");
+    const run = restoredRun(saved, this.#breaks, this.#clock.now());
+    if (saved.detector !== undefined) {
+      this.#detector.restore(saved.detector, "initialState.detector");
     }
-    if (saved.detector !== undefined) this.#detector.restore(saved.detector, `${path}.detector`);
+    this.#openedAt = run.openedAt;
+    this.#breakMs = run.breakMs;
+    this.#opens = run.opens;
     if (saved.state === CLOSED) return;
     this.#detector.reset();
-    this.#opens = saved.opens;
-    if (saved.state === ISOLATED) {
-      // Holds do not survive a restart: treat it as an opening right now.
-      const now = this.#clock.now();
-      const attempt = saved.opens + 1;
-      const breakMs = nextBreak(this.#breaks, attempt, this.#breakMs, now);
-      this.#breakMs = breakMs === breakMs ? breakMs : fallbackBreak(attempt, this.#breakMs);
-      this.#opens = attempt;
-      this.#openedAt = now;
-    }
-    // A saved half-open circuit comes back open, its break already elapsed.
-    this.#state = OPEN;
+    this.#state = OPEN; // a saved half-open circuit comes back open, its break already elapsed
+  }
+
+  /** Takes the fleet's state (see `fleet/circuit_link.ts`); a `"fleet"` transition if it differs. */
+  #adopt(state: number, openedAt: number, breakMs: number, opens: number): void {
+    this.#openedAt = openedAt;
+    this.#breakMs = breakMs;
+    this.#opens = opens;
+    if (state !== this.#state) this.#enter(state, "fleet", undefined);
   }
 }

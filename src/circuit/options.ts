@@ -24,6 +24,7 @@ import {
 } from "../core/validate.ts";
 import { detectorKeys, type DetectorOptions } from "./detector.ts";
 import type { CircuitBreakerSnapshot } from "./snapshot.ts";
+import type { FleetOptions } from "../fleet/options.ts";
 import { ratioOption } from "./_detector_shared.ts";
 
 /** Options every circuit breaker takes, whatever its detector. */
@@ -98,6 +99,8 @@ export interface CircuitCommonOptions {
   random?: RandomSource;
   /** A {@link CircuitBreaker.toJSON} snapshot to start from. */
   initialState?: CircuitBreakerSnapshot;
+  /** Shares this circuit with every breaker of the same name on `fleet.store` (docs/fleet.md). */
+  fleet?: FleetOptions;
 }
 
 /**
@@ -119,6 +122,7 @@ export const COMMON_KEYS: readonly string[] = [
   "clock",
   "random",
   "initialState",
+  "fleet",
 ];
 
 /**
@@ -230,6 +234,23 @@ export function fallbackBreak(attempt: number, previousBreakMs: number): number 
   return attempt > 1 && previousBreakMs >= 0 && previousBreakMs < Infinity
     ? previousBreakMs
     : DEFAULT_BREAK_MS;
+}
+
+/**
+ * The break of a run's `attempt`-th opening and the suffix for its
+ * transition's reason: `""`, or {@link BREAK_FALLBACK} when the strategy
+ * failed and the {@link fallbackBreak} is used instead.
+ */
+export function openingBreak(
+  settings: BreakSettings,
+  attempt: number,
+  previousBreakMs: number,
+  now: number,
+): [breakMs: number, reasonSuffix: string] {
+  const breakMs = nextBreak(settings, attempt, previousBreakMs, now);
+  return breakMs === breakMs
+    ? [breakMs, ""]
+    : [fallbackBreak(attempt, previousBreakMs), BREAK_FALLBACK];
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   typeError,
 } from "../core/validate.ts";
 import type { DetectorSnapshot, FailureDetector } from "./failure_detector.ts";
+import { type BreakSettings, openingBreak } from "./options.ts";
 
 /** A plain-JSON snapshot of a breaker, from {@link CircuitBreaker.toJSON}. */
 export interface CircuitBreakerSnapshot {
@@ -99,6 +100,27 @@ export function readSnapshot(initial: unknown, path: string): SavedCircuit {
   }
   const detector = saved.detector === null ? undefined : saved.detector;
   return { state, opens, openedAt, breakMs, detector };
+}
+
+/**
+ * The run a breaker restored from `saved` starts with: an opening "in the
+ * future" (a clock that differs from the one that saved it) counts from
+ * `now`, so the break is never longer than `breakMs`; a closed circuit keeps
+ * no openings; an isolated one comes back as a new opening now (holds do not
+ * survive a restart). `openedAt` 0 and `breakMs` NaN when there was no run.
+ */
+export function restoredRun(
+  saved: SavedCircuit,
+  breaks: BreakSettings,
+  now: number,
+): { openedAt: number; breakMs: number; opens: number } {
+  const inRun = saved.opens > 0;
+  const openedAt = inRun ? Math.min(saved.openedAt, now) : 0;
+  const breakMs = inRun ? saved.breakMs : NaN;
+  if (saved.state === 0) return { openedAt, breakMs, opens: 0 };
+  if (saved.state !== 3) return { openedAt, breakMs, opens: saved.opens };
+  const attempt = saved.opens + 1;
+  return { openedAt: now, breakMs: openingBreak(breaks, attempt, breakMs, now)[0], opens: attempt };
 }
 
 /** Adds the detector's rates at `now` to `stats`, where the detector has them; returns `stats`. */

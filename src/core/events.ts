@@ -201,6 +201,19 @@ export interface CoalescedEvent extends EventBase {
 }
 
 /**
+ * A fleet-synced part could not reach its state store (`@bulwark/bulwark/fleet`);
+ * it keeps deciding on local state.
+ */
+export interface FleetSyncFailedEvent extends EventBase {
+  /** Discriminant. */
+  type: "fleet_sync_failed";
+  /** What failed: the periodic sync, a transition's compare-and-set, or a probe-lease claim. */
+  operation: "sync" | "transition" | "lease";
+  /** The store's error. */
+  error: unknown;
+}
+
+/**
  * Every event a policy or part reports, discriminated on `type`.
  *
  * @example Counting retries by class
@@ -235,7 +248,8 @@ export type ResilienceEvent =
   | HedgeEvent
   | RateLimitedEvent
   | FallbackEvent
-  | CoalescedEvent;
+  | CoalescedEvent
+  | FleetSyncFailedEvent;
 
 /** The `type` of every {@link ResilienceEvent}. */
 export type ResilienceEventType = ResilienceEvent["type"];

@@ -176,7 +176,11 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   if (options.policy !== undefined && ownsPolicy) objectValue("policy", options.policy);
   const policy = options.policy instanceof Policy
     ? options.policy
-    : under("policy", () => new Policy(name, { clock, ...withRetryAfterCap(options.policy) }));
+    : under("policy", () =>
+      new Policy(name, {
+        clock,
+        ...withRetryAfterCap(options.policy as Exclude<typeof options.policy, Policy>),
+      }));
   const gate = new Bulkhead({
     name: `${name} pool`,
     maxConcurrent: maxConnections,

@@ -34,6 +34,7 @@ import { RateLimiter, type RateLimiterOptions } from "../ratelimit/rate_limiter.
 import { HedgeDelay, type HedgeOptions } from "../engine/hedge_delay.ts";
 import type { Clock } from "../core/clock.ts";
 import type { EventSink } from "../core/events.ts";
+import { type FleetHandle, fleetOption, type FleetOptions, NO_FLEET } from "../fleet/options.ts";
 
 /** The `retry` block of {@link PolicyOptions}: retry options plus a retry budget. */
 export interface PolicyRetryOptions extends RetryOptions {
@@ -77,6 +78,13 @@ export interface PolicyOptions extends EngineOptions {
   hedge?: HedgeOptions;
   /** OpenTelemetry settings; `false` turns telemetry off. Default on. */
   telemetry?: TelemetryOptions | false;
+  /**
+   * Shares the circuit, failure budget and retry budget this policy builds
+   * with every policy of the same name on `fleet.store` (docs/fleet.md).
+   * Probe leases last `deadlineMs` (else `attemptTimeoutMs`) unless
+   * `fleet.leaseMs` says otherwise.
+   */
+  fleet?: FleetOptions;
 }
 
 /** The keys of {@link PolicyOptions}. */
@@ -94,6 +102,7 @@ export const POLICY_OPTION_KEYS: readonly string[] = [
   "telemetry",
   "clock",
   "random",
+  "fleet",
 ];
 
 /** Uses a shared part as is, or builds one owned by the policy from options. */
@@ -127,6 +136,15 @@ function validateTelemetry(telemetry: TelemetryOptions): void {
   }
 }
 
+/** The policy's `fleet` option, validated, with one `instanceId` and the lease from the deadline. */
+function policyFleet(options: PolicyOptions): FleetOptions | undefined {
+  const fleet = fleetOption(options.fleet);
+  if (fleet === undefined) return undefined;
+  const leaseMs = [fleet.leaseMs, options.deadlineMs, options.attemptTimeoutMs]
+    .find((ms) => typeof ms === "number" && ms > 0 && ms < Infinity);
+  return { ...fleet, leaseMs };
+}
+
 /**
  * A named, reusable resilience policy. Create one per downstream dependency
  * and share it across calls; it holds no per-call state. Build it with
@@ -157,6 +175,7 @@ export class Policy {
   readonly #bulkhead: Bulkhead | undefined;
   readonly #retryBudget: RetryBudget | undefined;
   readonly #rateLimiter: RateLimiter | undefined;
+  readonly #fleet: FleetHandle;
   /** Removes this policy's listeners from shared parts. */
   readonly #detach: Array<() => void> = [];
 
@@ -173,18 +192,21 @@ export class Policy {
     }
     this.name = name;
     const clock = options.clock;
-    const owned = { name, ...(clock === undefined ? {} : { clock }) } as {
+    const fleet = policyFleet(options);
+    const local = { name, ...(clock === undefined ? {} : { clock }) } as {
       name: string;
       clock?: Clock;
     };
+    // The parts that can share state also get the fleet option (the bulkhead cannot).
+    const owned = fleet === undefined ? local : { ...local, fleet };
     // The breaker also draws from the policy's random source (a jittered breakMs).
     const circuit = part("circuit", options.circuit, CircuitBreaker, {
       ...owned,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     const failureBudget = part("failureBudget", options.failureBudget, FailureBudget, owned);
-    const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, owned);
-    const rateLimit = part("rateLimit", options.rateLimit, RateLimiter, owned);
+    const bulkhead = part("bulkhead", options.bulkhead, Bulkhead, local);
+    const rateLimit = part("rateLimit", options.rateLimit, RateLimiter, local);
     if (options.hedge === null) nullOption("hedge");
     const hedge = options.hedge === undefined ? undefined : new HedgeDelay(options.hedge);
     let retryOptions: RetryOptions | undefined = options.retry;
@@ -202,7 +224,7 @@ export class Policy {
         }
         retryBudget = budget instanceof RetryBudget ? budget : under(
           "retry.retryBudget",
-          () => new RetryBudget({ name, ...(clock === undefined ? {} : { clock }), ...budget }),
+          () => new RetryBudget({ ...owned, ...budget }),
         );
       }
     }
@@ -221,12 +243,35 @@ export class Policy {
       const remove = p.part.events.add((event) => engine.forwardPartEvent(event, p.owned));
       if (!p.owned) this.#detach.push(remove);
     }
+    const ownsRetryBudget = retryBudget !== undefined &&
+      !(options.retry?.retryBudget instanceof RetryBudget);
+    if (ownsRetryBudget && fleet !== undefined) {
+      // The retry budget's own events are the engine's to report, but not its store failures.
+      retryBudget!.events.add((e) => {
+        if (e.type === "fleet_sync_failed") engine.forwardPartEvent(e, true);
+      });
+    }
     this.#engine = engine;
     this.#circuit = circuit?.part;
     this.#failureBudget = failureBudget?.part;
     this.#bulkhead = bulkhead?.part;
     this.#retryBudget = retryBudget;
     this.#rateLimiter = rateLimit?.part;
+    const handles = [circuit, failureBudget].flatMap((p) => p?.owned ? [p.part.fleet] : []);
+    if (ownsRetryBudget) handles.push(retryBudget!.fleet);
+    this.#fleet = fleet === undefined ? NO_FLEET : {
+      sync: () => Promise.all(handles.map((h) => h.sync())).then(() => {}),
+      close: () => Promise.all(handles.map((h) => h.close())).then(() => {}),
+    };
+  }
+
+  /**
+   * The fleet handle of the parts this policy built with its `fleet` option:
+   * `sync()` syncs them all now, `close()` stops their background sync. Does
+   * nothing without `fleet`.
+   */
+  get fleet(): FleetHandle {
+    return this.#fleet;
   }
 
   /**

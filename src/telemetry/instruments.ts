@@ -19,6 +19,7 @@ export interface Instruments {
   failureBudgetRate: Gauge;
   bulkheadInFlight: UpDownCounter;
   bulkheadQueued: UpDownCounter;
+  fleetSyncFailures: Counter;
 }
 
 /** Per meter: its instruments, or null when creating them threw (a broken SDK). */
@@ -108,6 +109,10 @@ function create(meter: Meter): Instruments {
     bulkheadQueued: meter.createUpDownCounter("bulwark.bulkhead.queued", {
       unit: "{call}",
       description: "Calls waiting for a bulkhead permit.",
+    }),
+    fleetSyncFailures: meter.createCounter("bulwark.fleet.sync_failures", {
+      unit: "{failure}",
+      description: "Fleet state store operations that failed (the part decided on local state).",
     }),
   };
 }

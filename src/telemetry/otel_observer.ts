@@ -262,6 +262,15 @@ export class OtelObserver implements CallObserver {
         }
         break;
       }
+      case "fleet_sync_failed":
+        inst?.fleetSyncFailures.add(
+          1,
+          this.attrs(`fleet|${event.policy}|${event.operation}`, () => ({
+            "bulwark.policy.name": event.policy,
+            "bulwark.fleet.operation": event.operation,
+          })),
+        );
+        break;
     }
     this.countEvent(event);
   }

@@ -301,7 +301,7 @@ Deno.test("failure budget: rejects bad input with the option's name", () => {
     [
       make({ treshold: 0.1 }),
       TypeError,
-      "treshold is not a known option (expected one of: name, threshold, windowMs, minSamples, buckets, onBreach, action, onEvent, clock)",
+      "treshold is not a known option (expected one of: name, threshold, windowMs, minSamples, buckets, onBreach, action, onEvent, clock, fleet)",
     ],
     [make({ name: "" }), TypeError, 'name must be a non-empty string: received ""'],
     [make({ name: 7 }), TypeError, "name must be a non-empty string: received 7"],

@@ -249,7 +249,7 @@ Deno.test("retry budget: rejects bad input with the option's name", () => {
     [
       make({ minPerSec: 1 }),
       TypeError,
-      "minPerSec is not a known option (expected one of: ratio, minPerSecond, windowMs, buckets, clock, name, onEvent)",
+      "minPerSec is not a known option (expected one of: ratio, minPerSecond, windowMs, buckets, clock, name, onEvent, fleet)",
     ],
     [make({ ratio: undefined }), TypeError, "ratio must be a number >= 0: received undefined"],
     [make({ ratio: -0.1 }), RangeError, "ratio must be a number >= 0: received -0.1"],

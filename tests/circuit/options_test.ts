@@ -26,13 +26,13 @@ Deno.test("bad options: every option, exact messages", () => {
       { ...c, size: 3 },
       TypeError,
       "size is not a known option (expected one of: kind, name, breakMs, halfOpenMaxCalls, " +
-      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, threshold)",
+      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, fleet, threshold)",
     ],
     [
       { ...n, minCall: 3 },
       TypeError,
       "minCall is not a known option (expected one of: kind, name, breakMs, halfOpenMaxCalls, " +
-      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, size, threshold, minCalls)",
+      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, fleet, size, threshold, minCalls)",
     ],
     [{ ...c, name: "" }, TypeError, 'name must be a non-empty string: received ""'],
     [{ ...c, name: 5 }, TypeError, "name must be a non-empty string: received 5"],
@@ -194,7 +194,7 @@ Deno.test("bad options: every option, exact messages", () => {
       { ...t, minCalls: 5 },
       TypeError,
       "minCalls is not a known option (expected one of: kind, name, breakMs, halfOpenMaxCalls, " +
-      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, windowMs, buckets, " +
+      "slowCallMs, slowCallRatio, onEvent, clock, random, initialState, fleet, windowMs, buckets, " +
       "threshold, minThroughput)",
     ],
     // initialState

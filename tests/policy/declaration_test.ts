@@ -464,18 +464,20 @@ Deno.test("the shipped JSON Schema checks rateLimit and hedge with ajv", async (
 // the TypeScript options without updating it, and the assertions then demand the schema
 // follows.
 type Keys<T, Skip extends string> = Exclude<keyof T, Skip> & string;
-const POLICY_KEYS: Record<Keys<PolicyOptions, "classify" | "onEvent" | "clock" | "random">, true> =
-  {
-    deadlineMs: true,
-    attemptTimeoutMs: true,
-    retry: true,
-    circuit: true,
-    failureBudget: true,
-    bulkhead: true,
-    rateLimit: true,
-    hedge: true,
-    telemetry: true,
-  };
+const POLICY_KEYS: Record<
+  Keys<PolicyOptions, "classify" | "onEvent" | "clock" | "random" | "fleet">,
+  true
+> = {
+  deadlineMs: true,
+  attemptTimeoutMs: true,
+  retry: true,
+  circuit: true,
+  failureBudget: true,
+  bulkhead: true,
+  rateLimit: true,
+  hedge: true,
+  telemetry: true,
+};
 const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
   maxAttempts: true,
   maxUnknownAttempts: true,
@@ -487,7 +489,7 @@ const RETRY_KEYS: Record<keyof PolicyRetryOptions, true> = {
   retryBudget: true,
 };
 type CircuitVariant<K> = Extract<CircuitBreakerOptions, { kind: K }>;
-type CircuitSkip = "kind" | "onEvent" | "clock" | "random" | "initialState";
+type CircuitSkip = "kind" | "onEvent" | "clock" | "random" | "initialState" | "fleet";
 const CIRCUIT_KEYS = {
   consecutive: {
     name: true,
@@ -520,7 +522,7 @@ const CIRCUIT_KEYS = {
   } satisfies Record<Keys<CircuitVariant<"time">, CircuitSkip>, true>,
 };
 const FAILURE_BUDGET_KEYS: Record<
-  Keys<FailureBudgetOptions, "onBreach" | "onEvent" | "clock">,
+  Keys<FailureBudgetOptions, "onBreach" | "onEvent" | "clock" | "fleet">,
   true
 > = { name: true, threshold: true, windowMs: true, minSamples: true, buckets: true, action: true };
 const BULKHEAD_KEYS: Record<Keys<BulkheadOptions, "onEvent" | "clock">, true> = {
@@ -529,7 +531,7 @@ const BULKHEAD_KEYS: Record<Keys<BulkheadOptions, "onEvent" | "clock">, true> = 
   maxQueue: true,
   queueTimeoutMs: true,
 };
-const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent">, true> = {
+const RETRY_BUDGET_KEYS: Record<Keys<RetryBudgetOptions, "clock" | "onEvent" | "fleet">, true> = {
   name: true,
   ratio: true,
   minPerSecond: true,

@@ -118,7 +118,7 @@ const cases: Array<[string, unknown, string, string]> = [
     "top-level typo",
     { deadline: 100 },
     "TypeError",
-    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, circuit, failureBudget, bulkhead, rateLimit, hedge, classify, onEvent, telemetry, clock, random)",
+    "deadline is not a known option (expected one of: deadlineMs, attemptTimeoutMs, retry, circuit, failureBudget, bulkhead, rateLimit, hedge, classify, onEvent, telemetry, clock, random, fleet)",
   ],
 ];
 

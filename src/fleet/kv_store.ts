@@ -1,0 +1,178 @@
+/**
+ * A {@link FleetStateStore} on Deno KV: a local SQLite file shared by the
+ * processes of one machine, or Deno Deploy's replicated KV.
+ *
+ * Keys, under `[prefix, key]`: `"state"` (the circuit record, written with
+ * a versionstamp check), `"lease"` (probe leases of the open state, same),
+ * and `"report", instanceId` (each instance's counts, one `set` per sync,
+ * `expireIn` a few intervals; readers also ignore reports that stop
+ * changing, since `expireIn` is only a lower bound).
+ *
+ * @module
+ */
+
+import { systemClock } from "../core/clock.ts";
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
+import type {
+  FleetCircuitRecord,
+  FleetPeer,
+  FleetReport,
+  FleetStateStore,
+  FleetTransitionResult,
+  FleetView,
+} from "./store.ts";
+
+/** Options of {@link kvStateStore}: one of `path` or `kv` (neither: `Deno.openKv()`, Deploy's KV). */
+export interface KvStateStoreOptions {
+  /** A KV file path (or `":memory:"`); the store opens it and closes it in `close()`. */
+  path?: string;
+  /** An open `Deno.Kv` the store uses and does not close. */
+  kv?: Deno.Kv;
+  /** First key part of everything the store writes. Default `"bulwark"`. */
+  prefix?: string;
+}
+
+/** A fleet state store on Deno KV, with the `Deno.Kv` it uses. */
+export interface KvStateStore extends FleetStateStore {
+  /** The KV handle. */
+  readonly kv: Deno.Kv;
+}
+
+interface LeaseRecord {
+  version: number;
+  holders: Record<string, { n: number; expiresAt: number }>;
+}
+
+/** Attempts at an operation that failed with "database is locked" (two processes, one file). */
+const LOCKED_ATTEMPTS = 20;
+/** Attempts at a compare-and-set that lost to a concurrent writer of another key part. */
+const CAS_ATTEMPTS = 10;
+
+/** Runs `op`, again after 1, 2, 3, ... ms while it fails with "database is locked". */
+async function unlocked<T>(op: () => Promise<T>): Promise<T> {
+  for (let i = 1;; i++) {
+    try {
+      return await op();
+    } catch (error) {
+      if (i >= LOCKED_ATTEMPTS || !/database is locked/i.test(String(error))) throw error;
+      await systemClock.sleep(i);
+    }
+  }
+}
+
+/**
+ * Opens a fleet state store on Deno KV (needs `--unstable-kv` or
+ * `"unstable": ["kv"]`).
+ *
+ * @example Two breakers in one process sharing a circuit through a KV file
+ * ```ts
+ * import { CircuitBreaker } from "@bulwark/bulwark";
+ * import { kvStateStore } from "@bulwark/bulwark/fleet";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await kvStateStore({ path: `${dir}/state.db` });
+ * const fleet = { store, syncIntervalMs: 1_000 };
+ * const a = new CircuitBreaker({ name: "db", kind: "consecutive", threshold: 1, fleet });
+ * const b = new CircuitBreaker({ name: "db", kind: "consecutive", threshold: 1, fleet });
+ * a.recordFailure(); // opens a and writes the transition
+ * await a.fleet.sync();
+ * await b.fleet.sync(); // b reads it
+ * assert.equal(b.state, "open");
+ * await Promise.all([a.fleet.close(), b.fleet.close()]);
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<KvStateStore> {
+  objectValue("options", options);
+  knownKeys("", options, ["path", "kv", "prefix"]);
+  if (options.path !== undefined && options.kv !== undefined) {
+    typeError("kv", "left out when path is given (pass one of them)", "a Deno.Kv");
+  }
+  if (options.path !== undefined) nameOption("path", options.path);
+  if (options.kv !== undefined) objectValue("kv", options.kv);
+  const prefix = nameOption("prefix", options.prefix, "bulwark");
+  const owned = options.kv === undefined;
+  const kv = options.kv ?? await Deno.openKv(options.path);
+  const watches = new Set<ReadableStreamDefaultReader<unknown>>();
+
+  const stateKey = (key: string) => [prefix, key, "state"];
+  const leaseKey = (key: string) => [prefix, key, "lease"];
+
+  return {
+    kv,
+    async report(key, instanceId, report, ttlMs): Promise<FleetView> {
+      await unlocked(() =>
+        kv.set([prefix, key, "report", instanceId], report, { expireIn: ttlMs })
+      );
+      const state = await kv.get<FleetCircuitRecord>(stateKey(key));
+      const peers: FleetPeer[] = [];
+      for await (const entry of kv.list<FleetReport>({ prefix: [prefix, key, "report"] })) {
+        peers.push({ instanceId: String(entry.key[3]), report: entry.value });
+      }
+      return { state: state.value, peers };
+    },
+    async transition(key, expected, next): Promise<FleetTransitionResult> {
+      for (let i = 0; i < CAS_ATTEMPTS; i++) {
+        const current = await kv.get<FleetCircuitRecord>(stateKey(key));
+        if ((current.value?.version ?? 0) !== expected) {
+          return { won: false, record: current.value };
+        }
+        const result = await unlocked(() =>
+          kv.atomic().check(current).set(stateKey(key), next).commit()
+        );
+        if (result.ok) return { won: true, record: next };
+      }
+      const current = await unlocked(() => kv.get<FleetCircuitRecord>(stateKey(key)));
+      return { won: false, record: current.value };
+    },
+    async lease(key, instanceId, { version, want, max, now, ttlMs }): Promise<number> {
+      for (let i = 0; i < CAS_ATTEMPTS; i++) {
+        const [state, lease] = await unlocked(() =>
+          kv.getMany<[FleetCircuitRecord, LeaseRecord]>([stateKey(key), leaseKey(key)])
+        );
+        if ((state.value?.version ?? 0) !== version) return 0;
+        const holders = lease.value?.version === version ? { ...lease.value.holders } : {};
+        let used = 0;
+        for (const [id, held] of Object.entries(holders)) {
+          if (held.expiresAt <= now) delete holders[id];
+          else if (id === instanceId) return held.n;
+          else used += held.n;
+        }
+        const n = Math.min(want, max - used);
+        if (n <= 0) return 0;
+        holders[instanceId] = { n, expiresAt: now + ttlMs };
+        const result = await unlocked(() =>
+          kv.atomic().check(state, lease).set(leaseKey(key), { version, holders }).commit()
+        );
+        if (result.ok) return n;
+      }
+      return 0;
+    },
+    watch(key, onChange): () => void {
+      const reader = kv.watch([stateKey(key)]).getReader();
+      watches.add(reader);
+      (async () => {
+        let first = true; // the stream starts with the current value
+        try {
+          while (!(await reader.read()).done) {
+            if (!first) onChange();
+            first = false;
+          }
+        } catch {
+          // the KV closed; the periodic sync carries on
+        }
+      })();
+      return () => {
+        watches.delete(reader);
+        reader.cancel().catch(() => {});
+      };
+    },
+    async close(): Promise<void> {
+      for (const reader of watches) await reader.cancel().catch(() => {});
+      watches.clear();
+      if (owned) kv.close();
+    },
+  };
+}

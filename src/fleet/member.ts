@@ -1,0 +1,195 @@
+/**
+ * One fleet member: the background sync of one part with the store. Every
+ * `syncIntervalMs` (an unref'd timer on the part's clock) it writes this
+ * instance's counts (one write), reads every instance's, and keeps the sum
+ * of the live peers' counts for the part to decide on. A failing store is
+ * reported (`fleet_sync_failed`) and the peers' counts are dropped, so the
+ * part decides on local state until the store answers again.
+ *
+ * @module
+ */
+
+import { type BackgroundTimer, backgroundTimer } from "../core/background_timer.ts";
+import type { Clock } from "../core/clock.ts";
+import type { EventSink, FleetSyncFailedEvent } from "../core/events.ts";
+import type { FleetHandle, ResolvedFleetOptions } from "./options.ts";
+import type { FleetStateStore, FleetView } from "./store.ts";
+
+/** A peer is left out once its report has not changed for this many intervals. */
+export const STALE_INTERVALS = 3;
+
+/** What a {@link FleetMember} needs of its part. */
+export interface MemberSettings {
+  readonly fleet: ResolvedFleetOptions;
+  /** Store key: `<kind>:<name>`. */
+  readonly key: string;
+  /** The part's name, for events. */
+  readonly name: string;
+  readonly clock: Clock;
+  readonly events: EventSink;
+  /** This instance's counts in the part's current window. */
+  readonly counts: (now: number) => number[];
+  /** How many counters `counts` returns. */
+  readonly width: number;
+}
+
+/**
+ * The sync loop of one part (internal; reached through the part's `fleet`
+ * handle).
+ */
+export class FleetMember implements FleetHandle {
+  /** Sum of the live peers' counts (this instance left out) of the current {@link version}. */
+  readonly peers: number[];
+  /** Clock time of the first store failure since the last good sync; NaN while the store answers. */
+  #failingSince = NaN;
+  /** The circuit version counts are taken and summed under (0 for budgets). */
+  version = 0;
+  /** Called by `close()` before it waits for the writes under way (a circuit's last write). */
+  onClose: (() => Promise<void>) | undefined;
+  /** Called with every view read, before the peers are summed (the circuit adopts state here). */
+  onView: ((view: FleetView) => Promise<void>) | undefined;
+  readonly store: FleetStateStore;
+  readonly instanceId: string;
+  readonly key: string;
+  readonly clock: Clock;
+  readonly #settings: MemberSettings;
+  readonly #intervalMs: number;
+  readonly #seen = new Map<string, { seq: number; at: number }>();
+  #seq = 0;
+  #timer: BackgroundTimer | undefined;
+  #soon: BackgroundTimer | undefined;
+  #running: Promise<void> | undefined;
+  /** Background writes under way (a circuit's transitions); `close()` waits for them. */
+  readonly #writes = new Set<Promise<void>>();
+  #closed = false;
+  #unwatch: (() => void) | undefined;
+
+  constructor(settings: MemberSettings, watch: boolean) {
+    this.#settings = settings;
+    this.store = settings.fleet.store;
+    this.instanceId = settings.fleet.instanceId;
+    this.key = settings.key;
+    this.clock = settings.clock;
+    this.#intervalMs = settings.fleet.syncIntervalMs;
+    this.peers = new Array<number>(settings.width).fill(0);
+    this.#timer = backgroundTimer(this.clock, this.#tick, this.#intervalMs);
+    if (watch && this.store.watch !== undefined) {
+      try {
+        this.#unwatch = this.store.watch(this.key, () => this.soon());
+      } catch (error) {
+        this.failed("sync", error);
+      }
+    }
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    void this.sync().then(() => {
+      if (!this.#closed) this.#timer = backgroundTimer(this.clock, this.#tick, this.#intervalMs);
+    });
+  };
+
+  /** Syncs now; a sync already running is joined. Never rejects. */
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** How long the store has been failing at `now` (0 while it answers). */
+  failingFor(now: number): number {
+    const since = this.#failingSince;
+    return since === since ? now - since : 0;
+  }
+
+  /** Keeps `write` until it settles, so that `close()` waits for it. */
+  track(write: Promise<void>): void {
+    this.#writes.add(write);
+    write.finally(() => this.#writes.delete(write));
+  }
+
+  /** Syncs on a background timer of 0 ms (never on the caller's path); once until it ran. */
+  soon(): void {
+    if (this.#soon !== undefined || this.#closed) return;
+    this.#soon = backgroundTimer(this.clock, () => {
+      this.#soon = undefined;
+      void this.sync();
+    }, 0);
+  }
+
+  /** Stops the timers and the watch; waits for a running sync and the writes under way. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#soon?.cancel();
+    this.#timer = this.#soon = undefined;
+    const unwatch = this.#unwatch;
+    this.#unwatch = undefined;
+    try {
+      unwatch?.();
+    } catch {
+      // a store's watch that fails to stop is its own problem
+    }
+    await this.#running;
+    await this.onClose?.();
+    await Promise.all(this.#writes);
+  }
+
+  /** Reports a store failure and drops the peers' counts (decide on local state). */
+  failed(operation: FleetSyncFailedEvent["operation"], error: unknown): void {
+    if (this.#failingSince !== this.#failingSince) this.#failingSince = this.clock.now();
+    this.peers.fill(0);
+    const events = this.#settings.events;
+    if (!events.active) return;
+    events.emit({
+      type: "fleet_sync_failed",
+      policy: this.#settings.name,
+      timestamp: this.clock.now(),
+      operation,
+      error,
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { counts } = this.#settings;
+    let view: FleetView;
+    try {
+      const report = { seq: ++this.#seq, version: this.version, counts: counts(this.clock.now()) };
+      view = await this.store.report(this.key, this.instanceId, report, this.#intervalMs * 4);
+    } catch (error) {
+      this.failed("sync", error);
+      return;
+    }
+    if (this.#closed) return;
+    this.#failingSince = NaN;
+    if (this.onView !== undefined) await this.onView(view);
+    this.#sum(view, this.clock.now());
+  }
+
+  /** Sums the live peers' counts of the current version into {@link peers}. */
+  #sum(view: FleetView, now: number): void {
+    const peers = this.peers;
+    peers.fill(0);
+    const staleAfter = this.#intervalMs * STALE_INTERVALS;
+    const seen = this.#seen;
+    const present = new Set<string>();
+    for (const { instanceId, report } of view.peers) {
+      if (instanceId === this.instanceId) continue;
+      present.add(instanceId);
+      const last = seen.get(instanceId);
+      if (last === undefined || last.seq !== report.seq) {
+        seen.set(instanceId, { seq: report.seq, at: now });
+      } else if (now - last.at > staleAfter) {
+        continue; // no new report for 3 intervals: it died or lost the store
+      }
+      if (report.version !== this.version) continue;
+      const counts = report.counts;
+      for (let i = 0; i < peers.length; i++) {
+        const n = counts[i];
+        if (typeof n === "number" && n > 0) peers[i] += n;
+      }
+    }
+    for (const id of seen.keys()) if (!present.has(id)) seen.delete(id);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The `fleet` option every shareable part takes (`CircuitBreaker`,
+ * `FailureBudget`, `RetryBudget`, and `policy()` for all of them), its
+ * check, and the handle a fleet-synced part exposes. Nothing here imports
+ * Deno KV or Redis: the store is passed in as an object.
+ *
+ * @module
+ */
+
+import { randomInstanceId } from "../core/instance_id.ts";
+import { knownKeys, nameOption, numberAbove, objectValue, typeError } from "../core/validate.ts";
+import type { FleetStateStore } from "./store.ts";
+
+/**
+ * Shares a part's state across processes through `store`: parts of the same
+ * kind and name on the same store share state (see docs/fleet.md).
+ */
+export interface FleetOptions {
+  /** Where the state is shared: `kvStateStore()`, `redisStateStore()`, or your own {@link FleetStateStore}. */
+  store: FleetStateStore;
+  /** How often the background sync runs. A finite number > 0. */
+  syncIntervalMs: number;
+  /** This instance's identity in the store. A non-empty string. Default a random UUID. */
+  instanceId?: string;
+  /**
+   * How long a half-open probe lease lasts (circuits only), so a crashed
+   * holder frees it. A finite number > 0. Default: the policy's deadline,
+   * else its attempt timeout, else the breaker's fixed `breakMs` (30,000
+   * with a `breakMs` strategy).
+   */
+  leaseMs?: number;
+}
+
+/** The fleet handle of a part (`breaker.fleet`, `budget.fleet`, `policy.fleet`). */
+export interface FleetHandle {
+  /** Runs a sync now (writes this instance's counts, reads the fleet's); resolves when done. Never rejects. */
+  sync(): Promise<void>;
+  /**
+   * Stops the background sync and waits for a running one and for
+   * transitions being written. The store stays open (close it yourself).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The handle of a part that is not fleet-synced: `sync()` and `close()` do
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@bulwark/bulwark";
+ * import assert from "node:assert/strict";
+ *
+ * const local = new CircuitBreaker({ kind: "consecutive", threshold: 3 });
+ * await local.fleet.sync(); // nothing to do
+ * assert.equal(local.state, "closed");
+ * ```
+ */
+export const NO_FLEET: FleetHandle = Object.freeze({
+  sync: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+});
+
+const KEYS: readonly string[] = ["store", "syncIntervalMs", "instanceId", "leaseMs"];
+const STORE_METHODS: readonly string[] = ["report", "transition", "lease", "close"];
+
+/** Validated fleet options with defaults. */
+export interface ResolvedFleetOptions {
+  readonly store: FleetStateStore;
+  readonly syncIntervalMs: number;
+  readonly instanceId: string;
+  readonly leaseMs: number | undefined;
+}
+
+/**
+ * Validates the `fleet` option (path `fleet`); `undefined` when absent.
+ * Errors name the field (`fleet.syncIntervalMs must be ...`).
+ */
+export function fleetOption(value: unknown): ResolvedFleetOptions | undefined {
+  if (value === undefined) return undefined;
+  const options = objectValue("fleet", value) as FleetOptions;
+  knownKeys("fleet", options, KEYS);
+  const store = options.store as unknown;
+  if (
+    typeof store !== "object" || store === null ||
+    STORE_METHODS.some((m) => typeof (store as Record<string, unknown>)[m] !== "function")
+  ) {
+    typeError("fleet.store", "a FleetStateStore (report, transition, lease, close)", store);
+  }
+  const syncIntervalMs = numberAbove("fleet.syncIntervalMs", options.syncIntervalMs, 0);
+  const instanceId = options.instanceId === undefined
+    ? randomInstanceId()
+    : nameOption("fleet.instanceId", options.instanceId);
+  const leaseMs = options.leaseMs === undefined
+    ? undefined
+    : numberAbove("fleet.leaseMs", options.leaseMs, 0);
+  return { store: store as FleetStateStore, syncIntervalMs, instanceId, leaseMs };
+}

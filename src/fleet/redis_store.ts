@@ -1,0 +1,213 @@
+/**
+ * A {@link FleetStateStore} on Redis (npm `redis`, node-redis).
+ *
+ * Keys, under `<prefix>:<key>`: `:state` (the circuit record as JSON,
+ * replaced by a Lua compare-and-set that also publishes on `:changed`),
+ * `:lease` (a hash of probe leases, claimed by a Lua script), `:reports` (a
+ * hash of each instance's counts: one `HSET` + `PEXPIRE` per sync,
+ * pipelined with the reads).
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
+import type {
+  FleetCircuitRecord,
+  FleetPeer,
+  FleetStateStore,
+  FleetTransitionResult,
+  FleetView,
+} from "./store.ts";
+
+/** The part of a node-redis client the store uses (`createClient()` returns one). */
+export interface RedisClientLike {
+  sendCommand(args: string[]): Promise<unknown>;
+  duplicate(): RedisClientLike;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  destroy(): void;
+  close?(): Promise<unknown>;
+}
+
+/** Options of {@link redisStateStore}: one of `url` or `client`. */
+export interface RedisStateStoreOptions {
+  /** `redis://[user:password@]host:port[/db]`; the store connects and disconnects. */
+  url?: string;
+  /** A connected node-redis client the store uses and does not close. */
+  client?: RedisClientLike;
+  /** First part of every key. Default `"bulwark"`. */
+  prefix?: string;
+}
+
+/** Compare-and-set of the circuit record; publishes the new one. Returns the stored JSON after. */
+const TRANSITION = `
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then v = cjson.decode(cur).version end
+if v ~= tonumber(ARGV[1]) then return {0, cur or false} end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return {1, ARGV[2]}`;
+
+/** Claims probe leases of the open state ARGV[2]: id, version, want, max, now, ttlMs. */
+const LEASE = `
+local st = redis.call('GET', KEYS[2])
+local v = 0
+if st then v = cjson.decode(st).version end
+if v ~= tonumber(ARGV[2]) then return 0 end
+if redis.call('HGET', KEYS[1], '_v') ~= ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], '_v', ARGV[2])
+end
+local now = tonumber(ARGV[5])
+local all = redis.call('HGETALL', KEYS[1])
+local used = 0
+for i = 1, #all, 2 do
+  if all[i] ~= '_v' then
+    local n, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
+    n = tonumber(n)
+    if tonumber(exp) <= now then redis.call('HDEL', KEYS[1], all[i])
+    elseif all[i] == ARGV[1] then return n
+    else used = used + n end
+  end
+end
+local n = math.min(tonumber(ARGV[3]), tonumber(ARGV[4]) - used)
+if n <= 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], n .. ':' .. (now + tonumber(ARGV[6])))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]) * 2)
+return n`;
+
+/** A flat `[field, value, ...]` reply or a map reply, as entries. */
+function entries(reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const out: [string, string][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      out.push([String(reply[i]), String(reply[i + 1])]);
+    }
+    return out;
+  }
+  if (reply instanceof Map) return [...reply].map(([k, v]) => [String(k), String(v)]);
+  if (typeof reply === "object" && reply !== null) {
+    return Object.entries(reply).map(([k, v]) => [k, String(v)]);
+  }
+  return [];
+}
+
+function parse<T>(json: unknown): T | null {
+  return typeof json === "string" ? JSON.parse(json) as T : null;
+}
+
+/**
+ * Connects a fleet state store to Redis. With `url`, the store makes its
+ * own client with the offline queue off, so commands fail at once while
+ * Redis is unreachable (the parts then decide on local state) and the
+ * client reconnects in the background.
+ *
+ * @example Pointing the store at your Redis
+ * ```ts ignore
+ * import { policy } from "@bulwark/bulwark";
+ * import { redisStateStore } from "@bulwark/bulwark/fleet";
+ *
+ * const store = await redisStateStore({ url: Deno.env.get("REDIS_URL")! });
+ * const payments = policy("payments", {
+ *   circuit: { kind: "count", size: 100, threshold: 0.5, breakMs: 30_000 },
+ *   fleet: { store, syncIntervalMs: 1_000 },
+ * });
+ * await payments.execute(() => fetch("https://payments.example/charge"));
+ * await payments.fleet.close();
+ * await store.close();
+ * ```
+ */
+export async function redisStateStore(options: RedisStateStoreOptions): Promise<FleetStateStore> {
+  objectValue("options", options);
+  knownKeys("", options, ["url", "client", "prefix"]);
+  if ((options.url === undefined) === (options.client === undefined)) {
+    typeError("url", "given, or else client (exactly one of them)", options.url);
+  }
+  if (options.url !== undefined) nameOption("url", options.url);
+  if (options.client !== undefined) objectValue("client", options.client);
+  const prefix = nameOption("prefix", options.prefix, "bulwark");
+  let client = options.client;
+  const owned = client === undefined;
+  if (client === undefined) {
+    const made = createClient({ url: options.url, disableOfflineQueue: true }) as unknown;
+    client = made as RedisClientLike;
+    client.on("error", () => {}); // reported through the failed commands
+    await client.connect();
+  }
+  const redis = client;
+  let subscriber: RedisClientLike | undefined;
+  let subscribing: Promise<unknown> | undefined;
+  const k = (key: string, part: string) => `${prefix}:${key}:${part}`;
+
+  return {
+    async report(key, instanceId, report, ttlMs): Promise<FleetView> {
+      const reports = k(key, "reports");
+      const [, , all, state] = await Promise.all([
+        redis.sendCommand(["HSET", reports, instanceId, JSON.stringify(report)]),
+        redis.sendCommand(["PEXPIRE", reports, String(Math.ceil(ttlMs))]),
+        redis.sendCommand(["HGETALL", reports]),
+        redis.sendCommand(["GET", k(key, "state")]),
+      ]);
+      const peers: FleetPeer[] = entries(all).map(([id, json]) => ({
+        instanceId: id,
+        report: JSON.parse(json),
+      }));
+      return { state: parse<FleetCircuitRecord>(state), peers };
+    },
+    async transition(key, expected, next): Promise<FleetTransitionResult> {
+      const reply = await redis.sendCommand([
+        "EVAL",
+        TRANSITION,
+        "2",
+        k(key, "state"),
+        k(key, "changed"),
+        String(expected),
+        JSON.stringify(next),
+      ]) as [number, unknown];
+      return { won: reply[0] === 1, record: parse<FleetCircuitRecord>(reply[1]) };
+    },
+    async lease(key, instanceId, { version, want, max, now, ttlMs }): Promise<number> {
+      const reply = await redis.sendCommand([
+        "EVAL",
+        LEASE,
+        "2",
+        k(key, "lease"),
+        k(key, "state"),
+        instanceId,
+        String(version),
+        String(want),
+        String(max),
+        String(Math.floor(now)),
+        String(Math.ceil(ttlMs)),
+      ]);
+      return Number(reply);
+    },
+    watch(key, onChange): () => void {
+      const channel = k(key, "changed");
+      if (subscriber === undefined) {
+        subscriber = redis.duplicate();
+        subscriber.on("error", () => {});
+        subscribing = subscriber.connect();
+      }
+      const sub = subscriber;
+      const ready = subscribing!.then(() => sub.subscribe(channel, () => onChange()));
+      ready.catch(() => {}); // no pub/sub: the periodic sync still adopts transitions
+      return () => {
+        ready.then(() => sub.unsubscribe(channel)).catch(() => {});
+      };
+    },
+    async close(): Promise<void> {
+      const sub = subscriber;
+      subscriber = undefined;
+      if (sub !== undefined) {
+        await subscribing?.catch(() => {});
+        sub.destroy();
+      }
+      if (owned) redis.destroy();
+    },
+  };
+}
