@@ -151,6 +151,9 @@ export { EventSink } from "./src/core/events.ts";
 export type {
   AttemptFailure,
   AttemptTimeoutEvent,
+  BufferDroppedEvent,
+  BufferDropReason,
+  BufferFlushedEvent,
   BulkheadRejectedEvent,
   CircuitRejectedEvent,
   CircuitState,
