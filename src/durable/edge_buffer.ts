@@ -225,11 +225,13 @@ export class EdgeBuffer<T> implements AsyncDisposable {
         try {
           const result = await this.#exclusive(() => commitGroup(ctx, group));
           this.#pending = [...result.leftover, ...this.#pending];
-          this.#totals.enqueued += result.committed;
+          this.#totals.enqueued += result.committed.length;
           this.#level = { count: result.count, bytes: result.bytes };
           this.#telemetry.level(result.count, result.bytes);
-          this.#dropped("full", result.refused);
           this.#dropped("evicted", result.evicted);
+          this.#dropped("full", result.refused.length);
+          for (const item of result.committed) item.resolve(true);
+          for (const item of result.refused) item.resolve(false);
         } catch (error) {
           for (const item of group) item.reject(error);
         }
@@ -331,13 +333,13 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async remove(ids: readonly string[]): Promise<number> {
     this.#checkOpen();
     if (!Array.isArray(ids)) typeError("ids", "an array of ids", ids);
-    const seqs = ids.map((id) => {
+    const seqs = new Set(ids.map((id) => {
       if (typeof id !== "string" || !/^(0|[1-9][0-9]*)$/.test(id)) {
         rangeError("ids", "record ids from peek()", id);
       }
       return Number(id);
-    });
-    return (await this.#remove(await this.#records.heads(seqs))).length;
+    }));
+    return (await this.#remove(await this.#records.heads([...seqs]))).length;
   }
 
   /**

@@ -34,12 +34,15 @@ export interface PendingEvent {
   reject(error: unknown): void;
 }
 
-/** What one group commit did. */
+/**
+ * What one group commit did. The caller settles the events (after its own
+ * bookkeeping, so that stats and events are current when an enqueue resolves).
+ */
 export interface GroupResult {
   /** Events committed. */
-  committed: number;
+  committed: PendingEvent[];
   /** Events refused (full). */
-  refused: number;
+  refused: PendingEvent[];
   /** Stored events evicted to make room. */
   evicted: number;
   /** Events that did not fit in this atomic, for the next one. */
@@ -62,8 +65,8 @@ export interface GroupContext {
 const PER_MUTATION_BYTES = 96;
 
 /**
- * Commits as much of `group` as one atomic takes (settling each event) and
- * returns the rest. Retries from a fresh read of the counters when another
+ * Commits as much of `group` as one atomic takes and returns what it did,
+ * with the events left for the next atomic. Retries from a fresh read of the counters when another
  * writer changed them in between.
  */
 export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Promise<GroupResult> {
@@ -134,8 +137,7 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
       await oldest?.return(undefined);
     }
     if (admitted.length === 0 && evicted.length === 0) {
-      for (const item of refused) item.resolve(false);
-      return { committed: 0, refused: refused.length, evicted: 0, leftover, count, bytes };
+      return { committed: [], refused, evicted: 0, leftover, count, bytes };
     }
     const sealed = await Promise.all(
       admitted.map(({ item, seq }) => ctx.sealer.seal(item.bytes, recordAad(ctx.name, seq))),
@@ -154,11 +156,9 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
       return op.set(records.nextKey, new Deno.KvU64(BigInt(next)));
     });
     if (!ok) continue; // another writer moved the counters: decide again
-    for (const { item } of admitted) item.resolve(true);
-    for (const item of refused) item.resolve(false);
     return {
-      committed: admitted.length,
-      refused: refused.length,
+      committed: admitted.map((a) => a.item),
+      refused,
       evicted: evicted.length,
       leftover,
       count,

@@ -186,6 +186,7 @@ export class KvRecords {
    * Removes the records `refs` (oldest first) in as few atomics as KV's
    * limits allow, each with its counters. A record already gone (another
    * writer removed it) is left out and not counted. Returns the removed refs.
+   * Each ref must appear once.
    */
   async remove(refs: readonly StoredRef[]): Promise<StoredRef[]> {
     const removed: StoredRef[] = [];

@@ -97,7 +97,10 @@ export async function rawRecords(
 }
 
 /** The counters as stored. */
-export async function rawCounters(kv: Deno.Kv, name: string): Promise<{ count: number; bytes: number }> {
+export async function rawCounters(
+  kv: Deno.Kv,
+  name: string,
+): Promise<{ count: number; bytes: number }> {
   const [count, bytes] = await kv.getMany<[Deno.KvU64, Deno.KvU64]>([
     ["bulwark", "buffer", name, "count"],
     ["bulwark", "buffer", name, "bytes"],

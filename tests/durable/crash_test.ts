@@ -25,7 +25,9 @@ Deno.test("EdgeBuffer: SIGKILLed writers lose no acknowledged event and leave no
       // Kill at a random moment: after 1 to 400 acknowledgements.
       await writer.waitFor(1 + Math.floor(random() * 400));
       await writer.kill();
-      const ok = writer.lines.filter((l) => l.startsWith("ok ")).map((l) => Number(l.split(" ")[2]));
+      const ok = writer.lines.filter((l) => l.startsWith("ok ")).map((l) =>
+        Number(l.split(" ")[2])
+      );
       assert.ok(ok.length > 0, `cycle ${cycle}: the writer acknowledged nothing`);
       acked.push(...ok);
 
