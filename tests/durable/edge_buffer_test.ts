@@ -157,7 +157,7 @@ Deno.test("EdgeBuffer expires events older than maxAgeMs (strictly) when met, in
   ]);
   await clock.advance(30_000);
   const sent: number[][] = [];
-  assert.deepEqual(await buffer.flush(async (events) => void sent.push(events)), {
+  assert.deepEqual(await buffer.flush((events) => Promise.resolve(void sent.push(events))), {
     sent: 0,
     batches: 0,
     remaining: 0,
@@ -239,9 +239,9 @@ Deno.test("EdgeBuffer.flush() removes a batch only after send resolved; a failed
   await buffer.enqueueMany(Array.from({ length: 10 }, (_, i) => i));
   const batches: Array<{ events: number[]; ids: string[] }> = [];
   const boom = new Error("collector down");
-  const result = await buffer.flush(async (events, { ids }) => {
+  const result = await buffer.flush((events, { ids }) => {
     batches.push({ events, ids });
-    if (batches.length === 3) throw boom;
+    return batches.length === 3 ? Promise.reject(boom) : Promise.resolve();
   }, { batchSize: 4 });
   assert.deepEqual(result, { sent: 8, batches: 2, remaining: 2, error: boom });
   assert.deepEqual(batches.map((b) => b.events), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
