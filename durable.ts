@@ -27,3 +27,17 @@ export type {
 } from "./src/durable/edge_buffer.ts";
 export type { BufferCodec, EdgeBufferOptions, OnFull } from "./src/durable/buffer_options.ts";
 export { BufferDecryptError, MAX_EVENT_BYTES } from "./src/durable/record.ts";
+export { BatchProcessor, encodeBatch } from "./src/durable/batch.ts";
+export type {
+  Batch,
+  BatchEncoding,
+  BatchProcessorOptions,
+  Compression,
+} from "./src/durable/batch.ts";
+export { createOutbox } from "./src/durable/outbox.ts";
+export type {
+  Outbox,
+  OutboxBatchOptions,
+  OutboxOptions,
+  OutboxStats,
+} from "./src/durable/outbox.ts";

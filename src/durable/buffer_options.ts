@@ -122,7 +122,7 @@ function checkKey(key: unknown): Uint8Array | CryptoKey | undefined {
 /** Checks `options` (unknown keys, types, ranges) and applies the defaults. */
 export function resolveBufferOptions<T>(options: EdgeBufferOptions<T>): ResolvedBufferOptions<T> {
   objectValue("options", options);
-  knownKeys("options", options, EDGE_BUFFER_OPTION_KEYS);
+  knownKeys("", options, EDGE_BUFFER_OPTION_KEYS);
   const o = options as Record<string, unknown>;
   if (o.path !== undefined && typeof o.path !== "string") typeError("path", "a string", o.path);
   if (o.path !== undefined && o.kv !== undefined) {

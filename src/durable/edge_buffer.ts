@@ -354,7 +354,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     if (this.#closed !== undefined) return Promise.reject(this.#closedError());
     if (typeof send !== "function") typeError("send", "a function", send);
     objectValue("options", options);
-    knownKeys("options", options, FLUSH_OPTION_KEYS);
+    knownKeys("", options, FLUSH_OPTION_KEYS);
     const batchSize = integerAtLeast("batchSize", options.batchSize ?? 100, 1);
     if (this.#flushing !== undefined) return this.#flushing;
     this.#flushing = this.#flush(send, batchSize, options.policy, options.signal)

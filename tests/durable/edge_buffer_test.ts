@@ -315,7 +315,7 @@ Deno.test("EdgeBuffer.open() rejects bad options with TypeError/RangeError namin
     [
       { maxSize: 1 },
       TypeError,
-      "options.maxSize is not a known option (expected one of: path, kv, name, maxSizeBytes, maxAgeMs, onFull, encryptionKey, codec, clock, onEvent, telemetry)",
+      "maxSize is not a known option (expected one of: path, kv, name, maxSizeBytes, maxAgeMs, onFull, encryptionKey, codec, clock, onEvent, telemetry)",
     ],
     [
       { codec: { encode: () => new Uint8Array() } },
@@ -326,7 +326,7 @@ Deno.test("EdgeBuffer.open() rejects bad options with TypeError/RangeError namin
     [
       { maxSizeBytes: null },
       TypeError,
-      "options.maxSizeBytes must be left out for its default, not null: received null",
+      "maxSizeBytes must be left out for its default, not null: received null",
     ],
   ];
   for (const [options, Class, message] of cases) {
@@ -353,7 +353,7 @@ Deno.test("EdgeBuffer.open() rejects bad options with TypeError/RangeError namin
   );
   assert.throws(
     () => buffer.flush(() => Promise.resolve(), loose({ size: 1 })),
-    /options.size is not a known option/,
+    /size is not a known option/,
   );
   await assert.rejects(
     buffer.enqueue(loose(undefined)),
