@@ -16,7 +16,7 @@ import {
   resolveBufferOptions,
 } from "./buffer_options.ts";
 import { commitGroup, type PendingEvent } from "./group_commit.ts";
-import { KvRecords, type StoredRecord, type StoredRef, value } from "./kv_records.ts";
+import { type Epoch, KvRecords, type StoredRecord, type StoredRef, value } from "./kv_records.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
@@ -264,18 +264,26 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     }
   }
 
-  async #remove(refs: readonly StoredRef[]): Promise<StoredRef[]> {
-    const removed = await this.#exclusive(() => this.#records.remove(refs));
+  /** Removes `refs` (read after `epoch` was); returns what was removed and the new epoch. */
+  async #remove(
+    refs: readonly StoredRef[],
+    epoch: Epoch,
+  ): Promise<{ removed: StoredRef[]; epoch: Epoch }> {
+    const result = await this.#exclusive(() => this.#records.remove(refs, epoch));
+    const removed = result.removed;
     const bytes = removed.reduce((sum, r) => sum + r.size, 0);
     this.#level = { count: this.#level.count - removed.length, bytes: this.#level.bytes - bytes };
     this.#telemetry.level(this.#level.count, this.#level.bytes);
-    return removed;
+    return result;
   }
 
-  async #expire(refs: StoredRef[]): Promise<void> {
-    if (refs.length === 0) return;
-    this.#dropped("expired", (await this.#remove(refs)).length);
+  /** Removes the expired `refs` (emptying the array); returns the new epoch. */
+  async #expire(refs: StoredRef[], epoch: Epoch): Promise<Epoch> {
+    if (refs.length === 0) return epoch;
+    const result = await this.#remove(refs, epoch);
+    this.#dropped("expired", result.removed.length);
     refs.length = 0;
+    return result.epoch;
   }
 
   #isExpired(at: number): boolean {
@@ -302,20 +310,20 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     limit: number,
     after = -1,
     before = Infinity,
-  ): Promise<Array<{ entry: BufferEntry<T>; ref: StoredRef }>> {
-    const out: Array<{ entry: BufferEntry<T>; ref: StoredRef }> = [];
+  ): Promise<{ page: Array<{ entry: BufferEntry<T>; ref: StoredRef }>; epoch: Epoch }> {
+    const page: Array<{ entry: BufferEntry<T>; ref: StoredRef }> = [];
     const expired: StoredRef[] = [];
-    for await (const r of this.#records.records(after, before)) {
+    let epoch = await this.#records.epoch();
+    for await (const r of this.#records.records(after, before, limit)) {
       if (this.#isExpired(r.head.at)) {
         expired.push(r);
-        if (expired.length >= EXPIRE_SLICE) await this.#expire(expired);
+        if (expired.length >= EXPIRE_SLICE) epoch = await this.#expire(expired, epoch);
         continue;
       }
-      out.push({ entry: await this.#decode(r), ref: r });
-      if (out.length >= limit) break;
+      page.push({ entry: await this.#decode(r), ref: r });
+      if (page.length >= limit) break;
     }
-    await this.#expire(expired);
-    return out;
+    return { page, epoch: await this.#expire(expired, epoch) };
   }
 
   /**
@@ -326,7 +334,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async peek(limit = 100): Promise<BufferEntry<T>[]> {
     this.#checkOpen();
     integerAtLeast("limit", limit, 1);
-    return (await this.#read(limit)).map((r) => r.entry);
+    return (await this.#read(limit)).page.map((r) => r.entry);
   }
 
   /** Removes the events with these ids (from `peek`); resolves with how many were removed. */
@@ -339,7 +347,8 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       }
       return Number(id);
     }));
-    return (await this.#remove(await this.#records.heads([...seqs]))).length;
+    const epoch = await this.#records.epoch();
+    return (await this.#remove(await this.#records.heads([...seqs]), epoch)).removed.length;
   }
 
   /**
@@ -376,7 +385,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       const before = value((await this.#records.counters()).next);
       let after = -1;
       for (;;) {
-        const page = await this.#read(batchSize, after, before);
+        const { page, epoch } = await this.#read(batchSize, after, before);
         if (page.length === 0) break;
         const events = page.map((r) => r.entry.event);
         const ids = page.map((r) => r.entry.id);
@@ -390,7 +399,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
           error = failure;
           break;
         }
-        const removed = await this.#remove(page.map((r) => r.ref));
+        const { removed } = await this.#remove(page.map((r) => r.ref), epoch);
         this.#totals.flushed += removed.length;
         sent += page.length;
         batches++;
@@ -422,15 +431,16 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     this.#checkOpen();
     const expired: StoredRef[] = [];
     let oldest: number | undefined;
-    for await (const r of this.#records.records()) {
+    let epoch = await this.#records.epoch();
+    for await (const r of this.#records.records(-1, Infinity, 10)) {
       if (!this.#isExpired(r.head.at)) {
         oldest = r.head.at;
         break;
       }
       expired.push(r);
-      if (expired.length >= EXPIRE_SLICE) await this.#expire(expired);
+      if (expired.length >= EXPIRE_SLICE) epoch = await this.#expire(expired, epoch);
     }
-    await this.#expire(expired);
+    await this.#expire(expired, epoch);
     const counters = await this.#records.counters();
     const stats: BufferStats = {
       count: value(counters.count),
@@ -447,12 +457,13 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     let total = 0;
     for (;;) {
       const page: StoredRef[] = [];
+      const epoch = await this.#records.epoch();
       for await (const r of this.#records.records()) {
         page.push({ seq: r.seq, n: r.n, size: r.size, versionstamp: r.versionstamp });
         if (page.length >= 500) break;
       }
       if (page.length === 0) break;
-      total += (await this.#remove(page)).length;
+      total += (await this.#remove(page, epoch)).removed.length;
     }
     this.#dropped("cleared", total);
     return total;

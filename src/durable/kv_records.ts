@@ -9,8 +9,12 @@
  *   writer of the KV;
  * - `"r", seq, chunk`: a record's chunks (see record.ts).
  *
- * An enqueue checks `"bytes"` and `"next"`; a removal checks each removed
- * record's head, so a record is never counted out twice.
+ * - `"rm"`: the removal epoch, a `Deno.KvU64` bumped by every atomic that
+ *   deletes records.
+ *
+ * An enqueue checks `"bytes"` and `"next"` (every write moves `"bytes"`); a
+ * removal checks `"rm"` as read before it read the records it removes, so
+ * a record is never counted out twice.
  *
  * @module
  */
@@ -20,8 +24,6 @@ import { isHead, type RecordHead } from "./record.ts";
 
 /** Mutations one atomic may hold (Deno KV limit, DESIGN.md §4). */
 export const MAX_MUTATIONS = 1_000;
-/** Checks one atomic may hold. */
-export const MAX_CHECKS = 100;
 /** Bytes of keys and values one atomic may hold (we stay under 819,200). */
 export const MAX_ATOMIC_BYTES = 800_000;
 /** Entries `list` reads per round trip. */
@@ -45,11 +47,15 @@ export interface StoredRecord extends StoredRef {
   rest: Uint8Array[];
 }
 
+/** The removal epoch as read (`"rm"`); a removal checks it. */
+export type Epoch = Deno.AtomicCheck;
+
 /** The counters of a buffer. */
 export interface Counters {
   bytes: Deno.KvEntryMaybe<Deno.KvU64>;
   count: Deno.KvEntryMaybe<Deno.KvU64>;
   next: Deno.KvEntryMaybe<Deno.KvU64>;
+  rm: Deno.KvEntryMaybe<Deno.KvU64>;
 }
 
 /** `n` (maybe negative) as an amount for `sum`: u64 wraps, so -n is 2^64 - n (DESIGN.md §4). */
@@ -74,6 +80,7 @@ export class KvRecords {
   readonly countKey: Deno.KvKey;
   readonly nextKey: Deno.KvKey;
   readonly recordPrefix: Deno.KvKey;
+  readonly rmKey: Deno.KvKey;
 
   constructor(kv: Deno.Kv, name: string) {
     this.kv = kv;
@@ -82,6 +89,7 @@ export class KvRecords {
     this.countKey = [...this.prefix, "count"];
     this.nextKey = [...this.prefix, "next"];
     this.recordPrefix = [...this.prefix, "r"];
+    this.rmKey = [...this.prefix, "rm"];
   }
 
   /** The key of chunk `chunk` of record `seq`. */
@@ -91,22 +99,22 @@ export class KvRecords {
 
   /** Reads the counters in one snapshot. */
   async counters(): Promise<Counters> {
-    const [bytes, count, next] = await this.kv.getMany<[Deno.KvU64, Deno.KvU64, Deno.KvU64]>([
-      this.bytesKey,
-      this.countKey,
-      this.nextKey,
-    ]);
-    return { bytes: bytes!, count: count!, next: next! };
+    const [bytes, count, next, rm] = await this.kv.getMany<
+      [Deno.KvU64, Deno.KvU64, Deno.KvU64, Deno.KvU64]
+    >([this.bytesKey, this.countKey, this.nextKey, this.rmKey]);
+    return { bytes: bytes!, count: count!, next: next!, rm: rm! };
   }
 
   /**
    * Commits `build()`'s atomic; retries while another process holds the
-   * database lock (rebuilding it each time). Returns whether its checks held.
+   * database lock (rebuilding it each time). `ok` says whether its checks held.
    */
-  async commit(build: () => Deno.AtomicOperation): Promise<boolean> {
+  async commit(
+    build: () => Deno.AtomicOperation,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     for (let attempt = 1;; attempt++) {
       try {
-        return (await build().commit()).ok;
+        return await build().commit();
       } catch (error) {
         if (!isLocked(error) || attempt >= LOCK_RETRIES) throw error;
         // Real time on purpose: the lock is held by another process.
@@ -118,14 +126,21 @@ export class KvRecords {
   /**
    * Reads whole records oldest first, starting after record `after`, up to
    * (not including) record `before`. A record whose chunks vanished while
-   * it was read (removed by another writer) is skipped.
+   * it was read (removed by another writer) is skipped. `pageSize` is how
+   * many entries each round trip reads (a caller wanting n records passes n).
    */
-  async *records(after = -1, before = Infinity): AsyncGenerator<StoredRecord> {
+  async *records(
+    after = -1,
+    before = Infinity,
+    pageSize = LIST_BATCH,
+  ): AsyncGenerator<StoredRecord> {
     const selector: Deno.KvListSelector = after < 0
       ? { prefix: this.recordPrefix }
       : { prefix: this.recordPrefix, start: this.key(after + 1, 0) };
     let current: StoredRecord | undefined;
-    for await (const entry of this.kv.list(selector, { batchSize: LIST_BATCH })) {
+    for await (
+      const entry of this.kv.list(selector, { batchSize: Math.min(pageSize, LIST_BATCH) })
+    ) {
       const seq = entry.key[this.recordPrefix.length] as number;
       const chunk = entry.key[this.recordPrefix.length + 1] as number;
       if (seq >= before) return;
@@ -176,43 +191,61 @@ export class KvRecords {
     return found;
   }
 
-  /** Adds the deletion of `ref` (its head checked) and its share of the counters to `op`. */
+  /** Reads the removal epoch: every atomic that deletes records bumps it. */
+  epoch(): Promise<Epoch> {
+    return this.kv.get(this.rmKey);
+  }
+
+  /**
+   * Adds the deletion of `ref` to `op`. The caller also bumps the epoch
+   * (`op.sum(rmKey, 1n)`) and checks what makes its view current.
+   */
   deleteInto(op: Deno.AtomicOperation, ref: StoredRef): void {
-    op.check({ key: this.key(ref.seq, 0), versionstamp: ref.versionstamp });
     for (let c = 0; c < ref.n; c++) op.delete(this.key(ref.seq, c));
   }
 
   /**
-   * Removes the records `refs` (oldest first) in as few atomics as KV's
-   * limits allow, each with its counters. A record already gone (another
-   * writer removed it) is left out and not counted. Returns the removed refs.
-   * Each ref must appear once.
+   * Removes the records `refs` (each once, oldest first) with their share
+   * of the counters, in as few atomics as KV's limits allow. `epoch` must
+   * have been read before `refs` were: each atomic checks it, so a record
+   * removed meanwhile by another writer is never counted out twice (the
+   * heads are then read again and what is gone is left out). Returns the
+   * removed refs and the epoch after the last commit.
    */
-  async remove(refs: readonly StoredRef[]): Promise<StoredRef[]> {
+  async remove(
+    refs: readonly StoredRef[],
+    epoch: Epoch,
+  ): Promise<{ removed: StoredRef[]; epoch: Epoch }> {
     const removed: StoredRef[] = [];
     let i = 0;
     while (i < refs.length) {
       let slice: StoredRef[] = [];
-      let mutations = 2;
-      for (; i < refs.length && slice.length < MAX_CHECKS; i++) {
+      let mutations = 3;
+      for (; i < refs.length; i++) {
         if (mutations + refs[i]!.n > MAX_MUTATIONS) break;
         mutations += refs[i]!.n;
         slice.push(refs[i]!);
       }
       for (;;) {
         const bytes = slice.reduce((sum, r) => sum + r.size, 0);
-        const ok = await this.commit(() => {
-          const op = this.kv.atomic();
+        const current = epoch;
+        const result = await this.commit(() => {
+          const op = this.kv.atomic().check(current);
           for (const ref of slice) this.deleteInto(op, ref);
-          return op.sum(this.bytesKey, amount(-bytes)).sum(this.countKey, amount(-slice.length));
+          return op.sum(this.rmKey, 1n).sum(this.bytesKey, amount(-bytes))
+            .sum(this.countKey, amount(-slice.length));
         });
-        if (ok) break;
-        // Someone removed some of them first: keep those still there.
+        if (result.ok) {
+          epoch = { key: this.rmKey, versionstamp: result.versionstamp };
+          break;
+        }
+        // Something was removed meanwhile: keep what is still there.
+        epoch = await this.epoch();
         slice = await this.heads(slice.map((r) => r.seq));
         if (slice.length === 0) break;
       }
       removed.push(...slice);
     }
-    return removed;
+    return { removed, epoch };
   }
 }
