@@ -24,7 +24,6 @@ import {
   importKey,
   MAX_EVENT_BYTES,
   PLAIN,
-  recordAad,
   type RecordSealer,
 } from "./record.ts";
 
@@ -294,26 +293,28 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     const id = String(r.seq);
     let event: T;
     try {
-      const plain = await this.#sealer.open(
-        fromChunks(r.head, r.rest),
-        recordAad(this.name, r.seq),
-      );
-      event = this.#codec.decode(plain);
+      const opened = this.#sealer.open(fromChunks(r.head, r.rest), this.name, r.seq);
+      event = this.#codec.decode(opened instanceof Uint8Array ? opened : await opened);
     } catch (error) {
       throw new BufferDecryptError(this.name, id, error);
     }
     return { id, event, enqueuedAt: r.head.at, sizeBytes: r.head.size };
   }
 
-  /** Reads up to `limit` live records after `after` and before `before`, removing expired ones met. */
+  /**
+   * Reads up to `limit` live records after `after` and before `before`,
+   * removing expired ones met. `known` is an epoch read earlier (an older
+   * one only makes a removal re-check more often); else it is read first.
+   */
   async #read(
     limit: number,
     after = -1,
     before = Infinity,
+    known?: Epoch,
   ): Promise<{ page: Array<{ entry: BufferEntry<T>; ref: StoredRef }>; epoch: Epoch }> {
     const page: Array<{ entry: BufferEntry<T>; ref: StoredRef }> = [];
     const expired: StoredRef[] = [];
-    let epoch = await this.#records.epoch();
+    let epoch = known ?? await this.#records.epoch();
     for await (const r of this.#records.records(after, before, limit)) {
       if (this.#isExpired(r.head.at)) {
         expired.push(r);
@@ -382,10 +383,14 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     let batches = 0;
     let error: unknown;
     try {
-      const before = value((await this.#records.counters()).next);
+      const counters = await this.#records.counters();
+      const before = value(counters.next);
+      let epoch: Epoch = counters.rm;
       let after = -1;
       for (;;) {
-        const { page, epoch } = await this.#read(batchSize, after, before);
+        const read = await this.#read(batchSize, after, before, epoch);
+        const page = read.page;
+        epoch = read.epoch;
         if (page.length === 0) break;
         const events = page.map((r) => r.entry.event);
         const ids = page.map((r) => r.entry.id);
@@ -399,7 +404,8 @@ export class EdgeBuffer<T> implements AsyncDisposable {
           error = failure;
           break;
         }
-        const { removed } = await this.#remove(page.map((r) => r.ref), epoch);
+        const { removed, epoch: next } = await this.#remove(page.map((r) => r.ref), epoch);
+        epoch = next;
         this.#totals.flushed += removed.length;
         sent += page.length;
         batches++;

@@ -17,7 +17,7 @@ import {
   type StoredRef,
   value,
 } from "./kv_records.ts";
-import { CHUNK_BYTES, recordAad, type RecordSealer, toChunks } from "./record.ts";
+import { CHUNK_BYTES, type RecordSealer, toChunks } from "./record.ts";
 
 /** One enqueued event waiting for its commit. */
 export interface PendingEvent {
@@ -148,7 +148,7 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
       return { committed: [], refused, evicted: 0, leftover, count, bytes };
     }
     const sealed = await Promise.all(
-      admitted.map(({ item, seq }) => ctx.sealer.seal(item.bytes, recordAad(ctx.name, seq))),
+      admitted.map(({ item, seq }) => ctx.sealer.seal(item.bytes, ctx.name, seq)),
     );
     const delta = bytes - value(counters.bytes);
     const countDelta = count - value(counters.count);

@@ -70,10 +70,10 @@ export class BufferDecryptError extends ResilienceError {
 
 /** Seals and opens record bytes; the plain variant passes them through. */
 export interface RecordSealer {
-  /** Encrypts `plain` with `aad` (the record's key) as additional data. */
-  seal(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** Encrypts record `seq` of buffer `name`, its key (see {@link recordAad}) as additional data. */
+  seal(plain: Uint8Array, name: string, seq: number): Promise<Uint8Array> | Uint8Array;
   /** Decrypts; rejects when the key or the data is wrong. */
-  open(sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  open(sealed: Uint8Array, name: string, seq: number): Promise<Uint8Array> | Uint8Array;
   /** Bytes `seal` adds. */
   readonly overhead: number;
 }
@@ -89,10 +89,10 @@ export const PLAIN: RecordSealer = {
 export function aesGcmSealer(key: CryptoKey): RecordSealer {
   return {
     overhead: IV_BYTES + 16,
-    async seal(plain, aad) {
+    async seal(plain, name, seq) {
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const sealed = await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv, additionalData: aad as BufferSource },
+        { name: "AES-GCM", iv, additionalData: recordAad(name, seq) as BufferSource },
         key,
         plain as Uint8Array<ArrayBuffer>,
       );
@@ -101,12 +101,12 @@ export function aesGcmSealer(key: CryptoKey): RecordSealer {
       out.set(new Uint8Array(sealed), IV_BYTES);
       return out;
     },
-    async open(sealed, aad) {
+    async open(sealed, name, seq) {
       const plain = await crypto.subtle.decrypt(
         {
           name: "AES-GCM",
           iv: sealed.subarray(0, IV_BYTES) as BufferSource,
-          additionalData: aad as BufferSource,
+          additionalData: recordAad(name, seq) as BufferSource,
         },
         key,
         sealed.subarray(IV_BYTES) as Uint8Array<ArrayBuffer>,
