@@ -71,6 +71,7 @@ for (let n = 0; n < 30; n++) {
 
 // Wait for the outbox to catch up, then close it.
 while ((await outbox.stats()).buffer.count > 0) await systemClock.sleep(20);
+await outbox.drain(); // joins a drain that is still counting
 const stats = await outbox.stats();
 await outbox.close();
 Deno.removeSignalListener("SIGINT", onSigint);

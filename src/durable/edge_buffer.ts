@@ -16,15 +16,16 @@ import {
   resolveBufferOptions,
 } from "./buffer_options.ts";
 import { commitGroup, type PendingEvent } from "./group_commit.ts";
-import { type Epoch, KvRecords, type StoredRecord, type StoredRef, value } from "./kv_records.ts";
+import { type EventRef, KvRecords, value } from "./kv_records.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
-  fromChunks,
   importKey,
   MAX_EVENT_BYTES,
   PLAIN,
+  recordEvents,
   type RecordSealer,
+  type StoredEvent,
 } from "./record.ts";
 
 /** One buffered event, as `peek` returns it. */
@@ -88,8 +89,10 @@ export interface FlushResult {
 const FLUSH_OPTION_KEYS = ["batchSize", "policy", "signal"];
 const OPENING = Symbol("EdgeBuffer.open");
 const NEVER = new AbortController().signal;
-/** Expired records removed per atomic while reading. */
-const EXPIRE_SLICE = 100;
+/** Expired events removed at a time while reading. */
+const EXPIRE_SLICE = 1_000;
+/** KV entries read per round trip by `peek`, `flush` and `stats` (a record holds many events). */
+const PAGE_ENTRIES = 10;
 
 /**
  * A durable FIFO of events on Deno KV (a file, `:memory:`, a given `kv`,
@@ -263,68 +266,64 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     }
   }
 
-  /** Removes `refs` (read after `epoch` was); returns what was removed and the new epoch. */
-  async #remove(
-    refs: readonly StoredRef[],
-    epoch: Epoch,
-  ): Promise<{ removed: StoredRef[]; epoch: Epoch }> {
-    const result = await this.#exclusive(() => this.#records.remove(refs, epoch));
-    const removed = result.removed;
-    const bytes = removed.reduce((sum, r) => sum + r.size, 0);
-    this.#level = { count: this.#level.count - removed.length, bytes: this.#level.bytes - bytes };
+  /** Removes the events `refs`; returns how many were removed. */
+  async #remove(refs: readonly EventRef[]): Promise<number> {
+    const removed = await this.#exclusive(() => this.#records.remove(refs));
+    this.#level = {
+      count: this.#level.count - removed.events,
+      bytes: this.#level.bytes - removed.bytes,
+    };
     this.#telemetry.level(this.#level.count, this.#level.bytes);
-    return result;
+    return removed.events;
   }
 
-  /** Removes the expired `refs` (emptying the array); returns the new epoch. */
-  async #expire(refs: StoredRef[], epoch: Epoch): Promise<Epoch> {
-    if (refs.length === 0) return epoch;
-    const result = await this.#remove(refs, epoch);
-    this.#dropped("expired", result.removed.length);
+  /** Removes the expired `refs` (emptying the array). */
+  async #expire(refs: EventRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    this.#dropped("expired", await this.#remove(refs));
     refs.length = 0;
-    return result.epoch;
   }
 
   #isExpired(at: number): boolean {
     return this.#clock.now() - at > this.#maxAgeMs;
   }
 
-  async #decode(r: StoredRecord): Promise<BufferEntry<T>> {
-    const id = String(r.seq);
+  async #decode(seq: number, e: StoredEvent): Promise<BufferEntry<T>> {
+    const id = `${seq}.${e.idx}`;
     let event: T;
     try {
-      const opened = this.#sealer.open(fromChunks(r.head, r.rest), this.name, r.seq);
+      const opened = this.#sealer.open(e.bytes, this.name, seq, e.idx);
       event = this.#codec.decode(opened instanceof Uint8Array ? opened : await opened);
     } catch (error) {
       throw new BufferDecryptError(this.name, id, error);
     }
-    return { id, event, enqueuedAt: r.head.at, sizeBytes: r.head.size };
+    return { id, event, enqueuedAt: e.at, sizeBytes: e.bytes.length };
   }
 
   /**
-   * Reads up to `limit` live records after `after` and before `before`,
-   * removing expired ones met. `known` is an epoch read earlier (an older
-   * one only makes a removal re-check more often); else it is read first.
+   * Reads up to `limit` live events of the records before `before`, oldest
+   * first, removing expired ones met.
    */
   async #read(
     limit: number,
-    after = -1,
     before = Infinity,
-    known?: Epoch,
-  ): Promise<{ page: Array<{ entry: BufferEntry<T>; ref: StoredRef }>; epoch: Epoch }> {
-    const page: Array<{ entry: BufferEntry<T>; ref: StoredRef }> = [];
-    const expired: StoredRef[] = [];
-    let epoch = known ?? await this.#records.epoch();
-    for await (const r of this.#records.records(after, before, limit)) {
-      if (this.#isExpired(r.head.at)) {
-        expired.push(r);
-        if (expired.length >= EXPIRE_SLICE) epoch = await this.#expire(expired, epoch);
-        continue;
+  ): Promise<Array<{ entry: BufferEntry<T>; ref: EventRef }>> {
+    const page: Array<{ entry: BufferEntry<T>; ref: EventRef }> = [];
+    const expired: EventRef[] = [];
+    // Few entries per round trip: a record holds up to a thousand events.
+    records: for await (const r of this.#records.records(before, Math.min(limit, PAGE_ENTRIES))) {
+      for (const e of recordEvents(r.head, r.rest)) {
+        if (this.#isExpired(e.at)) {
+          expired.push({ seq: r.seq, idx: e.idx });
+          if (expired.length >= EXPIRE_SLICE) await this.#expire(expired);
+          continue;
+        }
+        page.push({ entry: await this.#decode(r.seq, e), ref: { seq: r.seq, idx: e.idx } });
+        if (page.length >= limit) break records;
       }
-      page.push({ entry: await this.#decode(r), ref: r });
-      if (page.length >= limit) break;
     }
-    return { page, epoch: await this.#expire(expired, epoch) };
+    await this.#expire(expired);
+    return page;
   }
 
   /**
@@ -335,21 +334,19 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async peek(limit = 100): Promise<BufferEntry<T>[]> {
     this.#checkOpen();
     integerAtLeast("limit", limit, 1);
-    return (await this.#read(limit)).page.map((r) => r.entry);
+    return (await this.#read(limit)).map((r) => r.entry);
   }
 
   /** Removes the events with these ids (from `peek`); resolves with how many were removed. */
   async remove(ids: readonly string[]): Promise<number> {
     this.#checkOpen();
     if (!Array.isArray(ids)) typeError("ids", "an array of ids", ids);
-    const seqs = new Set(ids.map((id) => {
-      if (typeof id !== "string" || !/^(0|[1-9][0-9]*)$/.test(id)) {
-        rangeError("ids", "record ids from peek()", id);
-      }
-      return Number(id);
-    }));
-    const epoch = await this.#records.epoch();
-    return (await this.#remove(await this.#records.heads([...seqs]), epoch)).removed.length;
+    const refs = ids.map((id) => {
+      const match = typeof id === "string" ? /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/.exec(id) : null;
+      if (match === null) rangeError("ids", "event ids from peek()", id);
+      return { seq: Number(match[1]), idx: Number(match[2]) };
+    });
+    return await this.#remove(refs);
   }
 
   /**
@@ -383,14 +380,11 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     let batches = 0;
     let error: unknown;
     try {
-      const counters = await this.#records.counters();
-      const before = value(counters.next);
-      let epoch: Epoch = counters.rm;
-      let after = -1;
+      // Records written after the flush started wait for the next flush.
+      const before = value((await this.#records.counters()).next);
       for (;;) {
-        const read = await this.#read(batchSize, after, before, epoch);
-        const page = read.page;
-        epoch = read.epoch;
+        // Each batch is removed before the next is read: read from the oldest.
+        const page = await this.#read(batchSize, before);
         if (page.length === 0) break;
         const events = page.map((r) => r.entry.event);
         const ids = page.map((r) => r.entry.id);
@@ -404,12 +398,9 @@ export class EdgeBuffer<T> implements AsyncDisposable {
           error = failure;
           break;
         }
-        const { removed, epoch: next } = await this.#remove(page.map((r) => r.ref), epoch);
-        epoch = next;
-        this.#totals.flushed += removed.length;
+        this.#totals.flushed += await this.#remove(page.map((r) => r.ref));
         sent += page.length;
         batches++;
-        after = page[page.length - 1]!.ref.seq;
         if (this.#events.active) {
           this.#events.emit({
             type: "buffer_flushed",
@@ -435,18 +426,20 @@ export class EdgeBuffer<T> implements AsyncDisposable {
    */
   async stats(): Promise<BufferStats> {
     this.#checkOpen();
-    const expired: StoredRef[] = [];
+    const expired: EventRef[] = [];
     let oldest: number | undefined;
-    let epoch = await this.#records.epoch();
-    for await (const r of this.#records.records(-1, Infinity, 10)) {
-      if (!this.#isExpired(r.head.at)) {
-        oldest = r.head.at;
-        break;
+    records: for await (const r of this.#records.records(Infinity, PAGE_ENTRIES)) {
+      for (let i = 0; i < r.head.at.length; i++) {
+        const at = r.head.at[i]!;
+        if (!this.#isExpired(at)) {
+          oldest = at;
+          break records;
+        }
+        expired.push({ seq: r.seq, idx: r.head.idx[i]! });
+        if (expired.length >= EXPIRE_SLICE) await this.#expire(expired);
       }
-      expired.push(r);
-      if (expired.length >= EXPIRE_SLICE) epoch = await this.#expire(expired, epoch);
     }
-    await this.#expire(expired, epoch);
+    await this.#expire(expired);
     const counters = await this.#records.counters();
     const stats: BufferStats = {
       count: value(counters.count),
@@ -462,14 +455,13 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     this.#checkOpen();
     let total = 0;
     for (;;) {
-      const page: StoredRef[] = [];
-      const epoch = await this.#records.epoch();
-      for await (const r of this.#records.records()) {
-        page.push({ seq: r.seq, n: r.n, size: r.size, versionstamp: r.versionstamp });
-        if (page.length >= 500) break;
+      const page: EventRef[] = [];
+      for await (const r of this.#records.records(Infinity, PAGE_ENTRIES)) {
+        for (const idx of r.head.idx) page.push({ seq: r.seq, idx });
+        if (page.length >= 5_000) break;
       }
       if (page.length === 0) break;
-      total += (await this.#remove(page, epoch)).removed.length;
+      total += await this.#remove(page);
     }
     this.#dropped("cleared", total);
     return total;

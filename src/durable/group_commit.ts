@@ -14,10 +14,19 @@ import {
   MAX_ATOMIC_BYTES,
   MAX_MUTATIONS,
   type StoredRecord,
-  type StoredRef,
   value,
 } from "./kv_records.ts";
-import { CHUNK_BYTES, type RecordSealer, toChunks } from "./record.ts";
+import {
+  buildRecord,
+  CHUNK_BYTES,
+  MAX_EVENTS_PER_RECORD,
+  packable,
+  PER_EVENT_BYTES,
+  recordEvents,
+  type RecordHead,
+  type RecordSealer,
+  type StoredEvent,
+} from "./record.ts";
 
 /** One enqueued event waiting for its commit. */
 export interface PendingEvent {
@@ -73,10 +82,25 @@ function perMutationBytes(name: string): number {
   return PER_MUTATION_BYTES + new TextEncoder().encode(name).length;
 }
 
+/** A record being assembled from admitted events. */
+interface NewRecord {
+  seq: number;
+  items: PendingEvent[];
+  bytes: number;
+}
+
+/** Oldest records chosen for eviction, with the events dropped from each. */
+interface Eviction {
+  seq: number;
+  head: RecordHead;
+  drop: Set<number>;
+}
+
 /**
  * Commits as much of `group` as one atomic takes and returns what it did,
- * with the events left for the next atomic. Retries from a fresh read of the counters when another
- * writer changed them in between.
+ * with the events left for the next atomic. Small events share records
+ * (up to one KV value each); a large one gets its own, in chunks. Retries
+ * from a fresh read of the counters when another writer changed them.
  */
 export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Promise<GroupResult> {
   const { records, maxSizeBytes } = ctx;
@@ -86,19 +110,27 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
     let bytes = value(counters.bytes);
     let count = value(counters.count);
     let next = value(counters.next);
-    const admitted: Array<{ item: PendingEvent; seq: number }> = [];
+    const created: NewRecord[] = [];
+    let open: NewRecord | undefined;
     const refused: PendingEvent[] = [];
-    const evicted: StoredRef[] = [];
+    const evictions = new Map<number, Eviction>();
+    let evicted = 0;
     let leftover: PendingEvent[] = [];
     let mutations = 4; // bytes, count, next and rm
     let atomicBytes = 4 * perMutation;
     let admittedBytes = 0;
     let oldest: AsyncGenerator<StoredRecord> | undefined;
+    let oldestEvents: StoredEvent[] = [];
+    let oldestRecord: StoredRecord | undefined;
     try {
       for (let i = 0; i < group.length; i++) {
         const item = group[i]!;
-        const chunks = Math.max(1, Math.ceil(item.size / CHUNK_BYTES));
-        const cost = item.size + chunks * perMutation;
+        const packs = packable(item.size);
+        const joins = packs && open !== undefined &&
+          open.bytes + item.size + PER_EVENT_BYTES <= CHUNK_BYTES &&
+          open.items.length < MAX_EVENTS_PER_RECORD;
+        const chunks = joins ? 0 : Math.max(1, Math.ceil(item.size / CHUNK_BYTES));
+        const cost = item.size + PER_EVENT_BYTES + chunks * perMutation;
         if (mutations + chunks > MAX_MUTATIONS || atomicBytes + cost > MAX_ATOMIC_BYTES) {
           leftover = group.slice(i);
           break;
@@ -111,19 +143,36 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
           }
           let stuck = false;
           while (bytes + item.size > maxSizeBytes) {
-            oldest ??= records.records();
-            const step = await oldest.next();
-            if (step.done) break;
-            const r = step.value;
-            if (mutations + r.n + chunks > MAX_MUTATIONS) {
+            if (oldestEvents.length === 0) {
+              oldest ??= records.records();
+              const step = await oldest.next();
+              if (step.done) break;
+              oldestRecord = step.value;
+              oldestEvents = recordEvents(oldestRecord.head, oldestRecord.rest);
+            }
+            const r = oldestRecord!;
+            let eviction = evictions.get(r.seq);
+            // A record is deleted or rewritten once: count its mutations on first touch.
+            const extra = eviction === undefined ? r.head.n : 0;
+            const written = r.head.n === 1 ? r.head.d.length + perMutation : 0;
+            if (
+              mutations + extra + chunks > MAX_MUTATIONS ||
+              atomicBytes + written + cost > MAX_ATOMIC_BYTES
+            ) {
               stuck = true;
               break;
             }
-            evicted.push(r);
-            bytes -= r.size;
+            if (eviction === undefined) {
+              eviction = { seq: r.seq, head: r.head, drop: new Set() };
+              evictions.set(r.seq, eviction);
+              mutations += extra;
+              atomicBytes += written;
+            }
+            const e = oldestEvents.shift()!;
+            eviction.drop.add(e.idx);
+            evicted++;
+            bytes -= e.bytes.length;
             count--;
-            mutations += r.n;
-            atomicBytes += r.n * perMutation;
           }
           if (stuck) {
             leftover = group.slice(i);
@@ -134,7 +183,14 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
             continue;
           }
         }
-        admitted.push({ item, seq: next++ });
+        if (joins) {
+          open!.items.push(item);
+          open!.bytes += item.size + PER_EVENT_BYTES;
+        } else {
+          const record = { seq: next++, items: [item], bytes: item.size + PER_EVENT_BYTES };
+          created.push(record);
+          open = packs ? record : undefined;
+        }
         bytes += item.size;
         admittedBytes += item.size;
         count++;
@@ -144,35 +200,34 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
     } finally {
       await oldest?.return(undefined);
     }
-    if (admitted.length === 0 && evicted.length === 0) {
+    const committed = created.flatMap((r) => r.items);
+    if (committed.length === 0 && evicted === 0) {
       return { committed: [], refused, evicted: 0, leftover, count, bytes };
     }
-    const sealed = await Promise.all(
-      admitted.map(({ item, seq }) => ctx.sealer.seal(item.bytes, ctx.name, seq)),
-    );
+    const values = await Promise.all(created.map(async (r) => {
+      const events: StoredEvent[] = await Promise.all(r.items.map(async (item, idx) => ({
+        idx,
+        at: item.at,
+        bytes: await ctx.sealer.seal(item.bytes, ctx.name, r.seq, idx),
+      })));
+      return { seq: r.seq, chunks: buildRecord(events) };
+    }));
     const delta = bytes - value(counters.bytes);
     const countDelta = count - value(counters.count);
     const { ok } = await records.commit(() => {
       const op = records.kv.atomic().check(counters.bytes).check(counters.next);
-      // The evicted records were read after the counters: checking "rm" covers them.
-      if (evicted.length > 0) op.check(counters.rm).sum(records.rmKey, 1n);
-      for (const ref of evicted) records.deleteInto(op, ref);
-      admitted.forEach(({ item, seq }, j) => {
-        const [head, ...rest] = toChunks(sealed[j]!, item.at);
-        op.set(records.key(seq, 0), head);
-        rest.forEach((chunk, k) => op.set(records.key(seq, k + 1), chunk));
-      });
+      if (evictions.size > 0) {
+        // The evicted records were read after the counters: checking "rm" covers them.
+        op.check(counters.rm).sum(records.rmKey, 1n);
+        for (const e of evictions.values()) records.dropInto(op, e.seq, e.head, e.drop);
+      }
+      for (const { seq, chunks } of values) {
+        chunks.forEach((chunk, c) => op.set(records.key(seq, c), chunk));
+      }
       op.sum(records.bytesKey, amount(delta)).sum(records.countKey, amount(countDelta));
       return op.set(records.nextKey, new Deno.KvU64(BigInt(next)));
     });
     if (!ok) continue; // another writer moved the counters: decide again
-    return {
-      committed: admitted.map((a) => a.item),
-      refused,
-      evicted: evicted.length,
-      leftover,
-      count,
-      bytes,
-    };
+    return { committed, refused, evicted, leftover, count, bytes };
   }
 }

@@ -7,20 +7,21 @@
  * - `"next"`: the next record number, a `Deno.KvU64` set under a
  *   versionstamp check, so record numbers follow commit order across every
  *   writer of the KV;
- * - `"r", seq, chunk`: a record's chunks (see record.ts).
+ * - `"r", seq, chunk`: a record's chunks (see record.ts): the events of one
+ *   group commit packed into one KV value, or one large event in chunks.
  *
  * - `"rm"`: the removal epoch, a `Deno.KvU64` bumped by every atomic that
  *   deletes records.
  *
  * An enqueue checks `"bytes"` and `"next"` (every write moves `"bytes"`); a
- * removal checks `"rm"` as read before it read the records it removes, so
- * a record is never counted out twice.
+ * removal checks `"rm"` as read before it read the records it changes, so
+ * an event is never counted out twice.
  *
  * @module
  */
 
 import { systemClock } from "../core/clock.ts";
-import { isHead, type RecordHead } from "./record.ts";
+import { buildRecord, isHead, recordEvents, type RecordHead } from "./record.ts";
 
 /** Mutations one atomic may hold (Deno KV limit, DESIGN.md §4). */
 export const MAX_MUTATIONS = 1_000;
@@ -33,22 +34,28 @@ const LOCK_RETRIES = 200;
 
 const U64_WRAP = 1n << 64n;
 
-/** A stored record's place: its number, chunk count, size and head versionstamp. */
-export interface StoredRef {
+/** A record as read: its number, head versionstamp, head and further chunks. */
+export interface StoredRecord {
   seq: number;
-  n: number;
-  size: number;
   versionstamp: string;
-}
-
-/** A stored record read in full: its ref, head and chunks. */
-export interface StoredRecord extends StoredRef {
   head: RecordHead;
   rest: Uint8Array[];
 }
 
-/** The removal epoch as read (`"rm"`); a removal checks it. */
-export type Epoch = Deno.AtomicCheck;
+/** Where an event is: its record and its index there. */
+export interface EventRef {
+  seq: number;
+  idx: number;
+}
+
+/** What a removal took out. */
+export interface Removed {
+  events: number;
+  bytes: number;
+}
+
+/** Bytes assumed for KV's own share of a rewritten record (key, serialization). */
+const REWRITE_OVERHEAD = 200;
 
 /** The counters of a buffer. */
 export interface Counters {
@@ -124,20 +131,14 @@ export class KvRecords {
   }
 
   /**
-   * Reads whole records oldest first, starting after record `after`, up to
-   * (not including) record `before`. A record whose chunks vanished while
-   * it was read (removed by another writer) is skipped. `pageSize` is how
-   * many entries each round trip reads (a caller wanting n records passes n).
+   * Reads whole records oldest first, up to (not including) record
+   * `before`. A record whose chunks vanished while it was read (removed by
+   * another writer) is skipped. `pageSize` is how many entries each round
+   * trip reads.
    */
-  async *records(
-    after = -1,
-    before = Infinity,
-    pageSize = LIST_BATCH,
-  ): AsyncGenerator<StoredRecord> {
-    const selector: Deno.KvListSelector = after < 0
-      ? { prefix: this.recordPrefix }
-      : { prefix: this.recordPrefix, start: this.key(after + 1, 0) };
+  async *records(before = Infinity, pageSize = LIST_BATCH): AsyncGenerator<StoredRecord> {
     let current: StoredRecord | undefined;
+    const selector = { prefix: this.recordPrefix };
     for await (
       const entry of this.kv.list(selector, { batchSize: Math.min(pageSize, LIST_BATCH) })
     ) {
@@ -148,22 +149,14 @@ export class KvRecords {
         if (!isHead(entry.value)) {
           throw new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
         }
-        const head = entry.value;
-        current = {
-          seq,
-          n: head.n,
-          size: head.size,
-          versionstamp: entry.versionstamp,
-          head,
-          rest: [],
-        };
+        current = { seq, versionstamp: entry.versionstamp, head: entry.value, rest: [] };
       } else if (current?.seq === seq && chunk === current.rest.length + 1) {
         current.rest.push(entry.value as Uint8Array);
       } else {
         current = undefined; // a torn read: the record was removed meanwhile
         continue;
       }
-      if (current !== undefined && current.rest.length + 1 === current.n) {
+      if (current !== undefined && current.rest.length + 1 === current.head.n) {
         const done = current;
         current = undefined;
         yield done;
@@ -171,81 +164,114 @@ export class KvRecords {
     }
   }
 
-  /** Reads the heads of records `seqs` (10 keys per read, the KV limit). */
-  async heads(seqs: readonly number[]): Promise<StoredRef[]> {
-    const found: StoredRef[] = [];
+  /** Reads the heads of records `seqs` that exist (10 keys per read, the KV limit). */
+  async heads(seqs: readonly number[]): Promise<Map<number, RecordHead>> {
+    const found = new Map<number, RecordHead>();
     for (let i = 0; i < seqs.length; i += 10) {
       const slice = seqs.slice(i, i + 10);
       const entries = await this.kv.getMany(slice.map((seq) => this.key(seq, 0)));
       entries.forEach((entry, j) => {
-        if (entry.versionstamp !== null && isHead(entry.value)) {
-          found.push({
-            seq: slice[j]!,
-            n: entry.value.n,
-            size: entry.value.size,
-            versionstamp: entry.versionstamp,
-          });
-        }
+        if (entry.versionstamp !== null && isHead(entry.value)) found.set(slice[j]!, entry.value);
       });
     }
     return found;
   }
 
-  /** Reads the removal epoch: every atomic that deletes records bumps it. */
-  epoch(): Promise<Epoch> {
+  /** Reads the removal epoch: every atomic that removes events bumps it. */
+  epoch(): Promise<Deno.AtomicCheck> {
     return this.kv.get(this.rmKey);
   }
 
   /**
-   * Adds the deletion of `ref` to `op`. The caller also bumps the epoch
-   * (`op.sum(rmKey, 1n)`) and checks what makes its view current.
+   * Adds to `op` the removal of the events `drop` (indexes) from record
+   * `seq`: deleted when none is left, else rewritten with the rest. Returns
+   * what it removes, the mutations it adds and the bytes it writes. The
+   * caller bumps the epoch and changes the counters.
    */
-  deleteInto(op: Deno.AtomicOperation, ref: StoredRef): void {
-    for (let c = 0; c < ref.n; c++) op.delete(this.key(ref.seq, c));
+  dropInto(
+    op: Deno.AtomicOperation | undefined,
+    seq: number,
+    head: RecordHead,
+    drop: ReadonlySet<number>,
+  ): Removed & { mutations: number; written: number } {
+    if (head.n > 1) { // one large event, in chunks
+      if (!drop.has(head.idx[0]!)) return { events: 0, bytes: 0, mutations: 0, written: 0 };
+      for (let c = 0; c < head.n; c++) op?.delete(this.key(seq, c));
+      return { events: 1, bytes: head.size[0]!, mutations: head.n, written: 0 };
+    }
+    const events = recordEvents(head, []);
+    const keep = events.filter((e) => !drop.has(e.idx));
+    const gone = events.length - keep.length;
+    if (gone === 0) return { events: 0, bytes: 0, mutations: 0, written: 0 };
+    const bytes = head.d.length - keep.reduce((sum, e) => sum + e.bytes.length, 0);
+    if (keep.length === 0) {
+      op?.delete(this.key(seq, 0));
+      return { events: gone, bytes, mutations: 1, written: 0 };
+    }
+    op?.set(this.key(seq, 0), buildRecord(keep)[0]);
+    return { events: gone, bytes, mutations: 1, written: head.d.length - bytes + REWRITE_OVERHEAD };
   }
 
   /**
-   * Removes the records `refs` (each once, oldest first) with their share
-   * of the counters, in as few atomics as KV's limits allow. `epoch` must
-   * have been read before `refs` were: each atomic checks it, so a record
-   * removed meanwhile by another writer is never counted out twice (the
-   * heads are then read again and what is gone is left out). Returns the
-   * removed refs and the epoch after the last commit.
+   * Removes the events `targets` with their share of the counters, in as
+   * few atomics as KV's limits allow. Each atomic checks the removal epoch
+   * read before the record heads it rewrites, so an event removed
+   * meanwhile by another writer is never counted out twice; the heads are
+   * then read again. Returns what was removed.
    */
-  async remove(
-    refs: readonly StoredRef[],
-    epoch: Epoch,
-  ): Promise<{ removed: StoredRef[]; epoch: Epoch }> {
-    const removed: StoredRef[] = [];
-    let i = 0;
-    while (i < refs.length) {
-      let slice: StoredRef[] = [];
-      let mutations = 3;
-      for (; i < refs.length; i++) {
-        if (mutations + refs[i]!.n > MAX_MUTATIONS) break;
-        mutations += refs[i]!.n;
-        slice.push(refs[i]!);
-      }
+  async remove(targets: readonly EventRef[]): Promise<Removed> {
+    const bySeq = new Map<number, Set<number>>();
+    for (const t of targets) {
+      let drop = bySeq.get(t.seq);
+      if (drop === undefined) bySeq.set(t.seq, drop = new Set());
+      drop.add(t.idx);
+    }
+    const seqs = [...bySeq.keys()];
+    const total: Removed = { events: 0, bytes: 0 };
+    for (let i = 0; i < seqs.length;) {
+      const slice = seqs.slice(i, i + 100);
       for (;;) {
-        const bytes = slice.reduce((sum, r) => sum + r.size, 0);
-        const current = epoch;
-        const result = await this.commit(() => {
-          const op = this.kv.atomic().check(current);
-          for (const ref of slice) this.deleteInto(op, ref);
-          return op.sum(this.rmKey, 1n).sum(this.bytesKey, amount(-bytes))
-            .sum(this.countKey, amount(-slice.length));
-        });
-        if (result.ok) {
-          epoch = { key: this.rmKey, versionstamp: result.versionstamp };
+        const epoch = await this.epoch();
+        const heads = await this.heads(slice);
+        const plan: Array<{ seq: number; head: RecordHead }> = [];
+        const sums: Removed = { events: 0, bytes: 0 };
+        let mutations = 3;
+        let written = 0;
+        let taken = 0;
+        for (const seq of slice) {
+          const head = heads.get(seq);
+          if (head !== undefined) {
+            const d = this.dropInto(undefined, seq, head, bySeq.get(seq)!);
+            if (mutations + d.mutations > MAX_MUTATIONS || written + d.written > MAX_ATOMIC_BYTES) {
+              break;
+            }
+            mutations += d.mutations;
+            written += d.written;
+            sums.events += d.events;
+            sums.bytes += d.bytes;
+            plan.push({ seq, head });
+          }
+          taken++;
+        }
+        if (sums.events === 0) {
+          i += taken;
           break;
         }
-        // Something was removed meanwhile: keep what is still there.
-        epoch = await this.epoch();
-        slice = await this.heads(slice.map((r) => r.seq));
-        if (slice.length === 0) break;
+        const result = await this.commit(() => {
+          const op = this.kv.atomic().check(epoch);
+          for (const { seq, head } of plan) this.dropInto(op, seq, head, bySeq.get(seq)!);
+          return op.sum(this.rmKey, 1n).sum(this.bytesKey, amount(-sums.bytes))
+            .sum(this.countKey, amount(-sums.events));
+        });
+        if (result.ok) {
+          total.events += sums.events;
+          total.bytes += sums.bytes;
+          i += taken;
+          break;
+        }
+        // Something was removed meanwhile: read the heads again.
       }
-      removed.push(...slice);
     }
-    return { removed, epoch };
+    return total;
   }
 }

@@ -215,7 +215,7 @@ class OutboxImpl<T> implements Outbox<T> {
  * await outbox.publish({ celsius: 21.7 });
  * await outbox.publish({ celsius: 21.6 });
  * await outbox.close(); // the last drain delivers all three
- * assert.deepEqual(received, ["0-1", "2-2"]);
+ * assert.deepEqual(received, ["0.0-1.0", "2.0-2.0"]);
  * ```
  */
 export async function createOutbox<T>(options: OutboxOptions<T>): Promise<Outbox<T>> {

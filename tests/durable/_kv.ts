@@ -75,25 +75,33 @@ export function startWriter(plan: Record<string, unknown>): Writer {
   };
 }
 
-/** Every raw entry under a buffer's prefix, checked for torn records. */
+/**
+ * Every event stored under a buffer's prefix, read from the raw KV entries
+ * and checked for torn records (every chunk of every record present, in
+ * place, none orphaned).
+ */
 export async function rawRecords(
   kv: Deno.Kv,
   name: string,
-): Promise<Array<{ seq: number; size: number; chunks: number }>> {
-  const out: Array<{ seq: number; size: number; chunks: number; seen: number }> = [];
+): Promise<Array<{ seq: number; idx: number; size: number }>> {
+  const records: Array<{ seq: number; n: number; seen: number; total: number }> = [];
+  const out: Array<{ seq: number; idx: number; size: number }> = [];
   for await (const e of kv.list({ prefix: ["bulwark", "buffer", name, "r"] })) {
     const [seq, chunk] = e.key.slice(4) as [number, number];
     if (chunk === 0) {
-      const head = e.value as { size: number; n: number; d: Uint8Array };
-      out.push({ seq, size: head.size, chunks: head.n, seen: 1 });
-      assert.equal(head.n, 1 + Math.max(0, Math.ceil(head.size / 60_000) - 1));
+      const head = e.value as { size: number[]; idx: number[]; n: number; d: Uint8Array };
+      const total = head.size.reduce((sum, s) => sum + s, 0);
+      assert.equal(head.n, Math.max(1, Math.ceil(total / 60_000)), `record ${seq} chunk count`);
+      assert.equal(head.d.length, Math.min(total, 60_000), `record ${seq} first chunk`);
+      head.idx.forEach((idx, i) => out.push({ seq, idx, size: head.size[i]! }));
+      records.push({ seq, n: head.n, seen: 1, total });
     } else {
-      assert.equal(out.at(-1)?.seq, seq, `chunk ${chunk} of ${seq} without its head`);
-      assert.equal(out.at(-1)!.seen++, chunk, `chunk ${chunk} of ${seq} out of place`);
+      assert.equal(records.at(-1)?.seq, seq, `chunk ${chunk} of ${seq} without its head`);
+      assert.equal(records.at(-1)!.seen++, chunk, `chunk ${chunk} of ${seq} out of place`);
     }
   }
-  for (const r of out) assert.equal(r.seen, r.chunks, `record ${r.seq} is torn`);
-  return out.map(({ seq, size, chunks }) => ({ seq, size, chunks }));
+  for (const r of records) assert.equal(r.seen, r.n, `record ${r.seq} is torn`);
+  return out;
 }
 
 /** The counters as stored. */
@@ -106,4 +114,17 @@ export async function rawCounters(
     ["bulwark", "buffer", name, "bytes"],
   ]);
   return { count: Number(count!.value?.value ?? 0n), bytes: Number(bytes!.value?.value ?? 0n) };
+}
+
+/** An event id ("<record>.<index>") as a pair of numbers. */
+export function idPair(id: string): [number, number] {
+  const [seq, idx] = id.split(".").map(Number);
+  return [seq!, idx!];
+}
+
+/** True when id `a` comes before id `b` (commit order, then index). */
+export function idBefore(a: string, b: string): boolean {
+  const [sa, ia] = idPair(a);
+  const [sb, ib] = idPair(b);
+  return sa < sb || (sa === sb && ia < ib);
 }

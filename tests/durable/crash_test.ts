@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EdgeBuffer } from "../../durable.ts";
 import { seededRandom } from "../../src/core/random.ts";
-import { rawCounters, rawRecords, startWriter, tempKvPath } from "./_kv.ts";
+import { idBefore, rawCounters, rawRecords, startWriter, tempKvPath } from "./_kv.ts";
 
 const KEY = Array.from({ length: 32 }, (_, i) => i * 7 % 256);
 
@@ -42,7 +42,7 @@ Deno.test("EdgeBuffer: SIGKILLed writers lose no acknowledged event and leave no
       const seqs = stored.map((e) => e.event.seq);
       for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, "FIFO order");
       for (let i = 1; i < stored.length; i++) {
-        assert.ok(Number(stored[i]!.id) > Number(stored[i - 1]!.id), "ids in commit order");
+        assert.ok(idBefore(stored[i - 1]!.id, stored[i]!.id), "ids in commit order");
       }
       const present = new Set(seqs);
       assert.equal(present.size, seqs.length, "no event stored twice");

@@ -4,16 +4,20 @@ import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { loose, recorder } from "../_helpers.ts";
 import { rawCounters, rawRecords } from "./_kv.ts";
 
-/** A KV that counts commits; `committed` is read when each enqueue resolves. */
-async function countingKv() {
+/** A KV whose commits can be held: `hold(n)` blocks commit number n until `release()`. */
+async function holdingKv() {
   const kv = await Deno.openKv(":memory:");
-  const counts = { atomics: 0, committed: 0 };
+  const counts = { committed: 0 };
+  let held = -1;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let started = 0;
   const wrapped = {
     atomic() {
-      counts.atomics++;
       const op = kv.atomic();
       const commit = op.commit.bind(op);
       op.commit = async () => {
+        if (++started === held) await gate;
         const result = await commit();
         counts.committed++;
         return result;
@@ -25,34 +29,45 @@ async function countingKv() {
     list: kv.list.bind(kv),
     close: kv.close.bind(kv),
   } as unknown as Deno.Kv;
-  return { kv, wrapped, counts };
+  return { kv, wrapped, counts, hold: (n: number) => (held = n), release };
 }
 
 Deno.test("EdgeBuffer.enqueue() group-commits concurrent enqueues; each resolves after its own commit", async () => {
-  const { kv, wrapped, counts } = await countingKv();
+  const { kv, wrapped, counts, hold, release } = await holdingKv();
   try {
-    const buffer = await EdgeBuffer.open<number>({ kv: wrapped, telemetry: false });
-    const commitsSeen: number[] = [];
-    const results = await Promise.all(
-      Array.from({ length: 1_500 }, (_, i) =>
-        buffer.enqueue(i).then((ok) => {
-          commitsSeen[i] = counts.committed;
-          return ok;
-        })),
+    const buffer = await EdgeBuffer.open<string>({ kv: wrapped, telemetry: false });
+    // 2,000 small events: one commit.
+    await Promise.all(Array.from({ length: 2_000 }, (_, i) => buffer.enqueue(String(i))));
+    assert.equal(counts.committed, 1);
+    // 2,000 events of 1 KB (2 MB) need three atomics of at most 800 KB: hold the second.
+    hold(3); // commit 1 was the first group; this group's second atomic is commit 3
+    const resolved: number[] = [];
+    const all = Promise.all(
+      Array.from(
+        { length: 2_000 },
+        (_, i) => buffer.enqueue(`${i}`.padEnd(1_000, "x")).then(() => resolved.push(i)),
+      ),
     );
-    assert.ok(results.every((ok) => ok));
-    // 1,000 mutations per atomic: the counters take 3, so 997 events, then 503.
-    assert.equal(counts.committed, 2);
-    assert.ok(commitsSeen.slice(0, 997).every((c) => c >= 1));
-    assert.ok(commitsSeen.slice(997).every((c) => c === 2));
+    while (counts.committed < 2) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 5));
+    // Only the first atomic's events have resolved, and they are a prefix.
+    assert.ok(resolved.length > 0 && resolved.length < 1_000, `${resolved.length} resolved`);
+    assert.deepEqual(resolved, Array.from({ length: resolved.length }, (_, i) => i));
+    release();
+    await all;
+    assert.equal(counts.committed, 4);
+    assert.equal(resolved.length, 2_000);
+    const raw = await rawRecords(kv, "default");
+    assert.equal(raw.length, 4_000);
     assert.deepEqual(await rawCounters(kv, "default"), {
-      count: 1_500,
-      bytes: 10 + 90 * 2 + 900 * 3 + 500 * 4,
+      count: 4_000,
+      bytes: raw.reduce((sum, r) => sum + r.size, 0),
     });
-    assert.deepEqual((await buffer.peek(3)).map((e) => [e.id, e.event]), [["0", 0], ["1", 1], [
-      "2",
-      2,
-    ]]);
+    assert.deepEqual((await buffer.peek(3)).map((e) => [e.id, e.event]), [
+      ["0.0", "0"],
+      ["0.1", "1"],
+      ["0.2", "2"],
+    ]);
     await buffer.close();
   } finally {
     kv.close();
@@ -195,7 +210,7 @@ Deno.test("EdgeBuffer encrypts each record: raw KV values hold no plaintext; a w
       telemetry: false,
       encryptionKey: new Uint8Array(32),
     });
-    await assert.rejects(wrong.peek(), (e) => e instanceof BufferDecryptError && e.id === "0");
+    await assert.rejects(wrong.peek(), (e) => e instanceof BufferDecryptError && e.id === "0.0");
     await assert.rejects(wrong.flush(() => Promise.resolve()), BufferDecryptError);
     await wrong.close();
     const none = await EdgeBuffer.open({ kv, telemetry: false });
@@ -245,7 +260,7 @@ Deno.test("EdgeBuffer.flush() removes a batch only after send resolved; a failed
   }, { batchSize: 4 });
   assert.deepEqual(result, { sent: 8, batches: 2, remaining: 2, error: boom });
   assert.deepEqual(batches.map((b) => b.events), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
-  assert.deepEqual(batches[0]!.ids, ["0", "1", "2", "3"]);
+  assert.deepEqual(batches[0]!.ids, ["0.0", "0.1", "0.2", "0.3"]);
   assert.deepEqual((await buffer.peek()).map((e) => e.event), [8, 9]);
   assert.deepEqual(
     rec.events.map((e) => e.type === "buffer_flushed" && [e.count, e.remaining]),
@@ -276,7 +291,7 @@ Deno.test("EdgeBuffer.remove() and clear() count what they removed; a closed buf
   });
   await buffer.enqueueMany(["a", "b", "c", "d"]);
   const [a, b] = await buffer.peek(2);
-  assert.equal(await buffer.remove([a!.id, b!.id, a!.id, "99"]), 2);
+  assert.equal(await buffer.remove([a!.id, b!.id, a!.id, "99.0", "0.9"]), 2);
   assert.equal(await buffer.remove([a!.id]), 0);
   assert.equal(await buffer.clear(), 2);
   assert.deepEqual(rec.events.map((e) => e.type === "buffer_dropped" && [e.reason, e.count]), [
@@ -284,7 +299,7 @@ Deno.test("EdgeBuffer.remove() and clear() count what they removed; a closed buf
   ]);
   assert.deepEqual([(await buffer.stats()).count, (await buffer.stats()).sizeBytes], [0, 0]);
   await assert.rejects(buffer.remove(loose("1")), /ids must be an array of ids: received "1"/);
-  await assert.rejects(buffer.remove(["x"]), /ids must be record ids from peek\(\): received "x"/);
+  await assert.rejects(buffer.remove(["x"]), /ids must be event ids from peek\(\): received "x"/);
   await buffer.close();
   await assert.rejects(buffer.enqueue("e"), /EdgeBuffer "default" is closed/);
   await assert.rejects(buffer.peek(), /is closed/);
@@ -379,6 +394,46 @@ Deno.test("EdgeBuffer counters always equal the records (raw check after mixed o
       bytes: raw.reduce((sum, r) => sum + r.size, 0),
     });
     assert.equal(raw.length, 50);
+    await buffer.close();
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test('EdgeBuffer "drop_oldest" and remove() take events out of a shared record and keep the rest', async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const buffer = await EdgeBuffer.open<string>({
+      kv,
+      telemetry: false,
+      maxSizeBytes: 100,
+      onFull: "drop_oldest",
+    });
+    // Ten 9-byte events in one group commit share one record.
+    await buffer.enqueueMany(Array.from({ length: 10 }, (_, i) => `event-${i}`));
+    assert.equal((await rawRecords(kv, "default")).filter((r) => r.seq === 0).length, 10);
+    // A 20-byte event evicts the two oldest: the record is rewritten with the other eight.
+    assert.equal(await buffer.enqueue("x".repeat(18)), true);
+    assert.equal(await buffer.remove(["0.5"]), 1);
+    const left = await buffer.peek(20);
+    assert.deepEqual(left.map((e) => e.id), [
+      "0.2",
+      "0.3",
+      "0.4",
+      "0.6",
+      "0.7",
+      "0.8",
+      "0.9",
+      "1.0",
+    ]);
+    assert.deepEqual(left.map((e) => e.event).slice(0, 2), ["event-2", "event-3"]);
+    const raw = await rawRecords(kv, "default");
+    assert.deepEqual(await rawCounters(kv, "default"), {
+      count: 8,
+      bytes: raw.reduce((sum, r) => sum + r.size, 0),
+    });
+    assert.equal(raw.reduce((sum, r) => sum + r.size, 0), 7 * 9 + 20); // "event-N" is 9 bytes as JSON
+    assert.deepEqual([(await buffer.stats()).dropped, (await buffer.stats()).count], [2, 8]);
     await buffer.close();
   } finally {
     kv.close();

@@ -217,10 +217,9 @@ Deno.test("createOutbox drains every flushIntervalMs and waits while the policy'
     assert.equal(attempts, 0);
     await clock.advance(1);
     await until(async () => (await outbox.stats()).sent === 2);
-    assert.deepEqual(sent.map((b) => [b.id, b.events, b.ids, b.createdAt]), [["0-1", [1, 2], [
-      "0",
-      "1",
-    ], 1_000]]);
+    assert.deepEqual(sent.map((b) => [b.id, b.events, b.ids, b.createdAt]), [
+      ["0.0-1.0", [1, 2], ["0.0", "1.0"], 1_000],
+    ]);
     down = true;
     await outbox.publish(3);
     await clock.advance(1_000);

@@ -18,7 +18,7 @@ async function listingKv() {
   return { kv, wrapped, pages };
 }
 
-Deno.test("EdgeBuffer peek and flush list the KV in pages of the batch size", async () => {
+Deno.test("EdgeBuffer peek and flush list the KV in small pages, one listing per batch", async () => {
   const { kv, wrapped, pages } = await listingKv();
   try {
     await using buffer = await EdgeBuffer.open<string>({ kv: wrapped, telemetry: false });
@@ -35,9 +35,9 @@ Deno.test("EdgeBuffer peek and flush list the KV in pages of the batch size", as
     pages.length = 0;
     const result = await buffer.flush(() => Promise.resolve(), { batchSize: 100 });
     assert.deepEqual(result, { sent: 20_000, batches: 200, remaining: 0 });
-    // One list per batch, each of one batch's size (plus the final empty read).
+    // One list per batch (plus the final empty read), 10 records per round trip.
     assert.equal(pages.length, 201);
-    assert.ok(pages.every((p) => p === 100));
+    assert.ok(pages.every((p) => p === 10));
   } finally {
     kv.close();
   }
