@@ -22,6 +22,7 @@ import {
   BufferDecryptError,
   importKey,
   MAX_EVENT_BYTES,
+  MAX_EVENTS_PER_RECORD,
   PLAIN,
   recordEvents,
   type RecordSealer,
@@ -310,8 +311,9 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   ): Promise<Array<{ entry: BufferEntry<T>; ref: EventRef }>> {
     const page: Array<{ entry: BufferEntry<T>; ref: EventRef }> = [];
     const expired: EventRef[] = [];
-    // Few entries per round trip: a record holds up to a thousand events.
-    records: for await (const r of this.#records.records(before, Math.min(limit, PAGE_ENTRIES))) {
+    // A record holds up to 100 events: read about as many records as `limit` needs.
+    const entries = Math.min(PAGE_ENTRIES, Math.ceil(limit / MAX_EVENTS_PER_RECORD) + 1);
+    records: for await (const r of this.#records.records(before, entries)) {
       for (const e of recordEvents(r.head, r.rest)) {
         if (this.#isExpired(e.at)) {
           expired.push({ seq: r.seq, idx: e.idx });

@@ -49,8 +49,11 @@ export interface RecordHead {
 /** Serialized bytes assumed per event for the head's three arrays. */
 export const PER_EVENT_BYTES = 24;
 
-/** Most events one record holds. */
-export const MAX_EVENTS_PER_RECORD = 1_000;
+/**
+ * Most events one record holds: about a flush batch, so that a flush
+ * mostly deletes whole records and rewrites at most one partly sent one.
+ */
+export const MAX_EVENTS_PER_RECORD = 100;
 
 /** True when an event of `size` stored bytes shares a record with others (else it gets its own). */
 export function packable(size: number): boolean {
