@@ -16,7 +16,7 @@ import {
   resolveBufferOptions,
 } from "./buffer_options.ts";
 import { commitGroup, type PendingEvent } from "./group_commit.ts";
-import { type EventRef, KvRecords, value } from "./kv_records.ts";
+import { type EventRef, KvRecords, value, type View } from "./kv_records.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
@@ -25,6 +25,7 @@ import {
   MAX_EVENTS_PER_RECORD,
   PLAIN,
   recordEvents,
+  type RecordHead,
   type RecordSealer,
   type StoredEvent,
 } from "./record.ts";
@@ -267,21 +268,24 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     }
   }
 
-  /** Removes the events `refs`; returns how many were removed. */
-  async #remove(refs: readonly EventRef[]): Promise<number> {
-    const removed = await this.#exclusive(() => this.#records.remove(refs));
+  /** Removes the events `refs` (`view`: heads read after an epoch); returns what it removed. */
+  async #remove(
+    refs: readonly EventRef[],
+    view?: View,
+  ): Promise<{ events: number; epoch?: Deno.AtomicCheck }> {
+    const removed = await this.#exclusive(() => this.#records.remove(refs, view));
     this.#level = {
       count: this.#level.count - removed.events,
       bytes: this.#level.bytes - removed.bytes,
     };
     this.#telemetry.level(this.#level.count, this.#level.bytes);
-    return removed.events;
+    return removed;
   }
 
   /** Removes the expired `refs` (emptying the array). */
   async #expire(refs: EventRef[]): Promise<void> {
     if (refs.length === 0) return;
-    this.#dropped("expired", await this.#remove(refs));
+    this.#dropped("expired", (await this.#remove(refs)).events);
     refs.length = 0;
   }
 
@@ -303,17 +307,22 @@ export class EdgeBuffer<T> implements AsyncDisposable {
 
   /**
    * Reads up to `limit` live events of the records before `before`, oldest
-   * first, removing expired ones met.
+   * first, removing expired ones met. `epoch`, when given, was read before
+   * (else it is read first); the result's view pairs it with the heads read.
    */
   async #read(
     limit: number,
     before = Infinity,
-  ): Promise<Array<{ entry: BufferEntry<T>; ref: EventRef }>> {
+    epoch?: Deno.AtomicCheck,
+  ): Promise<{ page: Array<{ entry: BufferEntry<T>; ref: EventRef }>; view: View }> {
     const page: Array<{ entry: BufferEntry<T>; ref: EventRef }> = [];
     const expired: EventRef[] = [];
+    const heads = new Map<number, RecordHead>();
+    const read = epoch ?? await this.#records.epoch();
     // A record holds up to 100 events: read about as many records as `limit` needs.
     const entries = Math.min(PAGE_ENTRIES, Math.ceil(limit / MAX_EVENTS_PER_RECORD) + 1);
     records: for await (const r of this.#records.records(before, entries)) {
+      heads.set(r.seq, r.head);
       for (const e of recordEvents(r.head, r.rest)) {
         if (this.#isExpired(e.at)) {
           expired.push({ seq: r.seq, idx: e.idx });
@@ -324,8 +333,10 @@ export class EdgeBuffer<T> implements AsyncDisposable {
         if (page.length >= limit) break records;
       }
     }
+    if (expired.length === 0) return { page, view: { epoch: read, heads } };
     await this.#expire(expired);
-    return page;
+    // The expiry changed records: no heads, so the next removal reads them again.
+    return { page, view: { epoch: read, heads: new Map() } };
   }
 
   /**
@@ -336,7 +347,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async peek(limit = 100): Promise<BufferEntry<T>[]> {
     this.#checkOpen();
     integerAtLeast("limit", limit, 1);
-    return (await this.#read(limit)).map((r) => r.entry);
+    return (await this.#read(limit)).page.map((r) => r.entry);
   }
 
   /** Removes the events with these ids (from `peek`); resolves with how many were removed. */
@@ -348,7 +359,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       if (match === null) rangeError("ids", "event ids from peek()", id);
       return { seq: Number(match[1]), idx: Number(match[2]) };
     });
-    return await this.#remove(refs);
+    return (await this.#remove(refs)).events;
   }
 
   /**
@@ -383,10 +394,12 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     let error: unknown;
     try {
       // Records written after the flush started wait for the next flush.
-      const before = value((await this.#records.counters()).next);
+      const counters = await this.#records.counters();
+      const before = value(counters.next);
+      let epoch: Deno.AtomicCheck = counters.rm;
       for (;;) {
         // Each batch is removed before the next is read: read from the oldest.
-        const page = await this.#read(batchSize, before);
+        const { page, view } = await this.#read(batchSize, before, epoch);
         if (page.length === 0) break;
         const events = page.map((r) => r.entry.event);
         const ids = page.map((r) => r.entry.id);
@@ -400,7 +413,9 @@ export class EdgeBuffer<T> implements AsyncDisposable {
           error = failure;
           break;
         }
-        this.#totals.flushed += await this.#remove(page.map((r) => r.ref));
+        const removed = await this.#remove(page.map((r) => r.ref), view);
+        this.#totals.flushed += removed.events;
+        epoch = removed.epoch ?? await this.#records.epoch();
         sent += page.length;
         batches++;
         if (this.#events.active) {
@@ -463,7 +478,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
         if (page.length >= 5_000) break;
       }
       if (page.length === 0) break;
-      total += await this.#remove(page);
+      total += (await this.#remove(page)).events;
     }
     this.#dropped("cleared", total);
     return total;

@@ -439,3 +439,28 @@ Deno.test('EdgeBuffer "drop_oldest" and remove() take events out of a shared rec
     kv.close();
   }
 });
+
+Deno.test("EdgeBuffer.flush() removes what it sent when it also expired events on the way", async () => {
+  const clock = new VirtualClock();
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const buffer = await EdgeBuffer.open<number>({ kv, telemetry: false, clock, maxAgeMs: 1_000 });
+    await buffer.enqueueMany([1, 2, 3]); // one record
+    await clock.advance(600);
+    await buffer.enqueueMany([4, 5]); // another record
+    await clock.advance(500); // 1..3 expired, 4 and 5 not
+    await buffer.enqueue(6);
+    const sent: number[] = [];
+    assert.deepEqual(
+      await buffer.flush((events) => Promise.resolve(void sent.push(...events)), { batchSize: 2 }),
+      { sent: 3, batches: 2, remaining: 0 },
+    );
+    assert.deepEqual(sent, [4, 5, 6]);
+    assert.deepEqual(await rawCounters(kv, "default"), { count: 0, bytes: 0 });
+    assert.equal((await rawRecords(kv, "default")).length, 0);
+    assert.equal((await buffer.stats()).expired, 3);
+    await buffer.close();
+  } finally {
+    kv.close();
+  }
+});
