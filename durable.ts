@@ -24,7 +24,7 @@ export type {
   BufferStats,
   FlushOptions,
   FlushResult,
-} from "./src/durable/edge_buffer.ts";
+} from "./src/durable/buffer_types.ts";
 export type { BufferCodec, EdgeBufferOptions, OnFull } from "./src/durable/buffer_options.ts";
 export { BufferDecryptError, MAX_EVENT_BYTES } from "./src/durable/record.ts";
 export { BatchProcessor, encodeBatch } from "./src/durable/batch.ts";

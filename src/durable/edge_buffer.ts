@@ -9,13 +9,20 @@ import { EventSink } from "../core/events.ts";
 import type { BufferDropReason } from "../core/events.ts";
 import { integerAtLeast, knownKeys, objectValue, rangeError, typeError } from "../core/validate.ts";
 import type { Policy } from "../policy/policy.ts";
+import type {
+  BufferEntry,
+  BufferSend,
+  BufferStats,
+  FlushOptions,
+  FlushResult,
+} from "./buffer_types.ts";
 import { type BufferTelemetry, bufferTelemetry } from "../telemetry/otel_buffer.ts";
 import {
   type BufferCodec,
   type EdgeBufferOptions,
   resolveBufferOptions,
 } from "./buffer_options.ts";
-import { commitGroup, type PendingEvent } from "./group_commit.ts";
+import { GroupCommitter, type GroupResult } from "./group_commit.ts";
 import { type EventRef, KvRecords, value, type View } from "./kv_records.ts";
 import {
   aesGcmSealer,
@@ -29,64 +36,6 @@ import {
   type RecordSealer,
   type StoredEvent,
 } from "./record.ts";
-
-/** One buffered event, as `peek` returns it. */
-export interface BufferEntry<T> {
-  /** The record's id: commit-ordered, never reused in this KV namespace. */
-  id: string;
-  /** The event. */
-  event: T;
-  /** Clock time of the enqueue (ms). */
-  enqueuedAt: number;
-  /** Stored bytes (after the codec and encryption). */
-  sizeBytes: number;
-}
-
-/** Counters of a buffer; see `EdgeBuffer.stats`. */
-export interface BufferStats {
-  /** Events stored (all writers). */
-  count: number;
-  /** Bytes stored (all writers); what `maxSizeBytes` limits. */
-  sizeBytes: number;
-  /** When the oldest stored event was enqueued; absent when empty. */
-  oldestEnqueuedAt?: number;
-  /** Events this instance committed since `open`. */
-  enqueued: number;
-  /** Events this instance refused while full or evicted, since `open`. */
-  dropped: number;
-  /** Events this instance removed for age, since `open`. */
-  expired: number;
-  /** Events this instance sent and removed, since `open`. */
-  flushed: number;
-}
-
-/** Sends one batch; resolving means the receiver has it. */
-export type BufferSend<T> = (
-  events: T[],
-  context: { ids: string[]; signal: AbortSignal },
-) => Promise<unknown>;
-
-/** Options of `EdgeBuffer.flush`. */
-export interface FlushOptions {
-  /** Events per `send`. @default {100} */
-  batchSize?: number;
-  /** Runs each `send` (retries, breaker, deadline per batch). Default: one plain call. */
-  policy?: Policy;
-  /** Stops the flush between batches and aborts the running `send`. */
-  signal?: AbortSignal;
-}
-
-/** What a flush did. */
-export interface FlushResult {
-  /** Events sent and removed. */
-  sent: number;
-  /** Batches sent. */
-  batches: number;
-  /** Events left in the buffer (all writers). */
-  remaining: number;
-  /** Why the flush stopped early: the failed batch's error (it stays, with all after it). */
-  error?: unknown;
-}
 
 const FLUSH_OPTION_KEYS = ["batchSize", "policy", "signal"];
 const OPENING = Symbol("EdgeBuffer.open");
@@ -131,8 +80,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   readonly #onFull: "reject" | "drop_oldest";
   readonly #events = new EventSink();
   readonly #telemetry: BufferTelemetry;
-  #pending: PendingEvent[] = [];
-  #pump: Promise<void> | undefined;
+  readonly #committer: GroupCommitter;
   #chain: Promise<unknown> = Promise.resolve();
   #flushing: Promise<FlushResult> | undefined;
   #closed: Promise<void> | undefined;
@@ -159,6 +107,26 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     this.#onFull = o.onFull;
     if (o.onEvent !== undefined) this.#events.add(o.onEvent);
     this.#telemetry = bufferTelemetry(o.name, o.telemetry);
+    this.#committer = new GroupCommitter(
+      {
+        records: this.#records,
+        name: o.name,
+        maxSizeBytes: o.maxSizeBytes,
+        onFull: o.onFull,
+        sealer,
+      },
+      (fn) => this.#exclusive(fn),
+      (result) => this.#committed(result),
+    );
+  }
+
+  /** Bookkeeping of a group commit, before its enqueues resolve. */
+  #committed(result: GroupResult): void {
+    this.#totals.enqueued += result.committed.length;
+    this.#level = { count: result.count, bytes: result.bytes };
+    this.#telemetry.level(result.count, result.bytes);
+    this.#dropped("evicted", result.evicted);
+    this.#dropped("full", result.refused.length);
   }
 
   /**
@@ -203,8 +171,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       );
     }
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ bytes, size, at: this.#clock.now(), resolve, reject });
-      this.#pump ??= Promise.resolve().then(() => this.#commitPending());
+      this.#committer.add({ bytes, size, at: this.#clock.now(), resolve, reject });
     });
   }
 
@@ -212,37 +179,6 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async enqueueMany(events: Iterable<T>): Promise<number> {
     const all = await Promise.all(Array.from(events, (e) => this.enqueue(e)));
     return all.filter(Boolean).length;
-  }
-
-  async #commitPending(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) {
-        const group = this.#pending;
-        this.#pending = [];
-        const ctx = {
-          records: this.#records,
-          name: this.name,
-          maxSizeBytes: this.#maxSizeBytes,
-          onFull: this.#onFull,
-          sealer: this.#sealer,
-        };
-        try {
-          const result = await this.#exclusive(() => commitGroup(ctx, group));
-          this.#pending = [...result.leftover, ...this.#pending];
-          this.#totals.enqueued += result.committed.length;
-          this.#level = { count: result.count, bytes: result.bytes };
-          this.#telemetry.level(result.count, result.bytes);
-          this.#dropped("evicted", result.evicted);
-          this.#dropped("full", result.refused.length);
-          for (const item of result.committed) item.resolve(true);
-          for (const item of result.refused) item.resolve(false);
-        } catch (error) {
-          for (const item of group) item.reject(error);
-        }
-      }
-    } finally {
-      this.#pump = undefined;
-    }
   }
 
   /** Runs `fn` after every earlier writing step of this buffer. */
@@ -490,7 +426,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      while (this.#pump !== undefined) await this.#pump;
+      await this.#committer.idle();
       await this.#flushing?.catch(() => {});
       await this.#chain;
       if (this.#ownsKv) this.#records.kv.close();

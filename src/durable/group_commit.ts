@@ -231,3 +231,61 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
     return { committed, refused, evicted, leftover, count, bytes };
   }
 }
+
+/**
+ * Queues enqueues and commits them in groups, one atomic at a time: the
+ * events waiting when a commit starts go in it (as many as fit), the rest
+ * and those arriving meanwhile in the next.
+ */
+export class GroupCommitter {
+  readonly #ctx: GroupContext;
+  readonly #exclusive: <R>(fn: () => Promise<R>) => Promise<R>;
+  readonly #onCommitted: (result: GroupResult) => void;
+  #pending: PendingEvent[] = [];
+  #pump: Promise<void> | undefined;
+
+  /**
+   * `exclusive` runs a commit after the buffer's other writing steps;
+   * `onCommitted` does the buffer's bookkeeping before the events settle.
+   */
+  constructor(
+    ctx: GroupContext,
+    exclusive: <R>(fn: () => Promise<R>) => Promise<R>,
+    onCommitted: (result: GroupResult) => void,
+  ) {
+    this.#ctx = ctx;
+    this.#exclusive = exclusive;
+    this.#onCommitted = onCommitted;
+  }
+
+  /** Queues an event for the next commit. */
+  add(item: PendingEvent): void {
+    this.#pending.push(item);
+    this.#pump ??= Promise.resolve().then(() => this.#run());
+  }
+
+  /** Resolves once nothing is queued or being committed. */
+  async idle(): Promise<void> {
+    while (this.#pump !== undefined) await this.#pump;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#pending;
+        this.#pending = [];
+        try {
+          const result = await this.#exclusive(() => commitGroup(this.#ctx, group));
+          this.#pending = [...result.leftover, ...this.#pending];
+          this.#onCommitted(result);
+          for (const item of result.committed) item.resolve(true);
+          for (const item of result.refused) item.resolve(false);
+        } catch (error) {
+          for (const item of group) item.reject(error);
+        }
+      }
+    } finally {
+      this.#pump = undefined;
+    }
+  }
+}

@@ -20,7 +20,8 @@ import {
 import { Policy } from "../policy/policy.ts";
 import { type Batch, type BatchEncoding, encodeBatch, resolveEncoding } from "./batch.ts";
 import type { EdgeBufferOptions } from "./buffer_options.ts";
-import { type BufferStats, EdgeBuffer, type FlushResult } from "./edge_buffer.ts";
+import type { BufferStats, FlushResult } from "./buffer_types.ts";
+import { EdgeBuffer } from "./edge_buffer.ts";
 
 /** Batch options of an outbox: size and encoding (a batch is drained, not aged). */
 export interface OutboxBatchOptions extends BatchEncoding {
