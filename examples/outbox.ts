@@ -6,7 +6,9 @@
  * also sends 5 s before SIGKILL) closes the outbox: one last bounded drain,
  * and whatever is left stays in the file for the next start.
  *
- * deno run --unstable-kv --allow-net=127.0.0.1 --allow-read --allow-write examples/outbox.ts
+ * deno run --unstable-kv --allow-net=127.0.0.1 --allow-read --allow-write examples/outbox.ts [kv-file]
+ *
+ * Without a KV file argument it uses a temp file, removed at the end.
  */
 import { gunzipSync } from "node:zlib";
 import { constant, policy, systemClock } from "../mod.ts";
@@ -30,9 +32,12 @@ const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, 
 });
 const url = `http://127.0.0.1:${collector.addr.port}/ingest`;
 
-const dir = await Deno.makeTempDir({ prefix: "outbox-example-" });
+const dir = Deno.args[0] === undefined
+  ? await Deno.makeTempDir({ prefix: "outbox-example-" })
+  : undefined;
+const path = Deno.args[0] ?? `${dir}/readings.db`;
 const outbox = await createOutbox<Reading>({
-  buffer: { path: `${dir}/readings.db`, name: "readings", telemetry: false },
+  buffer: { path, name: "readings", telemetry: false },
   policy: policy("collector", {
     telemetry: false,
     attemptTimeoutMs: 1_000,
@@ -55,29 +60,37 @@ const outbox = await createOutbox<Reading>({
   flushIntervalMs: 50,
 });
 
-// On Deploy (and on Ctrl-C) close the outbox before the process is killed.
-const onSigint = () => void outbox.close().then(() => Deno.exit(130));
+// On Deploy (SIGINT, then SIGKILL 5 s later) and on Ctrl-C: stop publishing and close the
+// outbox (one last drain of at most 4 s); what it cannot deliver stays in the KV file.
+const stop = new AbortController();
+const onSigint = () => stop.abort();
 Deno.addSignalListener("SIGINT", onSigint);
+const sleep = (ms: number) => systemClock.sleep(ms, stop.signal).catch(() => {});
 
-for (let n = 0; n < 30; n++) {
+console.log(`publishing readings to ${path}`);
+for (let n = 0; n < 30 && !stop.signal.aborted; n++) {
   await outbox.publish({ sensor: "arm-1", n, celsius: 21 + Math.sin(n / 5) });
   if (n === 19) {
     const { buffer } = await outbox.stats();
     console.log(`collector down: ${buffer.count} of 20 readings waiting in the outbox`);
     collectorUp = true;
   }
-  await systemClock.sleep(20);
+  await sleep(20);
 }
 
-// Wait for the outbox to catch up, then close it.
-while ((await outbox.stats()).buffer.count > 0) await systemClock.sleep(20);
+// Wait for the outbox to catch up (unless interrupted), then close it.
+while (!stop.signal.aborted && (await outbox.stats()).buffer.count > 0) await sleep(20);
 await outbox.drain(); // joins a drain that is still counting
 const stats = await outbox.stats();
 await outbox.close();
 Deno.removeSignalListener("SIGINT", onSigint);
 await collector.shutdown();
-await Deno.remove(dir, { recursive: true });
+if (dir !== undefined) await Deno.remove(dir, { recursive: true });
 
+if (stop.signal.aborted) {
+  console.log(`interrupted: ${stats.buffer.count} readings left in the outbox for the next start`);
+  Deno.exit(130);
+}
 const inOrder = received.every((r, i) => i === 0 || r.n > received[i - 1]!.n);
 console.log(
   `delivered ${stats.sent} readings in ${stats.batches} batches after ${stats.failedSends} failed sends`,
