@@ -12,19 +12,17 @@
 import { EdgeBuffer } from "../durable.ts";
 
 const EVENTS = 10_000;
-const dir = await Deno.makeTempDir({ prefix: "bulwark-durable-bench-" });
 const reading = (i: number) => ({ sensor: "arm-1", t: 1_700_000_000_000 + i, celsius: 21.5 });
-let runs = 0;
 
-/** A fresh buffer in its own KV file, closed and removed after `body`. */
+/** A fresh buffer in its own KV file in a temp dir, both removed after `body`. */
 async function withBuffer(body: (buffer: EdgeBuffer<unknown>) => Promise<void>): Promise<void> {
-  const path = `${dir}/b${runs++}.db`;
-  const buffer = await EdgeBuffer.open({ path, telemetry: false });
+  const dir = await Deno.makeTempDir({ prefix: "bulwark-durable-bench-" });
+  const buffer = await EdgeBuffer.open({ path: `${dir}/buffer.db`, telemetry: false });
   try {
     await body(buffer);
   } finally {
     await buffer.close();
-    for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(path + suffix).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -91,5 +89,3 @@ Deno.bench({
     });
   },
 });
-
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
