@@ -167,6 +167,9 @@ export { EventSink } from "./src/core/events.ts";
 export type {
   AttemptFailure,
   AttemptTimeoutEvent,
+  BufferDroppedEvent,
+  BufferDropReason,
+  BufferFlushedEvent,
   BulkheadRejectedEvent,
   CircuitRejectedEvent,
   CircuitState,

@@ -213,6 +213,32 @@ export interface FleetSyncFailedEvent extends EventBase {
   error: unknown;
 }
 
+/** Why a durable buffer let events go without delivering them. */
+export type BufferDropReason = "full" | "evicted" | "expired" | "cleared";
+
+/**
+ * A durable buffer (`@bulwark/bulwark/durable`) let events go undelivered:
+ * refused while full, evicted for newer ones, expired, or cleared.
+ */
+export interface BufferDroppedEvent extends EventBase {
+  /** Discriminant. */
+  type: "buffer_dropped";
+  /** Why. */
+  reason: BufferDropReason;
+  /** How many events. */
+  count: number;
+}
+
+/** A durable buffer sent a batch and removed it. */
+export interface BufferFlushedEvent extends EventBase {
+  /** Discriminant. */
+  type: "buffer_flushed";
+  /** Events in the batch. */
+  count: number;
+  /** Events left in the buffer after the batch was removed. */
+  remaining: number;
+}
+
 /**
  * Every event a policy or part reports, discriminated on `type`.
  *
@@ -249,7 +275,9 @@ export type ResilienceEvent =
   | RateLimitedEvent
   | FallbackEvent
   | CoalescedEvent
-  | FleetSyncFailedEvent;
+  | FleetSyncFailedEvent
+  | BufferDroppedEvent
+  | BufferFlushedEvent;
 
 /** The `type` of every {@link ResilienceEvent}. */
 export type ResilienceEventType = ResilienceEvent["type"];

@@ -1,0 +1,301 @@
+/**
+ * The buffer's layout in Deno KV and the atomics that keep it consistent.
+ *
+ * Keys under `["bulwark", "buffer", name]`:
+ * - `"bytes"`, `"count"`: `Deno.KvU64` counters, changed (with `sum`) in
+ *   the same atomic as the records they count;
+ * - `"next"`: the next record number, a `Deno.KvU64` set under a
+ *   versionstamp check, so record numbers follow commit order across every
+ *   writer of the KV;
+ * - `"r", seq, chunk`: a record's chunks (see record.ts): the events of one
+ *   group commit packed into one KV value, or one large event in chunks.
+ *
+ * - `"rm"`: the removal epoch, a `Deno.KvU64` bumped by every atomic that
+ *   deletes records.
+ *
+ * An enqueue checks `"bytes"` and `"next"` (every write moves `"bytes"`); a
+ * removal checks `"rm"` as read before it read the records it changes, so
+ * an event is never counted out twice.
+ *
+ * @module
+ */
+
+import { systemClock } from "../core/clock.ts";
+import { buildRecord, isHead, recordEvents, type RecordHead } from "./record.ts";
+
+/** Mutations one atomic may hold (Deno KV limit, DESIGN.md §4). */
+export const MAX_MUTATIONS = 1_000;
+/** Bytes of keys and values one atomic may hold (we stay under 819,200). */
+export const MAX_ATOMIC_BYTES = 800_000;
+/** Entries `list` reads per round trip. */
+const LIST_BATCH = 500;
+/** Commits retried on "database is locked" (two processes on one file). */
+const LOCK_RETRIES = 200;
+
+const U64_WRAP = 1n << 64n;
+
+/** A record as read: its number, head versionstamp, head and further chunks. */
+export interface StoredRecord {
+  seq: number;
+  versionstamp: string;
+  head: RecordHead;
+  rest: Uint8Array[];
+}
+
+/** Where an event is: its record and its index there. */
+export interface EventRef {
+  seq: number;
+  idx: number;
+}
+
+/** What a removal took out. */
+export interface Removed {
+  events: number;
+  bytes: number;
+}
+
+/**
+ * Record heads read after the removal epoch `epoch` was: a removal can
+ * use them without reading them again (its check fails, and it reads
+ * again, if anything was removed since).
+ */
+export interface View {
+  epoch: Deno.AtomicCheck;
+  heads: ReadonlyMap<number, RecordHead>;
+}
+
+/** Bytes assumed for KV's own share of a rewritten record (key, serialization). */
+const REWRITE_OVERHEAD = 200;
+
+/** The counters of a buffer. */
+export interface Counters {
+  bytes: Deno.KvEntryMaybe<Deno.KvU64>;
+  count: Deno.KvEntryMaybe<Deno.KvU64>;
+  next: Deno.KvEntryMaybe<Deno.KvU64>;
+  rm: Deno.KvEntryMaybe<Deno.KvU64>;
+}
+
+/** `n` (maybe negative) as an amount for `sum`: u64 wraps, so -n is 2^64 - n (DESIGN.md §4). */
+export function amount(n: number): bigint {
+  return n >= 0 ? BigInt(n) : U64_WRAP - BigInt(-n);
+}
+
+/** A counter's value (0 when absent). */
+export function value(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
+  return entry.value === null ? 0 : Number(entry.value.value);
+}
+
+function isLocked(error: unknown): boolean {
+  return error instanceof Error && /database is locked|busy/i.test(error.message);
+}
+
+/** The keys of one buffer. */
+export class KvRecords {
+  readonly kv: Deno.Kv;
+  readonly prefix: Deno.KvKey;
+  readonly bytesKey: Deno.KvKey;
+  readonly countKey: Deno.KvKey;
+  readonly nextKey: Deno.KvKey;
+  readonly recordPrefix: Deno.KvKey;
+  readonly rmKey: Deno.KvKey;
+
+  constructor(kv: Deno.Kv, name: string) {
+    this.kv = kv;
+    this.prefix = ["bulwark", "buffer", name];
+    this.bytesKey = [...this.prefix, "bytes"];
+    this.countKey = [...this.prefix, "count"];
+    this.nextKey = [...this.prefix, "next"];
+    this.recordPrefix = [...this.prefix, "r"];
+    this.rmKey = [...this.prefix, "rm"];
+  }
+
+  /** The key of chunk `chunk` of record `seq`. */
+  key(seq: number, chunk: number): Deno.KvKey {
+    return [...this.recordPrefix, seq, chunk];
+  }
+
+  /** Reads the counters in one snapshot. */
+  async counters(): Promise<Counters> {
+    const [bytes, count, next, rm] = await this.kv.getMany<
+      [Deno.KvU64, Deno.KvU64, Deno.KvU64, Deno.KvU64]
+    >([this.bytesKey, this.countKey, this.nextKey, this.rmKey]);
+    return { bytes: bytes!, count: count!, next: next!, rm: rm! };
+  }
+
+  /**
+   * Commits `build()`'s atomic; retries while another process holds the
+   * database lock (rebuilding it each time). `ok` says whether its checks held.
+   */
+  async commit(
+    build: () => Deno.AtomicOperation,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await build().commit();
+      } catch (error) {
+        if (!isLocked(error) || attempt >= LOCK_RETRIES) throw error;
+        // Real time on purpose: the lock is held by another process.
+        await systemClock.sleep(Math.min(attempt, 20));
+      }
+    }
+  }
+
+  /**
+   * Reads whole records oldest first, up to (not including) record
+   * `before`. A record whose chunks vanished while it was read (removed by
+   * another writer) is skipped. `pageSize` is how many entries each round
+   * trip reads.
+   */
+  async *records(before = Infinity, pageSize = LIST_BATCH): AsyncGenerator<StoredRecord> {
+    let current: StoredRecord | undefined;
+    const selector = { prefix: this.recordPrefix };
+    for await (
+      const entry of this.kv.list(selector, { batchSize: Math.min(pageSize, LIST_BATCH) })
+    ) {
+      const seq = entry.key[this.recordPrefix.length] as number;
+      const chunk = entry.key[this.recordPrefix.length + 1] as number;
+      if (seq >= before) return;
+      if (chunk === 0) {
+        if (!isHead(entry.value)) {
+          throw new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
+        }
+        current = { seq, versionstamp: entry.versionstamp, head: entry.value, rest: [] };
+      } else if (current?.seq === seq && chunk === current.rest.length + 1) {
+        current.rest.push(entry.value as Uint8Array);
+      } else {
+        current = undefined; // a torn read: the record was removed meanwhile
+        continue;
+      }
+      if (current !== undefined && current.rest.length + 1 === current.head.n) {
+        const done = current;
+        current = undefined;
+        yield done;
+      }
+    }
+  }
+
+  /** Reads the heads of records `seqs` that exist (10 keys per read, the KV limit). */
+  async heads(seqs: readonly number[]): Promise<Map<number, RecordHead>> {
+    const found = new Map<number, RecordHead>();
+    for (let i = 0; i < seqs.length; i += 10) {
+      const slice = seqs.slice(i, i + 10);
+      const entries = await this.kv.getMany(slice.map((seq) => this.key(seq, 0)));
+      entries.forEach((entry, j) => {
+        if (entry.versionstamp !== null && isHead(entry.value)) found.set(slice[j]!, entry.value);
+      });
+    }
+    return found;
+  }
+
+  /** Reads the removal epoch: every atomic that removes events bumps it. */
+  epoch(): Promise<Deno.AtomicCheck> {
+    return this.kv.get(this.rmKey);
+  }
+
+  /**
+   * Adds to `op` the removal of the events `drop` (indexes) from record
+   * `seq`: deleted when none is left, else rewritten with the rest. Returns
+   * what it removes, the mutations it adds and the bytes it writes. The
+   * caller bumps the epoch and changes the counters.
+   */
+  dropInto(
+    op: Deno.AtomicOperation | undefined,
+    seq: number,
+    head: RecordHead,
+    drop: ReadonlySet<number>,
+  ): Removed & { mutations: number; written: number } {
+    if (head.n > 1) { // one large event, in chunks
+      if (!drop.has(head.idx[0]!)) return { events: 0, bytes: 0, mutations: 0, written: 0 };
+      for (let c = 0; c < head.n; c++) op?.delete(this.key(seq, c));
+      return { events: 1, bytes: head.size[0]!, mutations: head.n, written: 0 };
+    }
+    const events = recordEvents(head, []);
+    const keep = events.filter((e) => !drop.has(e.idx));
+    const gone = events.length - keep.length;
+    if (gone === 0) return { events: 0, bytes: 0, mutations: 0, written: 0 };
+    const bytes = head.d.length - keep.reduce((sum, e) => sum + e.bytes.length, 0);
+    if (keep.length === 0) {
+      op?.delete(this.key(seq, 0));
+      return { events: gone, bytes, mutations: 1, written: 0 };
+    }
+    op?.set(this.key(seq, 0), buildRecord(keep)[0]);
+    return { events: gone, bytes, mutations: 1, written: head.d.length - bytes + REWRITE_OVERHEAD };
+  }
+
+  /**
+   * Removes the events `targets` with their share of the counters, in as
+   * few atomics as KV's limits allow. Each atomic checks the removal epoch
+   * read before the record heads it rewrites, so an event removed
+   * meanwhile by another writer is never counted out twice; the heads are
+   * then read again. `view` saves the first reads. Returns what was
+   * removed and the epoch after the last commit, if there was one.
+   */
+  async remove(
+    targets: readonly EventRef[],
+    view?: View,
+  ): Promise<Removed & { epoch?: Deno.AtomicCheck }> {
+    const bySeq = new Map<number, Set<number>>();
+    for (const t of targets) {
+      let drop = bySeq.get(t.seq);
+      if (drop === undefined) bySeq.set(t.seq, drop = new Set());
+      drop.add(t.idx);
+    }
+    const seqs = [...bySeq.keys()];
+    const total: Removed = { events: 0, bytes: 0 };
+    let last: Deno.AtomicCheck | undefined;
+    for (let i = 0; i < seqs.length;) {
+      const slice = seqs.slice(i, i + 100);
+      for (;;) {
+        const epoch = view?.epoch ?? await this.epoch();
+        const heads = view?.heads ?? await this.heads(slice);
+        const plan: Array<{ seq: number; head: RecordHead }> = [];
+        const sums: Removed = { events: 0, bytes: 0 };
+        let mutations = 3;
+        let written = 0;
+        let taken = 0;
+        for (const seq of slice) {
+          const head = heads.get(seq);
+          if (head !== undefined) {
+            const d = this.dropInto(undefined, seq, head, bySeq.get(seq)!);
+            if (mutations + d.mutations > MAX_MUTATIONS || written + d.written > MAX_ATOMIC_BYTES) {
+              break;
+            }
+            mutations += d.mutations;
+            written += d.written;
+            sums.events += d.events;
+            sums.bytes += d.bytes;
+            plan.push({ seq, head });
+          }
+          taken++;
+        }
+        let missing = false;
+        for (const seq of slice.slice(0, taken)) missing ||= !heads.has(seq);
+        if (view !== undefined && missing) {
+          view = undefined; // the view lacks a record: read the heads
+          continue;
+        }
+        if (sums.events === 0) {
+          i += taken;
+          break;
+        }
+        const result = await this.commit(() => {
+          const op = this.kv.atomic().check(epoch);
+          for (const { seq, head } of plan) this.dropInto(op, seq, head, bySeq.get(seq)!);
+          return op.sum(this.rmKey, 1n).sum(this.bytesKey, amount(-sums.bytes))
+            .sum(this.countKey, amount(-sums.events));
+        });
+        if (result.ok) {
+          total.events += sums.events;
+          total.bytes += sums.bytes;
+          i += taken;
+          last = { key: this.rmKey, versionstamp: result.versionstamp };
+          // The other heads are still current: nothing was removed between their read and this commit.
+          if (view !== undefined) view = { epoch: last, heads };
+          break;
+        }
+        view = undefined; // something was removed meanwhile: read the heads again
+      }
+    }
+    return last === undefined ? total : { ...total, epoch: last };
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * How events are stored in Deno KV: each event's bytes (encoded by the
+ * codec, then sealed with AES-256-GCM when a key is set), packed with the
+ * other events of its group commit into records under
+ * `[...prefix, "r", seq, chunk]`; chunk 0 carries the record's head.
+ *
+ * @module
+ */
+
+import { ResilienceError } from "../core/errors.ts";
+
+/**
+ * Bytes of data per KV value. Deno KV takes values of up to 65,536 bytes
+ * (DESIGN.md §4); a chunk leaves room for the header and the value's own
+ * serialization.
+ */
+export const CHUNK_BYTES = 60_000;
+
+/**
+ * The largest event a buffer accepts, in stored bytes (after the codec and
+ * encryption): 768 KiB. One atomic takes at most 819,200 bytes of keys and
+ * values (DESIGN.md §4), and an event's chunks are written in one atomic.
+ */
+export const MAX_EVENT_BYTES = 768 * 1024;
+
+/** AES-GCM IV length in bytes (96 bits, as NIST SP 800-38D recommends). */
+const IV_BYTES = 12;
+
+/**
+ * Chunk 0 of a record as stored in KV. A record holds the events of one
+ * group commit that fit in one KV value (or one large event split into
+ * chunks); per event, in order: its enqueue time, stored size and index
+ * in the record as written (`idx`, part of its id; a partly removed record
+ * keeps the indexes of the events left).
+ */
+export interface RecordHead {
+  /** Clock time of each event's enqueue (ms). */
+  at: number[];
+  /** Stored bytes of each event. */
+  size: number[];
+  /** Index of each event in the record as first written. */
+  idx: number[];
+  /** Number of chunks: 1, or more for a single large event. */
+  n: number;
+  /** The first chunk of the events' stored bytes, concatenated. */
+  d: Uint8Array;
+}
+
+/** Serialized bytes assumed per event for the head's three arrays. */
+export const PER_EVENT_BYTES = 24;
+
+/**
+ * Most events one record holds: about a flush batch, so that a flush
+ * mostly deletes whole records and rewrites at most one partly sent one.
+ */
+export const MAX_EVENTS_PER_RECORD = 100;
+
+/** True when an event of `size` stored bytes shares a record with others (else it gets its own). */
+export function packable(size: number): boolean {
+  return size + PER_EVENT_BYTES <= CHUNK_BYTES;
+}
+
+/** One event of a record: its index, enqueue time and stored bytes. */
+export interface StoredEvent {
+  idx: number;
+  at: number;
+  bytes: Uint8Array;
+}
+
+/** Builds a record's values (the head, then the further chunks) from its events. */
+export function buildRecord(events: readonly StoredEvent[]): [RecordHead, ...Uint8Array[]] {
+  const total = events.reduce((sum, e) => sum + e.bytes.length, 0);
+  let data: Uint8Array;
+  if (events.length === 1 && events[0]!.bytes.byteLength === events[0]!.bytes.buffer.byteLength) {
+    data = events[0]!.bytes;
+  } else {
+    data = new Uint8Array(total);
+    let offset = 0;
+    for (const e of events) {
+      data.set(e.bytes, offset);
+      offset += e.bytes.length;
+    }
+  }
+  const n = Math.max(1, Math.ceil(total / CHUNK_BYTES));
+  // slice, not subarray: KV would store a view's whole underlying buffer.
+  const head: RecordHead = {
+    at: events.map((e) => e.at),
+    size: events.map((e) => e.bytes.length),
+    idx: events.map((e) => e.idx),
+    n,
+    d: n === 1 ? data : data.slice(0, CHUNK_BYTES),
+  };
+  const rest: Uint8Array[] = [];
+  for (let i = 1; i < n; i++) rest.push(data.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+  return [head, ...rest];
+}
+
+/** The events of a record, read back from its head and further chunks. */
+export function recordEvents(head: RecordHead, rest: readonly Uint8Array[]): StoredEvent[] {
+  let data = head.d;
+  if (head.n > 1) {
+    data = new Uint8Array(head.size.reduce((sum, s) => sum + s, 0));
+    data.set(head.d);
+    let offset = head.d.length;
+    for (const chunk of rest) {
+      data.set(chunk, offset);
+      offset += chunk.length;
+    }
+  }
+  const out: StoredEvent[] = [];
+  let offset = 0;
+  for (let i = 0; i < head.idx.length; i++) {
+    const size = head.size[i]!;
+    out.push({ idx: head.idx[i]!, at: head.at[i]!, bytes: data.subarray(offset, offset + size) });
+    offset += size;
+  }
+  return out;
+}
+
+/**
+ * A record of a durable buffer cannot be decrypted: the buffer was opened
+ * with a different `encryptionKey` than the one it was written with (or
+ * none), or the stored bytes were altered. Never garbage instead.
+ *
+ * @example
+ * ```ts
+ * import { BufferDecryptError } from "@bulwark/bulwark/durable";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new BufferDecryptError("readings", "7");
+ * assert.equal(err.id, "7");
+ * assert.match(err.message, /record 7 of buffer "readings" cannot be decrypted/);
+ * ```
+ */
+export class BufferDecryptError extends ResilienceError {
+  /** The id of the record that could not be decrypted. */
+  readonly id: string;
+
+  /** Creates the error for record `id` of buffer `buffer`. */
+  constructor(buffer: string, id: string, cause?: unknown) {
+    super(
+      `record ${id} of buffer ${
+        JSON.stringify(buffer)
+      } cannot be decrypted: wrong encryptionKey or altered data`,
+      { policy: buffer, cause },
+    );
+    this.id = id;
+  }
+}
+
+/** Seals and opens record bytes; the plain variant passes them through. */
+export interface RecordSealer {
+  /** Encrypts event `idx` of record `seq` of buffer `name`, its key ({@link recordAad}) as additional data. */
+  seal(plain: Uint8Array, name: string, seq: number, idx: number): Promise<Uint8Array> | Uint8Array;
+  /** Decrypts; rejects when the key or the data is wrong. */
+  open(
+    sealed: Uint8Array,
+    name: string,
+    seq: number,
+    idx: number,
+  ): Promise<Uint8Array> | Uint8Array;
+  /** Bytes `seal` adds. */
+  readonly overhead: number;
+}
+
+/** No encryption. */
+export const PLAIN: RecordSealer = {
+  seal: (plain) => plain,
+  open: (sealed) => sealed,
+  overhead: 0,
+};
+
+/** AES-256-GCM with a random 96-bit IV per record, stored before the ciphertext. */
+export function aesGcmSealer(key: CryptoKey): RecordSealer {
+  return {
+    overhead: IV_BYTES + 16,
+    async seal(plain, name, seq, idx) {
+      const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+      const sealed = await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData: recordAad(name, seq, idx) as BufferSource },
+        key,
+        plain as Uint8Array<ArrayBuffer>,
+      );
+      const out = new Uint8Array(IV_BYTES + sealed.byteLength);
+      out.set(iv);
+      out.set(new Uint8Array(sealed), IV_BYTES);
+      return out;
+    },
+    async open(sealed, name, seq, idx) {
+      const plain = await crypto.subtle.decrypt(
+        {
+          name: "AES-GCM",
+          iv: sealed.subarray(0, IV_BYTES) as BufferSource,
+          additionalData: recordAad(name, seq, idx) as BufferSource,
+        },
+        key,
+        sealed.subarray(IV_BYTES) as Uint8Array<ArrayBuffer>,
+      );
+      return new Uint8Array(plain);
+    },
+  };
+}
+
+/** Imports a 32-byte key for AES-256-GCM (a CryptoKey is used as given). */
+export async function importKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
+  if (!(key instanceof Uint8Array)) return key;
+  return await crypto.subtle.importKey(
+    "raw",
+    key as Uint8Array<ArrayBuffer>,
+    { name: "AES-GCM" },
+    false,
+    ["encrypt", "decrypt"],
+  );
+}
+
+const encoder = new TextEncoder();
+
+/** The additional data of event `idx` of record `seq` of buffer `name`: its key and index. */
+export function recordAad(name: string, seq: number, idx: number): Uint8Array {
+  return encoder.encode(`bulwark/buffer/${name}/r/${seq}/${idx}`);
+}
+
+/** True for a well-formed record head (anything else is a foreign or damaged value). */
+export function isHead(value: unknown): value is RecordHead {
+  const v = value as RecordHead;
+  return typeof v === "object" && v !== null && Array.isArray(v.at) && Array.isArray(v.size) &&
+    Array.isArray(v.idx) && v.at.length === v.idx.length && v.size.length === v.idx.length &&
+    v.idx.length >= 1 && Number.isInteger(v.n) && v.n >= 1 && v.d instanceof Uint8Array;
+}
