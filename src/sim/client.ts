@@ -62,6 +62,13 @@ export interface ClientStats {
   failures: number;
   /** Attempts that gave up waiting for a pool connection (`PoolTimeoutError`). */
   connectionWaitTimeouts: number;
+  /**
+   * Attempts abandoned for another reason than their own timeout: the call's
+   * deadline, a hedge that lost the race, the caller giving up. Once a run
+   * drains, `requestsSent = responsesReceived + timeouts +
+   * connectionWaitTimeouts + cancelledAttempts`.
+   */
+  cancelledAttempts: number;
 }
 
 /** Mean and percentiles of call latency (ms, from start to settle); `null` when no call settled. */
@@ -187,6 +194,7 @@ export class SimClient {
   #timeouts = 0;
   #retries = 0;
   #waitTimeouts = 0;
+  #cancelled = 0;
 
   /** Internal: use {@link Simulation.client}. */
   constructor(name: string, options: ClientOptions, clock: Clock, random: RandomSource) {
@@ -297,9 +305,10 @@ export class SimClient {
     return this.#pool === undefined ? this.#send(signal) : this.#viaPool(this.#pool, signal);
   };
 
-  /** Counts an attempt abandoned because its timeout elapsed (not the deadline, not the caller). */
+  /** Counts an abandoned attempt: timed out, or cancelled (deadline, losing hedge, caller). */
   #abandoned(signal: AbortSignal): void {
     if (signal.reason instanceof AttemptTimeoutError) this.#timeouts++;
+    else this.#cancelled++;
   }
 
   #send(signal: AbortSignal): Promise<number> {
@@ -365,6 +374,7 @@ export class SimClient {
       retries: this.#retries,
       failures: this.#failed,
       connectionWaitTimeouts: this.#waitTimeouts,
+      cancelledAttempts: this.#cancelled,
     });
   }
 

@@ -224,7 +224,9 @@ export class Simulation {
       if (clock.now() >= end) second++;
     }
     const endMs = clock.now();
-    const seconds = Math.ceil(endMs / 1000);
+    // Row i covers [i, i + 1) s, so an event at endMs itself (a whole second
+    // included) lands in row floor(endMs / 1000): every column sums to its total.
+    const seconds = Math.floor(endMs / 1000) + 1;
     const report: SimulationReport = {
       seed: this.seed,
       durationMs,
