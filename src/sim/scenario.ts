@@ -97,7 +97,11 @@ export class ScenarioError extends TypeError {
 export interface ScenarioOptions {
   /** Called after every simulated second. */
   onProgress?: (progress: SimulationProgress) => void;
-  /** Replaces the scenario's `durationMs` (a short run, e.g. in CI); loads and changes past it do not happen. */
+  /**
+   * Replaces the scenario's `durationMs` (a short run, e.g. in CI): loads
+   * start no call at or after it. A change scheduled later still applies if
+   * calls are still draining at its time; it does not keep the run going.
+   */
   durationMs?: number;
 }
 

@@ -137,6 +137,23 @@ export class Simulation {
     return name;
   }
 
+  /** Throws when `part` is a server, pool or client of another simulation. */
+  #own(option: string, rule: string, part: unknown): void {
+    const [kind, map] = part instanceof SimServer
+      ? ["server", this.#servers]
+      : part instanceof SimPool
+      ? ["pool", this.#pools]
+      : part instanceof SimClient
+      ? ["client", this.#clients]
+      : [undefined, undefined];
+    if (kind === undefined) return;
+    const name = (part as { name: string }).name;
+    if ((map as Map<string, unknown>).get(name) === part) return;
+    throw new TypeError(
+      `${option} must be ${rule}: received ${kind} "${name}" of another Simulation`,
+    );
+  }
+
   /** Adds a server. */
   server(name: string, options: ServerOptions): SimServer {
     const s = new SimServer(
@@ -151,6 +168,7 @@ export class Simulation {
 
   /** Adds a connection pool in front of a server. */
   pool(name: string, options: PoolOptions): SimPool {
+    this.#own("target", "a server of this simulation", options?.target);
     const p = new SimPool(
       this.#name("pool", name, this.#pools),
       options,
@@ -163,6 +181,7 @@ export class Simulation {
 
   /** Adds a client calling a server or a pool through a real policy. */
   client(name: string, options: ClientOptions): SimClient {
+    this.#own("target", "a server or pool of this simulation", options?.target);
     const c = new SimClient(
       this.#name("client", name, this.#clients),
       options,
@@ -176,6 +195,7 @@ export class Simulation {
   /** Adds a load: when `client` starts calls. */
   load(client: SimClient, load: LoadOptions): this {
     if (!(client instanceof SimClient)) typeError("client", "a client of this simulation", client);
+    this.#own("client", "a client of this simulation", client);
     validateLoad(load);
     this.#loads.push({ client, load: { ...load }, random: this.#random() });
     return this;

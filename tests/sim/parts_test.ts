@@ -184,3 +184,32 @@ Deno.test("Simulation: bad options and misuse are rejected with the option's nam
   await sim.run({ durationMs: 10 });
   await assert.rejects(sim.run({ durationMs: 10 }), /a Simulation runs once/);
 });
+
+Deno.test("a server, pool or client of another simulation is rejected with a TypeError", () => {
+  const other = new Simulation({ seed: 1 });
+  const db = other.server("db", { latency: latency.constant(5) });
+  const pool = other.pool("p", { target: db });
+  const web = other.client("web", { target: db });
+  const sim = new Simulation({ seed: 1 });
+  sim.server("db", { latency: latency.constant(5) });
+  assert.throws(() => sim.client("c", { target: db }), {
+    name: "TypeError",
+    message:
+      'target must be a server or pool of this simulation: received server "db" of another Simulation',
+  });
+  assert.throws(() => sim.client("c", { target: pool }), {
+    name: "TypeError",
+    message:
+      'target must be a server or pool of this simulation: received pool "p" of another Simulation',
+  });
+  assert.throws(() => sim.pool("q", { target: db }), {
+    name: "TypeError",
+    message:
+      'target must be a server of this simulation: received server "db" of another Simulation',
+  });
+  assert.throws(() => sim.load(web, { kind: "burst", count: 1 }), {
+    name: "TypeError",
+    message:
+      'client must be a client of this simulation: received client "web" of another Simulation',
+  });
+});

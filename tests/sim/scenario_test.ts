@@ -178,3 +178,21 @@ Deno.test("the scenario JSON Schema agrees with buildScenario", async () => {
     assert.equal(validate(scenario), false, what);
   }
 });
+
+Deno.test("a shortened durationMs: a later change applies while calls drain, and does not keep the run going", async () => {
+  const scenario = {
+    durationMs: 10_000,
+    servers: { db: { latency: { kind: "constant" as const, ms: 1_000 } } },
+    clients: { web: { target: "db", policy: { retry: { maxAttempts: 1 } } } },
+    loads: [{ kind: "burst" as const, client: "web", count: 1, atMs: 900 }],
+    changes: [
+      { server: "db", atMs: 1_500, errorRate: 1 },
+      { server: "db", atMs: 5_000, latencyFactor: 2 },
+    ],
+  };
+  const report = await runScenario(scenario, { durationMs: 1_000 });
+  // The call reaches the server at 900 ms; its answer at 1,900 ms is an error (change at 1,500).
+  assert.equal(report.endMs, 2_000); // the run checks for the end once a second
+  assert.equal(report.servers.db.errors, 1);
+  assert.equal(report.clients.web.stats.failed, 1);
+});
