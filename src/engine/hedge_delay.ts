@@ -59,7 +59,7 @@ export const HEDGE_MIN_SAMPLES = 100;
 const GENERATION = 1_000;
 
 /** The delay is recomputed every this many samples (a scan of the buckets). */
-const RECOMPUTE_EVERY = 50;
+const RECOMPUTE_EVERY = 250;
 
 // Latencies from 10 µs to 10 minutes within 1 % (898 buckets, 7 KB each histogram).
 const HISTOGRAM = Object.freeze({ relativeError: 0.01, minValue: 0.01, maxValue: 600_000 });
