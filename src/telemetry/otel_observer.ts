@@ -40,6 +40,18 @@ function guarded(make: () => unknown): object | undefined {
   }
 }
 
+/** The instruments of `meter`; undefined for no meter or the API's no-op meter. */
+function instrumentsOf(meter: object | undefined): Instruments | undefined {
+  return meter === undefined || meter.constructor === NOOP_METER_CLASS
+    ? undefined
+    : instrumentsFor(meter as Meter);
+}
+
+/** The instruments of the global meter provider's meter, once an SDK registered one. */
+function globalInstruments(): Instruments | undefined {
+  return instrumentsOf(guarded(() => metrics.getMeter(SCOPE_NAME, VERSION)));
+}
+
 /** Gauge value of each circuit state (isolated is a forced open). */
 const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
   closed: 0,
@@ -59,7 +71,9 @@ export class OtelObserver implements CallObserver {
   readonly #explicitTracer: Tracer | undefined;
   #tracer: Tracer | undefined;
   #skipChecks = 0;
-  readonly #instruments: Instruments | undefined;
+  #instruments: Instruments | undefined;
+  /** True while metrics may still come: no meter provider was given and none is registered yet. */
+  #meterLate: boolean;
   readonly #attrCache = new Map<string, Attributes>();
   /** Attribute sets per bulkhead name. */
   readonly #bulkheadAttrs = new Map<string, Attributes>();
@@ -83,14 +97,12 @@ export class OtelObserver implements CallObserver {
       else this.#explicitTracer = tracer as Tracer;
     }
     this.#spans = spans;
-    const meter = guarded(() =>
-      options.meterProvider !== undefined
-        ? options.meterProvider.getMeter(SCOPE_NAME, VERSION)
-        : metrics.getMeter(SCOPE_NAME, VERSION)
-    ) as Meter | undefined;
-    this.#instruments = meter === undefined || meter.constructor === NOOP_METER_CLASS
-      ? undefined
-      : instrumentsFor(meter);
+    const explicitMeter = options.meterProvider;
+    this.#instruments = explicitMeter !== undefined
+      ? instrumentsOf(guarded(() => explicitMeter.getMeter(SCOPE_NAME, VERSION)))
+      : globalInstruments();
+    // The global meter provider has no proxy: look for one registered later.
+    this.#meterLate = explicitMeter === undefined && this.#instruments === undefined;
     this.#success = {
       call: this.attrs("call|success|", () => ({
         "bulwark.policy.name": policy,
@@ -119,7 +131,17 @@ export class OtelObserver implements CallObserver {
    * created is picked up within that many calls.
    */
   #resolveTracer(): Tracer | undefined {
-    if (this.#spans === "off") return undefined;
+    if (this.#spans === "off") {
+      // Metrics only: look for a meter provider registered since, at the same pace.
+      if (this.#meterLate) {
+        if (this.#skipChecks > 0) this.#skipChecks--;
+        else {
+          this.#skipChecks = RECHECK_EVERY - 1;
+          this.#lookForMeter();
+        }
+      }
+      return undefined;
+    }
     if (this.#explicitTracer !== undefined) return this.#explicitTracer;
     if (this.#tracer !== undefined) return this.#tracer;
     if (this.#skipChecks > 0) {
@@ -127,6 +149,7 @@ export class OtelObserver implements CallObserver {
       return undefined;
     }
     this.#skipChecks = RECHECK_EVERY - 1;
+    if (this.#meterLate) this.#lookForMeter();
     const provider = trace.getTracerProvider();
     if (provider instanceof ProxyTracerProvider) {
       // Only the proxy's delegate (a registered SDK) records anything.
@@ -147,11 +170,19 @@ export class OtelObserver implements CallObserver {
    */
   takeQuietCalls(): number {
     if (this.#instruments !== undefined) return 0;
-    if (this.#spans === "off") return Infinity;
+    if (this.#spans === "off" && !this.#meterLate) return Infinity;
     if (this.#tracer !== undefined || this.#explicitTracer !== undefined) return 0;
     const quiet = this.#skipChecks;
     this.#skipChecks = 0;
     return quiet;
+  }
+
+  /** Takes the global meter if one was registered since (late binding, as for the tracer). */
+  #lookForMeter(): void {
+    const instruments = globalInstruments();
+    if (instruments === undefined) return;
+    this.#instruments = instruments;
+    this.#meterLate = false;
   }
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */

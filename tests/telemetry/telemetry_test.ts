@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { policy, type PolicyOptions } from "../../src/policy/policy.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { constant } from "../../src/backoff/constant.ts";
@@ -672,6 +673,40 @@ Deno.test("an SDK registered after the policy was created is picked up within 1,
     assert.equal((await otel.spans()).length, 2, "that call's span and its attempt span");
   } finally {
     trace.disable();
+    await otel.shutdown();
+  }
+});
+
+Deno.test("a meter provider registered after the policy was created is picked up within 1,024 calls, with spans off too", async () => {
+  const otel = otelHarness();
+  const clock = new VirtualClock(T0);
+  // Default telemetry (spans on), and metrics only (spans off): no SDK yet.
+  const both = policy("late-both", { clock });
+  const metricsOnly = policy("late-metrics", { clock, telemetry: { spans: "off" } });
+  for (let i = 0; i < 10; i++) {
+    await both.execute(() => "ok");
+    await metricsOnly.execute(() => "ok");
+  }
+  assert.ok(metrics.setGlobalMeterProvider(otel.meterProvider));
+  assert.ok(trace.setGlobalTracerProvider(otel.tracerProvider));
+  try {
+    const calls = (name: string, rm: ResourceMetrics) =>
+      histogramCount(rm, "bulwark.call.duration", { "bulwark.policy.name": name });
+    for (let i = 0; i < 1_100; i++) {
+      await both.execute(() => "ok");
+      await metricsOnly.execute(() => "ok");
+    }
+    const rm = await otel.metrics();
+    // The next look is due at most 1,024 calls after the last one: the rest are recorded.
+    assert.ok(calls("late-both", rm) >= 1_100 - 1_024, `${calls("late-both", rm)}`);
+    assert.ok(calls("late-metrics", rm) >= 1_100 - 1_024, `${calls("late-metrics", rm)}`);
+    assert.ok(calls("late-both", rm) <= 1_100 && calls("late-metrics", rm) <= 1_100);
+    const spans = await otel.spans();
+    assert.ok(spans.some((s) => s.name === "late-both"), "spans of the default policy");
+    assert.ok(!spans.some((s) => s.name === "late-metrics"), "no spans with spans off");
+  } finally {
+    trace.disable();
+    metrics.disable();
     await otel.shutdown();
   }
 });
