@@ -12,7 +12,7 @@
 import { FailureBudgetExceededError, RateLimitedError } from "../core/errors.ts";
 import type { Engine } from "./engine.ts";
 import type { CallOutcome, CallTracer } from "./parts.ts";
-import { noPermitOutcome, type Permit, takeFreePermit, waitForPermit } from "./permit.ts";
+import { noPermitOutcome, type Permit, waitForPermit } from "./permit.ts";
 import { takeToken } from "./rate_token.ts";
 import { budgetBreached } from "./record.ts";
 
@@ -52,7 +52,7 @@ export async function admitCall(
   let permit: Permit | undefined;
   const bulkhead = engine.bulkhead;
   if (bulkhead !== undefined) {
-    permit = takeFreePermit(report, bulkhead);
+    permit = bulkhead.tryAcquire();
     if (permit === undefined) {
       permit = await waitForPermit(engine, bulkhead, signal, deadline, tracer);
       waited = true;

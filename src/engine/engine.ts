@@ -159,6 +159,7 @@ export class Engine implements Recorded {
     this.rateLimiter = parts.rateLimiter;
     this.hedge = parts.hedge;
     this.observer = parts.observer;
+    if (parts.bulkhead !== undefined) parts.observer?.watchBulkhead(parts.bulkhead);
     this.report = new Reporter(
       name,
       this.clock,

@@ -28,7 +28,7 @@ import { HedgedCall } from "./hedged_call.ts";
 import type { ExecuteOptions } from "./options.ts";
 import type { AttemptOutcome } from "./outcome.ts";
 import type { CallTracer } from "./parts.ts";
-import { type Permit, releasePermit } from "./permit.ts";
+import type { Permit } from "./permit.ts";
 import { NOOP_TRACER } from "./report.ts";
 
 /**
@@ -75,7 +75,7 @@ export async function runHedged<T>(
     if (!endFailedCall(report, tracer, options, call.outcome, call.started, error)) throw error;
     gaveUp = error;
   } finally {
-    if (permit !== undefined) releasePermit(report, engine.bulkhead!, permit);
+    permit?.release();
   }
   return runFallback(options!, gaveUp, call.outcome, call.started);
 }

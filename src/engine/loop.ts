@@ -27,7 +27,7 @@ import { type AttemptOutcome, FIRED, isErrorClass, RECORD } from "./outcome.ts";
 import type { CallOutcome, CallTracer } from "./parts.ts";
 import { admitCall, refusalOutcome } from "./admission.ts";
 import { endFailedCall, runFallback } from "./fallback.ts";
-import { type Permit, releasePermit } from "./permit.ts";
+import type { Permit } from "./permit.ts";
 import { admitAttempt, recordOutcome, recordSuccess } from "./record.ts";
 import { GIVE_UP_EVENT, NOOP_TRACER } from "./report.ts";
 
@@ -324,7 +324,7 @@ export async function runLoop<T>(
     if (!endFailedCall(report, tracer, options, outcome, attempts, error)) throw error;
     gaveUp = error;
   } finally {
-    if (permit !== undefined) releasePermit(report, engine.bulkhead!, permit);
+    permit?.release();
     if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
   }
   // The call gave up and has a fallback: it runs outside the bulkhead.

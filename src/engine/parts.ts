@@ -42,6 +42,8 @@ export interface OutcomeRecorder {
 export interface ConcurrencyGate {
   readonly name: string;
   readonly inFlight: number;
+  /** Calls waiting for a permit. */
+  readonly queued: number;
   readonly maxConcurrent: number;
   /** A permit right away if one is free (no promise, no await). */
   tryAcquire(): { release(): void } | undefined;
@@ -147,6 +149,6 @@ export interface CallObserver {
   partEvent(event: ResilienceEvent): void;
   /** The failure budget's rate after a recorded outcome. */
   failureRate(name: string, rate: number): void;
-  /** A bulkhead's occupancy changed by these deltas. */
-  bulkheadChange(name: string, inFlight: number, queued: number): void;
+  /** Reads the policy's bulkhead when metrics are collected (its occupancy gauges). */
+  watchBulkhead(bulkhead: ConcurrencyGate): void;
 }

@@ -1,8 +1,8 @@
 /**
  * The bulkhead permit: where a call waits for its permit. A free permit is
  * taken at once; otherwise the call waits in the bulkhead's queue, the wait
- * bounded by the call's signal and its deadline. Each change of occupancy
- * goes to the bulkhead gauges (when a meter records them).
+ * bounded by the call's signal and its deadline. (The bulkhead gauges read
+ * its occupancy when metrics are collected: nothing is recorded here.)
  *
  * @module
  */
@@ -19,16 +19,8 @@ export interface Permit {
   release(): void;
 }
 
-/** Takes a free permit at once, or returns undefined when none is free. */
-export function takeFreePermit(report: Reporter, bulkhead: ConcurrencyGate): Permit | undefined {
-  const permit = bulkhead.tryAcquire();
-  report.bulkheadChange(bulkhead.name, permit === undefined ? 0 : 1, permit === undefined ? 1 : 0);
-  return permit;
-}
-
 /**
- * Waits in the bulkhead's queue (the call was counted as queued by
- * {@link takeFreePermit}). With a deadline, the wait is bounded by aborting
+ * Waits in the bulkhead's queue (no permit was free). With a deadline, the wait is bounded by aborting
  * it at the deadline (rather than passing a shorter queue timeout), so the
  * call ends as `deadline_exceeded` and the bulkhead does not also report a
  * queue timeout. Only queued calls pay for the timer.
@@ -59,11 +51,8 @@ export async function waitForPermit(
     report.cause = tracer;
     const pending = bulkhead.acquire({ signal: waitSignal });
     report.cause = undefined;
-    const permit = await pending;
-    report.bulkheadChange(bulkhead.name, 1, -1);
-    return permit;
+    return await pending;
   } catch (error) {
-    report.bulkheadChange(bulkhead.name, 0, -1);
     if (error instanceof DeadlineExceededError && !signal?.aborted) {
       throw report.deadlineExceeded(tracer, 0, deadline, undefined, undefined, clock.now());
     }
@@ -78,10 +67,4 @@ export async function waitForPermit(
 export function noPermitOutcome(error: unknown, signal: AbortSignal | undefined): CallOutcome {
   if (signal?.aborted) return "cancelled";
   return error instanceof DeadlineExceededError ? "deadline_exceeded" : "bulkhead_rejected";
-}
-
-/** Gives the permit back as the call settles. */
-export function releasePermit(report: Reporter, bulkhead: ConcurrencyGate, permit: Permit): void {
-  permit.release();
-  report.bulkheadChange(bulkhead.name, -1, 0);
 }

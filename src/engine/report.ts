@@ -143,12 +143,6 @@ export class Reporter extends EventSink {
     if (observer?.recordsParts) observer.failureRate(budget.name, budget.failureRate());
   }
 
-  /** A bulkhead's occupancy changed (a gauge, when a meter records parts). */
-  bulkheadChange(name: string, inFlight: number, queued: number): void {
-    const observer = this.#observer;
-    if (observer?.recordsParts) observer.bulkheadChange(name, inFlight, queued);
-  }
-
   /** The caller aborted attempt `attempt` (its span ends, as `unknown`). */
   attemptCancelled(tracer: CallTracer, attempt: number, reason: unknown): void {
     if (tracer !== NOOP_TRACER) tracer.attemptEnd(attempt, this.#clock.now(), "unknown", reason);

@@ -6,7 +6,15 @@
  * @module
  */
 
-import type { Counter, Gauge, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+import type {
+  Attributes,
+  Counter,
+  Gauge,
+  Histogram,
+  Meter,
+  ObservableGauge,
+  ObservableResult,
+} from "@opentelemetry/api";
 
 /** Every instrument Bulwark records to. */
 export interface Instruments {
@@ -17,9 +25,22 @@ export interface Instruments {
   circuitState: Gauge;
   circuitTransitions: Counter;
   failureBudgetRate: Gauge;
-  bulkheadInFlight: UpDownCounter;
-  bulkheadQueued: UpDownCounter;
+  bulkheadInFlight: ObservableGauge;
+  bulkheadQueued: ObservableGauge;
   fleetSyncFailures: Counter;
+  /**
+   * The bulkheads the two bulkhead gauges read when metrics are collected,
+   * by name (a bulkhead shared by several policies is one series). Held
+   * weakly: a bulkhead nobody uses any more is dropped.
+   */
+  bulkheads: Map<string, WeakRef<ObservedBulkhead>>;
+}
+
+/** What the bulkhead gauges read. */
+export interface ObservedBulkhead {
+  readonly name: string;
+  readonly inFlight: number;
+  readonly queued: number;
 }
 
 /** Per meter: its instruments, or null when creating them threw (a broken SDK). */
@@ -70,7 +91,35 @@ export function instrumentsFor(meter: Meter): Instruments | undefined {
 }
 
 function create(meter: Meter): Instruments {
+  const bulkheads = new Map<string, WeakRef<ObservedBulkhead>>();
+  const attrs = new Map<string, Attributes>();
+  const observe = (read: (b: ObservedBulkhead) => number) => (result: ObservableResult) => {
+    for (const [name, ref] of bulkheads) {
+      const bulkhead = ref.deref();
+      if (bulkhead === undefined) {
+        bulkheads.delete(name);
+        attrs.delete(name);
+        continue;
+      }
+      let a = attrs.get(name);
+      if (a === undefined) attrs.set(name, a = Object.freeze({ "bulwark.bulkhead.name": name }));
+      result.observe(read(bulkhead), a);
+    }
+  };
+  const bulkheadInFlight = meter.createObservableGauge("bulwark.bulkhead.in_flight", {
+    unit: "{call}",
+    description: "Calls running inside the bulkhead, read when metrics are collected.",
+  });
+  bulkheadInFlight.addCallback(observe((b) => b.inFlight));
+  const bulkheadQueued = meter.createObservableGauge("bulwark.bulkhead.queued", {
+    unit: "{call}",
+    description: "Calls waiting for a bulkhead permit, read when metrics are collected.",
+  });
+  bulkheadQueued.addCallback(observe((b) => b.queued));
   return {
+    bulkheads,
+    bulkheadInFlight,
+    bulkheadQueued,
     callDuration: meter.createHistogram("bulwark.call.duration", {
       unit: "s",
       description: "Duration of calls through a policy, retries and sleeps included.",
@@ -101,14 +150,6 @@ function create(meter: Meter): Instruments {
     failureBudgetRate: meter.createGauge("bulwark.failure_budget.rate", {
       unit: "1",
       description: "Failure rate over the failure budget's rolling window.",
-    }),
-    bulkheadInFlight: meter.createUpDownCounter("bulwark.bulkhead.in_flight", {
-      unit: "{call}",
-      description: "Calls running inside the bulkhead.",
-    }),
-    bulkheadQueued: meter.createUpDownCounter("bulwark.bulkhead.queued", {
-      unit: "{call}",
-      description: "Calls waiting for a bulkhead permit.",
     }),
     fleetSyncFailures: meter.createCounter("bulwark.fleet.sync_failures", {
       unit: "{failure}",

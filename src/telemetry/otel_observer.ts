@@ -20,7 +20,7 @@ import {
 import type { Clock } from "../core/clock.ts";
 import type { CircuitState, ResilienceEvent } from "../core/events.ts";
 import type { CallObserver, CallTracer } from "../engine/parts.ts";
-import { type Instruments, instrumentsFor } from "./instruments.ts";
+import { type Instruments, instrumentsFor, type ObservedBulkhead } from "./instruments.ts";
 import type { SpanMode, TelemetryOptions } from "./telemetry_options.ts";
 import { SCOPE_NAME, VERSION } from "./version.ts";
 import { OtelCallTracer } from "./otel_call_tracer.ts";
@@ -75,8 +75,8 @@ export class OtelObserver implements CallObserver {
   /** True while metrics may still come: no meter provider was given and none is registered yet. */
   #meterLate: boolean;
   readonly #attrCache = new Map<string, Attributes>();
-  /** Attribute sets per bulkhead name. */
-  readonly #bulkheadAttrs = new Map<string, Attributes>();
+  /** The policy's bulkhead, read by the bulkhead gauges. */
+  #bulkhead: ObservedBulkhead | undefined;
   /** The attribute sets of a successful call, built once (no key to build per call). */
   readonly #success: { call: Attributes; attempt: Attributes; event: Attributes };
 
@@ -183,6 +183,7 @@ export class OtelObserver implements CallObserver {
     if (instruments === undefined) return;
     this.#instruments = instruments;
     this.#meterLate = false;
+    if (this.#bulkhead !== undefined) this.watchBulkhead(this.#bulkhead);
   }
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
@@ -345,21 +346,13 @@ export class OtelObserver implements CallObserver {
     }
   }
 
-  /** Moves a bulkhead's in-flight / queued up-down counters. */
-  bulkheadChange(name: string, inFlight: number, queued: number): void {
-    const inst = this.#instruments;
-    if (inst === undefined) return;
-    try {
-      let attrs = this.#bulkheadAttrs.get(name);
-      if (attrs === undefined) {
-        attrs = Object.freeze({ "bulwark.bulkhead.name": name });
-        this.#bulkheadAttrs.set(name, attrs);
-      }
-      if (inFlight !== 0) inst.bulkheadInFlight.add(inFlight, attrs);
-      if (queued !== 0) inst.bulkheadQueued.add(queued, attrs);
-    } catch {
-      // A broken SDK must not fail the call that took the permit.
-    }
+  /**
+   * Has the bulkhead gauges read `bulkhead` when metrics are collected (now,
+   * or once a meter provider is registered): nothing is recorded per call.
+   */
+  watchBulkhead(bulkhead: ObservedBulkhead): void {
+    this.#bulkhead = bulkhead;
+    this.#instruments?.bulkheads.set(bulkhead.name, new WeakRef(bulkhead));
   }
 
   #partSpan(name: string, time: number, cause: Span | undefined, attributes: Attributes): void {

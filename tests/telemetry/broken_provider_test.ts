@@ -25,7 +25,7 @@ Deno.test("policy() works when getTracer, getMeter or createHistogram throws, an
   const brokenMeter = {
     createHistogram: boom,
     createCounter: () => ({ add: boom }),
-    createUpDownCounter: () => ({ add: boom }),
+    createObservableGauge: () => ({ addCallback: boom }),
     createGauge: () => ({ record: boom }),
   };
   const cases = [

@@ -470,7 +470,7 @@ Deno.test("a failure-budget breach gives its span, its event counter and the rat
   await otel.shutdown();
 });
 
-Deno.test("bulkhead occupancy moves the in_flight and queued up-down counters back to zero", async () => {
+Deno.test("the bulkhead gauges read in_flight and queued when metrics are collected, back to zero", async () => {
   const { otel, clock, p } = instrumented("pool", { bulkhead: { maxConcurrent: 1, maxQueue: 2 } });
   const a = settleLater(p.execute(() => clock.sleep(10).then(() => "a")));
   const b = settleLater(p.execute(() => "b"));
@@ -543,7 +543,7 @@ Deno.test("a broken tracer or meter changes neither result nor timing", async ()
           getMeter: () => ({
             createHistogram: () => ({ record: boom }),
             createCounter: () => ({ add: boom }),
-            createUpDownCounter: () => ({ add: boom }),
+            createObservableGauge: () => ({ addCallback: () => {} }),
             createGauge: () => ({ record: boom }),
           }),
         },
@@ -611,7 +611,7 @@ Deno.test("the failure-rate gauge is recorded on every sample, changed or not (d
         getMeter: () => ({
           createHistogram: () => ({ record: noop }),
           createCounter: () => ({ add: noop }),
-          createUpDownCounter: () => ({ add: noop }),
+          createObservableGauge: () => ({ addCallback: noop }),
           createGauge: (name: string) => ({
             record: (value: number) => {
               if (name === "bulwark.failure_budget.rate") recorded.push(value);
