@@ -72,9 +72,20 @@ export interface SimulationReport {
   pools: Record<string, PoolReport>;
 }
 
-/** A distinct, deterministic seed for the n-th random stream of a simulation. */
-function streamSeed(seed: number, n: number): number {
-  return (Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(n + 1, 0x85ebca6b)) | 0;
+/**
+ * A deterministic seed for the random stream of one part (`key`: its kind and
+ * name, e.g. "server:db", or "load:3" by index): it depends on the seed and
+ * the part alone, so reordering a scenario's keys or adding a part leaves
+ * every other part's draws as they were. FNV-1a over the key, then
+ * MurmurHash3's 32-bit finalizer (public-domain constants).
+ */
+function streamSeed(seed: number, key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  let x = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) ^ h;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) | 0;
 }
 
 /**
@@ -114,7 +125,6 @@ export class Simulation {
   readonly #pools = new Map<string, SimPool>();
   readonly #clients = new Map<string, SimClient>();
   readonly #loads: { client: SimClient; load: LoadOptions; random: RandomSource }[] = [];
-  #streams = 0;
   #ran = false;
 
   /** Creates an empty simulation. */
@@ -126,9 +136,9 @@ export class Simulation {
       : integerBetween("seed", options.seed, 0, 2 ** 32 - 1);
   }
 
-  /** The next independent random stream. */
-  #random(): RandomSource {
-    return seededRandom(streamSeed(this.seed, this.#streams++));
+  /** The random stream of the part `key` (kind and name). */
+  #random(key: string): RandomSource {
+    return seededRandom(streamSeed(this.seed, key));
   }
 
   #name<T>(kind: string, name: string, map: Map<string, T>): string {
@@ -160,7 +170,7 @@ export class Simulation {
       this.#name("server", name, this.#servers),
       options,
       this.clock,
-      this.#random(),
+      this.#random(`server:${name}`),
     );
     this.#servers.set(name, s);
     return s;
@@ -173,7 +183,7 @@ export class Simulation {
       this.#name("pool", name, this.#pools),
       options,
       this.clock,
-      this.#random(),
+      this.#random(`pool:${name}`),
     );
     this.#pools.set(name, p);
     return p;
@@ -186,7 +196,7 @@ export class Simulation {
       this.#name("client", name, this.#clients),
       options,
       this.clock,
-      this.#random(),
+      this.#random(`client:${name}`),
     );
     this.#clients.set(name, c);
     return c;
@@ -197,7 +207,11 @@ export class Simulation {
     if (!(client instanceof SimClient)) typeError("client", "a client of this simulation", client);
     this.#own("client", "a client of this simulation", client);
     validateLoad(load);
-    this.#loads.push({ client, load: { ...load }, random: this.#random() });
+    this.#loads.push({
+      client,
+      load: { ...load },
+      random: this.#random(`load:${this.#loads.length}`),
+    });
     return this;
   }
 
