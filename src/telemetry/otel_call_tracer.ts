@@ -20,6 +20,7 @@ import type { ResilienceEvent } from "../core/events.ts";
 import type { CallOutcome, CallTracer } from "../engine/parts.ts";
 import { errorType } from "./error_type.ts";
 import type { OtelObserver } from "./otel_observer.ts";
+import type { SpanMode } from "./telemetry_options.ts";
 
 /** `fn` for `context.with`, remembering whether it was entered and how it ended. */
 class GuardedRun<T> {
@@ -71,6 +72,11 @@ export class OtelCallTracer implements CallTracer {
   readonly #start: number;
   /** In `"failures"` mode, false until the first failure. */
   #tracing: boolean;
+  /**
+   * False while a `"failures"` call has not failed: such a call records only
+   * its duration, not its attempts' durations nor its success event.
+   */
+  #detailed: boolean;
   #callSpan: Span | undefined;
   // The attempt started last; earlier ones still open (hedged calls) wait in #open.
   #attemptSpan: Span | undefined;
@@ -82,12 +88,13 @@ export class OtelCallTracer implements CallTracer {
   #early: ResilienceEvent[] | undefined;
   #lastError: unknown;
 
-  constructor(observer: OtelObserver, tracer: Tracer | undefined, full: boolean, time: number) {
+  constructor(observer: OtelObserver, tracer: Tracer | undefined, mode: SpanMode, time: number) {
     this.#observer = observer;
     this.#tracer = tracer;
     this.#parent = context.active();
     this.#start = time;
-    this.#tracing = tracer !== undefined && full;
+    this.#tracing = tracer !== undefined && mode === "full";
+    this.#detailed = mode !== "failures";
     if (this.#tracing) this.#callSpan = this.#startCallSpan();
   }
 
@@ -240,7 +247,8 @@ export class OtelCallTracer implements CallTracer {
     const open = this.#take(attempt);
     const start = open?.start ?? time;
     let span = open?.span;
-    if (inst !== undefined) {
+    if (errorClass !== undefined) this.#detailed = true;
+    if (inst !== undefined && this.#detailed) {
       inst.attemptDuration.record(
         (time - start) / 1000,
         errorClass === undefined
@@ -303,7 +311,8 @@ export class OtelCallTracer implements CallTracer {
         observer.partEvent(event, this.#callSpan);
         return;
     }
-    observer.countEvent(event);
+    // (A "failures" call counts its success event only once it has failed.)
+    if (event.type !== "success" || this.#detailed) observer.countEvent(event);
     if (event.type === "retry") {
       observer.instruments?.retryDelay.record(
         event.delayMs / 1000,

@@ -206,7 +206,7 @@ export class OtelObserver implements CallObserver {
       return new OtelCallTracer(
         this,
         tracer,
-        this.#spans === "full",
+        this.#spans,
         now === now ? now : clock.now(),
       );
     } catch {

@@ -21,7 +21,7 @@ import {
 const T0 = 1_700_000_000_000;
 
 /** A policy wired to an in-memory OTel pipeline, in virtual time. */
-function instrumented(name: string, options: PolicyOptions = {}, spans?: "full" | "failures") {
+function instrumented(name: string, options: PolicyOptions = {}, spans?: "full" | "failures" | "off") {
   const otel = otelHarness();
   const clock = new VirtualClock(T0);
   const p = policy(name, {
@@ -707,6 +707,41 @@ Deno.test("a meter provider registered after the policy was created is picked up
   } finally {
     trace.disable();
     metrics.disable();
+    await otel.shutdown();
+  }
+});
+
+Deno.test('what each spans mode records per call: "failures" records only the duration of a call that succeeds at once', async () => {
+  for (const spans of ["full", "failures", "off"] as const) {
+    const { otel, clock, p } = instrumented("modes", {
+      retry: { maxAttempts: 3, backoff: constant(10) },
+    }, spans);
+    assert.deepEqual(await run(clock, p, () => "at once"), { ok: true, value: "at once" });
+    assert.deepEqual(await run(clock, p, failTimes(1)), { ok: true, value: "ok after 2" });
+    const rm = await otel.metrics();
+    const policyName = { "bulwark.policy.name": "modes" };
+    const recorded = {
+      calls: histogramCount(rm, "bulwark.call.duration", policyName),
+      attempts: histogramCount(rm, "bulwark.attempt.duration", policyName),
+      successEvents: counterValue(rm, "bulwark.events", { "bulwark.event": "success" }),
+      retryEvents: counterValue(rm, "bulwark.events", { "bulwark.event": "retry" }),
+      retryDelays: histogramCount(rm, "bulwark.retry.delay", policyName),
+      spans: (await otel.spans()).map((s) => s.name),
+    };
+    const detailed = spans === "full" || spans === "off";
+    assert.deepEqual(recorded, {
+      calls: 2,
+      // "failures": the first call's attempt and success are not recorded; the second call's are.
+      attempts: detailed ? 3 : 2,
+      successEvents: detailed ? 2 : 1,
+      retryEvents: 1,
+      retryDelays: 1,
+      spans: spans === "full"
+        ? ["modes attempt", "modes", "modes attempt", "modes attempt", "modes"]
+        : spans === "failures"
+        ? ["modes attempt", "modes attempt", "modes"]
+        : [],
+    }, spans);
     await otel.shutdown();
   }
 });
