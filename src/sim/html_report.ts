@@ -42,9 +42,35 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 /**
+ * The last second the charts show: the loads' window, then the drain up to
+ * the last second in which anything happened (a call started, settled or
+ * sent an attempt, a server served, queued or worked, a circuit was not
+ * closed). Only trailing seconds where nothing happened are left out.
+ */
+function lastActiveSecond(report: SimulationReport): number {
+  let last = Math.ceil(report.durationMs / 1000) - 1;
+  for (const c of Object.values(report.clients)) {
+    for (const r of c.timeline) {
+      if (
+        r.t > last &&
+        (r.started + r.succeeded + r.failed + r.attempts > 0 || r.p99 !== null ||
+          (r.circuit !== undefined && r.circuit !== "closed"))
+      ) last = r.t;
+    }
+  }
+  for (const s of Object.values(report.servers)) {
+    for (const r of s.timeline) if (r.t > last && r.served + r.queued + r.busy > 0) last = r.t;
+  }
+  return last;
+}
+
+/**
  * Renders a report as a self-contained HTML page with four chart sections
  * (goodput and offered load, latency, amplification, circuit state over
- * time), a chart of server queues, and the summary tables.
+ * time; the circuit section says "No client has a circuit breaker." and
+ * has no chart when none has), a chart of server queues, and the summary
+ * tables. The time charts run from 0 to the last second in which anything
+ * happened (the drain included).
  *
  * @example
  * ```ts
@@ -57,7 +83,7 @@ function table(rows: readonly (readonly string[])[]): string {
  * sim.load(web, { kind: "constant", ratePerSecond: 20 });
  * const html = renderHtmlReport(await sim.run({ durationMs: 3_000 }), { title: "demo" });
  * assert.ok(html.startsWith("<!doctype html>"));
- * assert.equal(html.match(/<svg /g)?.length, 5);
+ * assert.equal(html.match(/<svg /g)?.length, 4); // no circuit chart: no client has a breaker
  * ```
  */
 export function renderHtmlReport(
@@ -69,45 +95,46 @@ export function renderHtmlReport(
   const markers = (options.markers ?? []).map((m) => ({ x: m.atMs / 1000, label: m.label }));
   const color = (i: number) => COLORS[i % COLORS.length];
   const time = "time (s)";
-  // Client charts cover the loads' window and a little of the drain after it; the
-  // server queue chart shows the whole drain.
-  const horizon = Math.ceil((report.durationMs / 1000) * 1.1);
-  const rows = (c: (typeof clients)[number][1]) => c.timeline.filter((r) => r.t <= horizon);
+  const horizon = lastActiveSecond(report);
+  const rows = <R extends { t: number }>(timeline: readonly R[]) =>
+    timeline.filter((r) => r.t <= horizon);
 
   const goodput: ChartSeries[] = clients.flatMap(([name, c], i) => [
     {
       name: `${name}: succeeded/s`,
       color: color(i),
-      points: rows(c).map((r) => [r.t, r.succeeded] as const),
+      points: rows(c.timeline).map((r) => [r.t, r.succeeded] as const),
     },
     {
       name: `${name}: offered/s`,
       color: color(i),
       dashed: true,
-      points: rows(c).map((r) => [r.t, r.started] as const),
+      points: rows(c.timeline).map((r) => [r.t, r.started] as const),
     },
   ]);
   const latency: ChartSeries[] = clients.map(([name, c], i) => ({
     name: `${name}: p99 (ms)`,
     color: color(i),
-    points: rows(c).map((r) => [r.t, r.p99] as const),
+    points: rows(c.timeline).map((r) => [r.t, r.p99] as const),
   }));
   const amplification: ChartSeries[] = clients.map(([name, c], i) => ({
     name: `${name}: attempts/s (x${c.amplification.toFixed(2)} overall)`,
     color: color(i),
-    points: rows(c).map((r) => [r.t, r.attempts] as const),
+    points: rows(c.timeline).map((r) => [r.t, r.attempts] as const),
   }));
   const withCircuit = clients.filter(([, c]) => c.timeline.some((r) => r.circuit !== undefined));
   const circuit: ChartSeries[] = withCircuit.map(([name, c]) => ({
     name,
     color: color(clients.findIndex(([n]) => n === name)),
     step: true,
-    points: rows(c).map((r) => [r.t, CIRCUIT_STATES.indexOf(r.circuit ?? "closed")] as const),
+    points: rows(c.timeline).map((r) =>
+      [r.t, CIRCUIT_STATES.indexOf(r.circuit ?? "closed")] as const
+    ),
   }));
   const queues: ChartSeries[] = Object.entries(report.servers).map(([name, s], i) => ({
     name: `${name}: queued`,
     color: color(i),
-    points: s.timeline.map((r) => [r.t, r.queued] as const),
+    points: rows(s.timeline).map((r) => [r.t, r.queued] as const),
   }));
 
   const section = (id: string, heading: string, text: string, svg: string) =>
@@ -144,21 +171,21 @@ export function renderHtmlReport(
         markers,
       }),
     ),
-    section(
-      "circuit",
-      "Circuit state over time",
-      circuit.length === 0
-        ? "No client has a circuit breaker."
-        : "The state of each client's circuit breaker at the end of every second.",
-      renderChart({
-        title: "Circuit state",
-        xLabel: time,
-        yLabel: "state",
-        yCategories: CIRCUIT_STATES,
-        series: circuit,
-        markers,
-      }),
-    ),
+    circuit.length === 0
+      ? section("circuit", "Circuit state over time", "No client has a circuit breaker.", "")
+      : section(
+        "circuit",
+        "Circuit state over time",
+        "The state of each client's circuit breaker at the end of every second.",
+        renderChart({
+          title: "Circuit state",
+          xLabel: time,
+          yLabel: "state",
+          yCategories: CIRCUIT_STATES,
+          series: circuit,
+          markers,
+        }),
+      ),
     section(
       "servers",
       "Server queues",

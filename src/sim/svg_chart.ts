@@ -49,8 +49,8 @@ function niceStep(max: number, count: number): number {
   return nice * magnitude;
 }
 
-const fmt = (v: number): string =>
-  Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/0+$/, "");
+/** A tick label: at most 6 decimals, no floating-point noise (0.6, not 0.6000000000000001 or "1."). */
+const fmt = (v: number): string => String(Number(v.toFixed(6)));
 const round = (v: number): string => (Math.round(v * 10) / 10).toString();
 
 const WIDTH = 900;
@@ -91,7 +91,7 @@ export function renderChart(chart: Chart): string {
     : (() => {
       const step = niceStep(yTop, 5);
       const ticks: (readonly [number, string])[] = [];
-      for (let v = 0; v <= yTop + 1e-9; v += step) ticks.push([v, fmt(v)]);
+      for (let i = 0, v = 0; v <= yTop + 1e-9; v = ++i * step) ticks.push([v, fmt(v)]);
       return ticks;
     })();
   for (const [v, label] of yTicks) {
@@ -104,7 +104,7 @@ export function renderChart(chart: Chart): string {
     );
   }
   const xStep = niceStep(xMax, 10);
-  for (let v = 0; v <= xMax + 1e-9; v += xStep) {
+  for (let i = 0, v = 0; v <= xMax + 1e-9; v = ++i * xStep) {
     out.push(
       `<text x="${round(x(v))}" y="${TOP + plotH + 16}" text-anchor="middle">${fmt(v)}</text>`,
     );
