@@ -41,7 +41,7 @@ export interface OutboxOptions<T> {
   batch?: OutboxBatchOptions;
   /** Time between drains. @default {1_000} */
   flushIntervalMs?: number;
-  /** How long `close()`'s last drain may take; the rest stays buffered. @default {4_000} */
+  /** How long `close()` may take for a drain in progress and its last drain; the rest stays buffered. @default {4_000} */
   closeTimeoutMs?: number;
   /** Time source of the drain loop. @default {systemClock} */
   clock?: Clock;
@@ -67,7 +67,11 @@ export interface Outbox<T> extends AsyncDisposable {
   drain(options?: { signal?: AbortSignal }): Promise<FlushResult>;
   /** The outbox's and its buffer's counters. */
   stats(): Promise<OutboxStats>;
-  /** Stops the loop, makes one last drain bounded by `closeTimeoutMs`, closes an owned buffer. */
+  /**
+   * Stops the loop and makes one last drain, closes an owned buffer. A drain
+   * in progress and the last drain together take at most `closeTimeoutMs`
+   * (their sends' signal aborts then); what is not delivered stays buffered.
+   */
   close(): Promise<void>;
 }
 
@@ -87,6 +91,8 @@ class OutboxImpl<T> implements Outbox<T> {
   #timer: TimerId | undefined;
   #draining: Promise<FlushResult> | undefined;
   #closed: Promise<void> | undefined;
+  /** Aborted `closeTimeoutMs` after `close()`: bounds the loop's drain in progress and the last one. */
+  readonly #stop = new AbortController();
   readonly #totals = { sent: 0, batches: 0, failedSends: 0 };
 
   constructor(
@@ -135,11 +141,13 @@ class OutboxImpl<T> implements Outbox<T> {
     objectValue("options", options);
     knownKeys("", options, ["signal"]);
     const signal = optionalSignal("signal", options.signal);
-    this.#draining ??= this.#drain(signal).finally(() => (this.#draining = undefined));
+    this.#draining ??= this.#drain(
+      signal === undefined ? this.#stop.signal : AbortSignal.any([signal, this.#stop.signal]),
+    ).finally(() => (this.#draining = undefined));
     return this.#draining;
   }
 
-  async #drain(signal: AbortSignal | undefined): Promise<FlushResult> {
+  async #drain(signal: AbortSignal): Promise<FlushResult> {
     const result = await this.#buffer.flush(
       (events, { ids, signal }) => {
         const batch: Batch<T> = encodeBatch(
@@ -151,7 +159,7 @@ class OutboxImpl<T> implements Outbox<T> {
         batch.ids = ids;
         return this.#send(batch, { signal });
       },
-      { batchSize: this.#batchSize, ...this.#policyOption(), ...(signal ? { signal } : {}) },
+      { batchSize: this.#batchSize, ...this.#policyOption(), signal },
     );
     this.#totals.sent += result.sent;
     this.#totals.batches += result.batches;
@@ -171,14 +179,14 @@ class OutboxImpl<T> implements Outbox<T> {
     this.#closed ??= (async () => {
       if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
       this.#timer = undefined;
-      await this.#draining?.catch(() => {});
-      const stop = new AbortController();
+      // The bound starts now: it covers a drain of the loop in progress and the last drain.
       const timer = this.#clock.setTimer(
-        () => stop.abort(new Error("outbox close: closeTimeoutMs elapsed")),
+        () => this.#stop.abort(new Error("outbox close: closeTimeoutMs elapsed")),
         this.#closeTimeoutMs,
       );
       try {
-        await this.drain({ signal: stop.signal }).catch(() => {});
+        await this.#draining?.catch(() => {});
+        if (!this.#stop.signal.aborted) await this.drain().catch(() => {});
       } finally {
         this.#clock.clearTimer(timer);
         if (this.#ownsBuffer) await this.#buffer.close();

@@ -286,6 +286,98 @@ Deno.test("createOutbox close() bounds its last drain by closeTimeoutMs and leav
   }
 });
 
+Deno.test("createOutbox close() during the loop's drain: the send in progress is aborted closeTimeoutMs after close(), nothing is lost (virtual time)", async () => {
+  const clock = new VirtualClock();
+  let sends = 0;
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const outbox = await createOutbox<number>({
+      buffer: { kv, telemetry: false },
+      send: (_batch, { signal }) => {
+        sends++;
+        // Never answers; honours its signal (as fetch does).
+        return new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason))
+        );
+      },
+      flushIntervalMs: 100,
+      closeTimeoutMs: 500,
+      clock,
+    });
+    await outbox.publish(7);
+    await clock.advance(100); // the loop's drain starts and hangs in send
+    while (sends === 0) await systemClock.sleep(1);
+    await clock.advance(1_000); // still hanging
+    let closed = false;
+    const closing = outbox.close().then(() => (closed = true));
+    await clock.advance(499);
+    assert.equal(closed, false);
+    await clock.advance(1);
+    await closing;
+    assert.equal(clock.now(), 1_600);
+    assert.equal(sends, 1); // the bound was spent: no last drain
+    const stats = await outbox.stats().catch(() => undefined);
+    assert.equal(stats, undefined); // the buffer it opened is closed
+    await using next = await EdgeBuffer.open<number>({ kv, telemetry: false });
+    assert.deepEqual((await next.peek()).map((e) => e.event), [7]);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("createOutbox close() during a long healthy drain (slow collector): bounded by closeTimeoutMs, the rest stays (virtual time)", async () => {
+  const clock = new VirtualClock();
+  let sends = 0;
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const outbox = await createOutbox<number>({
+      buffer: { kv, telemetry: false },
+      policy: policy("collector", {
+        telemetry: false,
+        clock,
+        attemptTimeoutMs: 1_000,
+        retry: { maxAttempts: 1 },
+      }),
+      send: (_batch, { signal }) => {
+        sends++;
+        // Every batch is answered after 100 ms.
+        return new Promise((resolve, reject) => {
+          const timer = clock.setTimer(() => resolve(undefined), 100);
+          signal.addEventListener("abort", () => {
+            clock.clearTimer(timer);
+            reject(signal.reason);
+          });
+        });
+      },
+      batch: { maxBatchSize: 100 },
+      flushIntervalMs: 5,
+      closeTimeoutMs: 250,
+      clock,
+    });
+    await Promise.all(Array.from({ length: 3_000 }, (_, n) => outbox.publish(n)));
+    await clock.advance(5);
+    while (sends === 0) await systemClock.sleep(1);
+    let closed = false;
+    const closing = outbox.close().then(() => (closed = true));
+    // Batch n is sent at 5 + 100(n - 1) and answered 100 ms later; the bound is at 255.
+    await clock.advance(100);
+    await until(() => Promise.resolve(sends === 2));
+    await clock.advance(100);
+    await until(() => Promise.resolve(sends === 3));
+    await clock.advance(49);
+    assert.equal(closed, false);
+    await clock.advance(1);
+    await closing;
+    assert.equal(clock.now(), 255);
+    assert.equal(sends, 3); // batches 1 and 2 delivered, batch 3 aborted
+    await using next = await EdgeBuffer.open<number>({ kv, telemetry: false });
+    assert.equal((await next.stats()).count, 2_800);
+    assert.deepEqual((await next.peek(1)).map((e) => e.event), [200]);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("createOutbox rejects bad options naming them", async () => {
   const send = () => Promise.resolve();
   const cases: Array<[unknown, ErrorConstructor, string]> = [
