@@ -5,9 +5,13 @@
  * writes a self-contained HTML report with SVG charts.
  *
  * --duration-ms N replaces the scenario's durationMs (a short run, e.g. in
- * CI). Exit status: 0 on success, 1 on an invalid scenario, 2 on bad
- * arguments.
+ * CI). Relative paths are the caller's: `deno task` runs in the repository
+ * root and passes the folder it was started in as INIT_CWD. Exit status: 0
+ * on success, 1 on an invalid scenario, 2 on bad arguments, 3 when FILE
+ * cannot be read, 4 when the --html file cannot be written (checked before
+ * the run).
  */
+import { basename, resolve } from "node:path";
 import {
   formatSummary,
   renderHtmlReport,
@@ -35,7 +39,9 @@ function parseArgs(args: readonly string[]): {
     else if (arg === "--html" && i + 1 < args.length) html = args[++i];
     else if (arg === "--duration-ms" && i + 1 < args.length) {
       durationMs = Number(args[++i]);
-      if (!(durationMs > 0)) throw new Error(`--duration-ms must be a number > 0: ${args[i]}`);
+      if (!Number.isFinite(durationMs) || durationMs <= 0) {
+        throw new Error(`--duration-ms must be a finite number > 0: ${args[i]}`);
+      }
     } else if (!arg.startsWith("--") && file === undefined) file = arg;
     else throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
   }
@@ -61,15 +67,58 @@ function progressBar(): (p: SimulationProgress) => void {
   };
 }
 
+/** The folder relative paths are resolved against: the caller's (INIT_CWD under `deno task`). */
+function callerFolder(): string {
+  const env = Deno.permissions.querySync({ name: "env", variable: "INIT_CWD" });
+  return (env.state === "granted" ? Deno.env.get("INIT_CWD") : undefined) ?? Deno.cwd();
+}
+
+const message = (error: unknown) => error instanceof Error ? error.message : String(error);
+
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs(Deno.args);
   } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
+    console.error(`${message(error)}\n${USAGE}`);
     return 2;
   }
-  const text = await Deno.readTextFile(args.file);
+  const folder = callerFolder();
+  let text;
+  try {
+    text = await Deno.readTextFile(resolve(folder, args.file));
+  } catch (error) {
+    console.error(`${args.file}: cannot read: ${message(error)}`);
+    return 3;
+  }
+  // Open the HTML file before the run: a wrong folder shows at once, not after a long run.
+  let html: { path: string; file: Deno.FsFile; created: boolean } | undefined;
+  if (args.html !== undefined) {
+    const path = resolve(folder, args.html);
+    try {
+      const created = !(await Deno.lstat(path).then(() => true, () => false));
+      html = { path, file: await Deno.open(path, { write: true, create: true }), created };
+    } catch (error) {
+      console.error(`${args.html}: cannot write: ${message(error)}`);
+      return 4;
+    }
+  }
+  let code = 1;
+  try {
+    code = await simulate(args, text, html?.file);
+  } finally {
+    html?.file.close();
+    // A run that wrote no report leaves no empty file behind.
+    if (code !== 0 && html?.created) await Deno.remove(html.path);
+  }
+  return code;
+}
+
+async function simulate(
+  args: { file: string; json: boolean; html?: string; durationMs?: number },
+  text: string,
+  htmlFile: Deno.FsFile | undefined,
+): Promise<number> {
   const tty = Deno.stderr.isTerminal();
   let report;
   let scenario: Partial<Scenario> = {};
@@ -94,21 +143,21 @@ async function main(): Promise<number> {
   if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
   if (args.json) console.log(JSON.stringify(report, null, 2));
   else console.log(formatSummary(report));
-  if (args.html !== undefined) {
+  if (htmlFile !== undefined) {
     const markers = (scenario.changes ?? []).map((c) => ({
       atMs: c.atMs,
       label: c.server,
     }));
     // One marker per instant: scenarios often change several servers at once.
     const unique = [...new Map(markers.map((m) => [m.atMs, m])).values()];
-    await Deno.writeTextFile(
-      args.html,
-      renderHtmlReport(report, {
-        title: args.file.split("/").pop()!,
-        ...(scenario.description === undefined ? {} : { description: scenario.description }),
-        markers: unique.map((m) => ({ atMs: m.atMs, label: `${m.atMs / 1000} s` })),
-      }),
-    );
+    const page = renderHtmlReport(report, {
+      title: basename(args.file),
+      ...(scenario.description === undefined ? {} : { description: scenario.description }),
+      markers: unique.map((m) => ({ atMs: m.atMs, label: `${m.atMs / 1000} s` })),
+    });
+    const bytes = encoder.encode(page);
+    await htmlFile.truncate(0);
+    for (let at = 0; at < bytes.length;) at += await htmlFile.write(bytes.subarray(at));
     console.error(`wrote ${args.html}`);
   }
   return 0;

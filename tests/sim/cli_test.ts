@@ -152,3 +152,95 @@ Deno.test({
     assert.doesNotMatch(piped.stderr + piped.stdout, /\[#+/);
   },
 });
+
+Deno.test("simulate: a file it cannot read is one line and exit 3, no stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = await simulate(`${dir}/nope.json`);
+    assert.equal(missing.code, 3);
+    assert.equal(
+      missing.stderr,
+      `${dir}/nope.json: cannot read: No such file or directory (os error 2): readfile '${dir}/nope.json'\n`,
+    );
+    const folder = await simulate(dir);
+    assert.equal(folder.code, 3);
+    assert.match(folder.stderr, new RegExp(`^${dir}: cannot read: Is a directory .*\n$`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulate: an --html file it cannot write is found before the run: exit 4, no stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const scenario = "examples/scenarios/deadline_propagation.json";
+    const noFolder = await simulate(scenario, "--html", `${dir}/missing/out.html`);
+    assert.equal(noFolder.code, 4);
+    assert.equal(noFolder.stdout, ""); // nothing was run
+    assert.equal(
+      noFolder.stderr,
+      `${dir}/missing/out.html: cannot write: No such file or directory (os error 2): open '${dir}/missing/out.html'\n`,
+    );
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const underFile = await simulate(scenario, "--html", `${dir}/file/out.html`);
+    assert.equal(underFile.code, 4);
+    assert.match(underFile.stderr, /^.*\/file\/out\.html: cannot write: Not a directory .*\n$/);
+    const folder = await simulate(scenario, "--html", dir);
+    assert.equal(folder.code, 4);
+    assert.match(folder.stderr, /: cannot write: Is a directory /);
+    // An invalid scenario leaves no empty report behind.
+    await Deno.writeTextFile(`${dir}/bad.json`, "{}");
+    const bad = await simulate(`${dir}/bad.json`, "--html", `${dir}/bad.html`);
+    assert.equal(bad.code, 1);
+    await assert.rejects(() => Deno.lstat(`${dir}/bad.html`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulate: --duration-ms must be finite: 1e999 and Infinity get the usage, exit 2", async () => {
+  for (const value of ["1e999", "Infinity", "NaN", "0"]) {
+    const r = await simulate(
+      "examples/scenarios/deadline_propagation.json",
+      "--duration-ms",
+      value,
+    );
+    assert.equal(r.code, 2, value);
+    assert.equal(
+      r.stderr,
+      `--duration-ms must be a finite number > 0: ${value}\nusage: deno task simulate FILE [--json] [--html OUT] [--duration-ms N]\n`,
+    );
+  }
+});
+
+Deno.test("deno task simulate resolves relative paths against the caller's folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(
+      new URL("examples/scenarios/deadline_propagation.json", ROOT),
+      `${dir}/dp.json`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "--config",
+        new URL("deno.json", ROOT).pathname,
+        "simulate",
+        "dp.json",
+        "--duration-ms",
+        "2000",
+        "--html",
+        "out.html",
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.match(await Deno.readTextFile(`${dir}/out.html`), /<title>dp\.json<\/title>/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
