@@ -189,10 +189,18 @@ export class RetryBudget {
    */
   tryRetry(): boolean {
     const now = this.#clock.now();
-    const peers = this.#fleet.peers;
+    const fleet = this.#fleet;
+    const peers = fleet.peers;
+    const own = this.#window.sum(RETRIES, now);
     const requests = this.#window.sum(REQUESTS, now) + peers[REQUESTS];
-    const retries = this.#window.sum(RETRIES, now) + peers[RETRIES];
-    if (retries + 1 > this.ratio * requests + this.#reserve + EPSILON) {
+    const retries = own + peers[RETRIES];
+    const allowed = this.ratio * requests + EPSILON;
+    // In a fleet, this instance's own retries also stay within the fleet's ratio plus its share
+    // of the floor (split by the live instances of the last sync), so that instances bursting
+    // between two syncs do not each spend the whole floor.
+    if (
+      retries + 1 > allowed + this.#reserve || own + 1 > allowed + this.#reserve / fleet.instances
+    ) {
       if (this.events.active) {
         this.events.emit({
           type: "retry_budget_exhausted",

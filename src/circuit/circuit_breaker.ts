@@ -144,7 +144,6 @@ export class CircuitBreaker {
   #holds = 0;
   #isolation = 0;
   #lastRetryAfterMs = 0;
-
   #failures = 0;
   #rejections = 0;
   #slowCalls = 0;
@@ -185,17 +184,18 @@ export class CircuitBreaker {
 
   /**
    * Milliseconds until a call would be admitted: 0 when closed, or half-open
-   * with a free probe slot, or open with the break elapsed; the rest of the
-   * break when open; the current break (how long the circuit stays open if
-   * a probe fails) when half-open with every probe slot taken; `Infinity`
+   * with a free probe slot, or open with the break elapsed (in a fleet: and
+   * a lease held); the rest of the break (or the lease wait) when open; the
+   * current break when half-open with every probe slot taken; `Infinity`
    * while isolated.
    */
   get retryAfterMs(): number {
     switch (this.#state) {
       case CLOSED:
         return 0;
-      case OPEN: // (never more than breakMs, even on a clock that stepped back)
-        return openRemaining(this.#openedAt, this.#breakMs, this.#clock.now());
+      case OPEN: // at most breakMs (a clock stepped back); then a fleet's lease wait
+        return openRemaining(this.#openedAt, this.#breakMs, this.#clock.now()) ||
+          this.#fleet.wait();
       case HALF_OPEN:
         return this.#probes + this.#probeSuccesses < this.#slots ? 0 : this.#breakMs;
       default:

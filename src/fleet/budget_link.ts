@@ -18,12 +18,15 @@ export interface BudgetFleet {
   readonly peers: readonly number[];
   /** `budget.fleet`. */
   readonly handle: FleetHandle;
+  /** Live instances (this one included) at the last sync; 1 without a fleet or before a sync. */
+  readonly instances: number;
 }
 
 /** A budget without a fleet. */
 export const LOCAL_BUDGET: BudgetFleet = Object.freeze({
   peers: Object.freeze([0, 0]),
   handle: NO_FLEET,
+  instances: 1,
 });
 
 /**
@@ -48,5 +51,11 @@ export function budgetFleet(
     counts,
     width: 2,
   }, false);
-  return { peers: member.peers, handle: member };
+  return {
+    peers: member.peers,
+    handle: member,
+    get instances() {
+      return member.instances;
+    },
+  };
 }

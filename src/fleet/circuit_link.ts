@@ -18,12 +18,13 @@
  * @module
  */
 
-import type { Clock } from "../core/clock.ts";
+import { type Clock, MAX_TIMER_DELAY_MS } from "../core/clock.ts";
 import type { CircuitState, EventSink } from "../core/events.ts";
 import type { FailureDetector } from "../circuit/failure_detector.ts";
 import { FleetDetector } from "./fleet_detector.ts";
 import { FleetMember } from "./member.ts";
 import { type FleetHandle, fleetOption, NO_FLEET, type ResolvedFleetOptions } from "./options.ts";
+import { checkLease, checkTransition } from "./check.ts";
 import type { FleetCircuitRecord, FleetView } from "./store.ts";
 
 /** The breaker's side of the fleet (internal). */
@@ -40,6 +41,8 @@ export interface CircuitFleet {
    * under way).
    */
   claim(): number;
+  /** With the break elapsed: how long until a probe could be admitted (0 locally or with a lease held). */
+  wait(): number;
   /** The breaker moved to `to` (called from its transition). */
   moved(to: CircuitState, openedAt: number, breakMs: number, opens: number): void;
 }
@@ -51,6 +54,7 @@ export function localCircuit(halfOpenMaxCalls: number): CircuitFleet {
     waitMs: 0,
     detector: (inner: FailureDetector) => inner,
     claim: () => halfOpenMaxCalls,
+    wait: () => 0,
     moved: () => {},
   };
 }
@@ -108,6 +112,8 @@ class FleetCircuit implements CircuitFleet {
   #adopting = false;
   /** Probe leases held for the current open state, not yet used. */
   #leased = 0;
+  /** Until when (this clock) {@link #leased} may be used: the claim's time + one lease. */
+  #leasedUntil = 0;
   /** Leases wanted (the breaker's `halfOpenMaxCalls`), or 0. */
   #want = 0;
 
@@ -151,16 +157,21 @@ class FleetCircuit implements CircuitFleet {
       return this.#settings.halfOpenMaxCalls;
     }
     const leased = this.#leased;
-    if (leased > 0) {
-      this.#leased = 0;
-      return leased;
-    }
+    this.#leased = 0;
+    if (leased > 0 && member.clock.now() < this.#leasedUntil) return leased;
     if (this.#want === 0) {
       // Ask once now; while waiting, the periodic sync asks again (one claim per interval).
       this.#want = this.#settings.halfOpenMaxCalls;
       this.handle.soon();
     }
     return 0;
+  }
+
+  wait(): number {
+    const member = this.handle;
+    const now = member.clock.now();
+    if (member.failingFor(now) >= this.#leaseMs) return 0;
+    return this.#leased > 0 && now < this.#leasedUntil ? 0 : this.waitMs;
   }
 
   moved(to: CircuitState, openedAt: number, breakMs: number, opens: number): void {
@@ -183,7 +194,13 @@ class FleetCircuit implements CircuitFleet {
         const next: FleetCircuitRecord = { version: expected + 1, ...local };
         let result;
         try {
-          result = await member.store.transition(member.key, expected, next);
+          result = checkTransition(
+            await member.call(
+              "transition",
+              () => member.store.transition(member.key, expected, next),
+              this.waitMs,
+            ),
+          );
         } catch (error) {
           this.#unwritten = local;
           member.failed("transition", error);
@@ -193,6 +210,10 @@ class FleetCircuit implements CircuitFleet {
         if (result.won) {
           member.version = next.version;
           this.#local = local;
+        } else if (result.record === null) {
+          // The store lost its data (a restarted Redis): seed it with this transition.
+          member.version = 0;
+          this.#pending ??= local;
         } else if (this.#pending === undefined) {
           this.#adopt(result.record); // another instance wrote first: its state wins
         }
@@ -231,19 +252,34 @@ class FleetCircuit implements CircuitFleet {
     if (this.#want > 0 && stored?.state === "open") await this.#claimLease(stored.version);
   }
 
+  /**
+   * Claims leases for twice the lease and uses them for the first half
+   * only: a probe admitted at the end of that half (it lasts at most a
+   * lease) ends before the store gives the lease to another instance.
+   */
   async #claimLease(version: number): Promise<void> {
     const member = this.handle;
     const want = this.#want;
+    const leaseMs = this.#leaseMs;
+    const now = member.clock.now();
     try {
-      const n = await member.store.lease(member.key, member.instanceId, {
-        version,
-        want,
-        max: want,
-        now: member.clock.now(),
-        ttlMs: this.#leaseMs,
-      });
+      const n = checkLease(
+        await member.call(
+          "lease",
+          () =>
+            member.store.lease(member.key, member.instanceId, {
+              version,
+              want,
+              max: want,
+              now,
+              ttlMs: leaseMs * 2,
+            }),
+          Math.min(leaseMs, MAX_TIMER_DELAY_MS),
+        ),
+      );
       if (n > 0 && member.version === version && this.#want > 0) {
         this.#leased = n;
+        this.#leasedUntil = now + leaseMs;
         this.#want = 0;
       }
     } catch (error) {

@@ -5,8 +5,8 @@
  * Keys, under `[prefix, key]`: `"state"` (the circuit record, written with
  * a versionstamp check), `"lease"` (probe leases of the open state, same),
  * and `"report", instanceId` (each instance's counts, one `set` per sync,
- * `expireIn` a few intervals; readers also ignore reports that stop
- * changing, since `expireIn` is only a lower bound).
+ * `expireIn` a few intervals; since `expireIn` is only a lower bound, a
+ * write also deletes the reports older than its `ttlMs`).
  *
  * @module
  */
@@ -108,9 +108,15 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
       );
       const state = await kv.get<FleetCircuitRecord>(stateKey(key));
       const peers: FleetPeer[] = [];
+      const gone: Deno.KvKey[] = [];
+      const oldest = report.at - ttlMs;
       for await (const entry of kv.list<FleetReport>({ prefix: [prefix, key, "report"] })) {
-        peers.push({ instanceId: String(entry.key[3]), report: entry.value });
+        // expireIn is only a lower bound: remove what an instance that is gone left behind.
+        const at = (entry.value as Partial<FleetReport> | null)?.at;
+        if (typeof at !== "number" || at < oldest) gone.push(entry.key);
+        else peers.push({ instanceId: String(entry.key[3]), report: entry.value });
       }
+      for (const stale of gone) await unlocked(() => kv.delete(stale));
       return { state: state.value, peers };
     },
     async transition(key, expected, next): Promise<FleetTransitionResult> {
@@ -137,10 +143,10 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
         let used = 0;
         for (const [id, held] of Object.entries(holders)) {
           if (held.expiresAt <= now) delete holders[id];
-          else if (id === instanceId) return held.n;
-          else used += held.n;
+          else if (id !== instanceId) used += held.n;
         }
-        const n = Math.min(want, max - used);
+        // A holder asking again has its lease renewed.
+        const n = holders[instanceId]?.n ?? Math.min(want, max - used);
         if (n <= 0) return 0;
         holders[instanceId] = { n, expiresAt: now + ttlMs };
         const result = await unlocked(() =>

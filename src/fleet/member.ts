@@ -4,7 +4,10 @@
  * instance's counts (one write), reads every instance's, and keeps the sum
  * of the live peers' counts for the part to decide on. A failing store is
  * reported (`fleet_sync_failed`) and the peers' counts are dropped, so the
- * part decides on local state until the store answers again.
+ * part decides on local state until the store answers again. A store that
+ * does not answer within an interval (a lease claim: within the lease)
+ * has failed; an answer of the wrong shape has failed too. Nothing on the
+ * background path can throw or reject.
  *
  * @module
  */
@@ -13,10 +16,28 @@ import { type BackgroundTimer, backgroundTimer } from "../core/background_timer.
 import type { Clock } from "../core/clock.ts";
 import type { EventSink, FleetSyncFailedEvent } from "../core/events.ts";
 import type { FleetHandle, ResolvedFleetOptions } from "./options.ts";
+import { checkView } from "./check.ts";
 import type { FleetStateStore, FleetView } from "./store.ts";
 
-/** A peer is left out once its report has not changed for this many intervals. */
+/** A peer is left out once its report is older than this many intervals (or has not changed for as long). */
 export const STALE_INTERVALS = 3;
+
+/** A store call that did not settle in time. */
+export class StoreTimeoutError extends Error {
+  /**
+   * @example
+   * ```ts
+   * import { StoreTimeoutError } from "./member.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new StoreTimeoutError("report", 100).message, "store.report() did not answer within 100 ms");
+   * ```
+   */
+  constructor(operation: string, ms: number) {
+    super(`store.${operation}() did not answer within ${ms} ms`);
+    this.name = "StoreTimeoutError";
+  }
+}
 
 /** What a {@link FleetMember} needs of its part. */
 export interface MemberSettings {
@@ -56,6 +77,8 @@ export class FleetMember implements FleetHandle {
   readonly #intervalMs: number;
   readonly #seen = new Map<string, { seq: number; at: number }>();
   #seq = 0;
+  /** Live instances (this one included) at the last good sync; 1 while none was read. */
+  instances = 1;
   #timer: BackgroundTimer | undefined;
   #soon: BackgroundTimer | undefined;
   #running: Promise<void> | undefined;
@@ -73,6 +96,7 @@ export class FleetMember implements FleetHandle {
     this.#intervalMs = settings.fleet.syncIntervalMs;
     this.peers = new Array<number>(settings.width).fill(0);
     this.#timer = backgroundTimer(this.clock, this.#tick, this.#intervalMs);
+    this.soon(); // a first sync at once: the live instances and their counts, before any burst
     if (watch && this.store.watch !== undefined) {
       try {
         this.#unwatch = this.store.watch(this.key, () => this.soon());
@@ -84,16 +108,36 @@ export class FleetMember implements FleetHandle {
 
   readonly #tick = (): void => {
     this.#timer = undefined;
-    void this.sync().then(() => {
+    void this.sync().finally(() => {
       if (!this.#closed) this.#timer = backgroundTimer(this.clock, this.#tick, this.#intervalMs);
     });
   };
 
-  /** Syncs now; a sync already running is joined. Never rejects. */
+  /** Syncs now; a sync already running is joined. Never rejects; settles within an interval (plus a lease claim). */
   sync(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#running ??= this.#run().finally(() => {
-      this.#running = undefined;
+    return this.#running ??= this.#run().catch((error) => this.failed("sync", error)).finally(
+      () => {
+        this.#running = undefined;
+      },
+    );
+  }
+
+  /**
+   * Calls the store (`operation` for events and errors), on a later
+   * microtask (never on the caller's stack): resolves with its answer, or
+   * rejects when it throws, rejects, or has not answered within `timeoutMs`
+   * (a timer on the part's clock, so a hanging store cannot hold the sync,
+   * a transition or `close()`).
+   */
+  call<T>(operation: string, start: () => Promise<T>, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = backgroundTimer(
+        this.clock,
+        () => reject(new StoreTimeoutError(operation, timeoutMs)),
+        timeoutMs,
+      );
+      Promise.resolve().then(start).then(resolve, reject).finally(() => timer.cancel());
     });
   }
 
@@ -105,8 +149,9 @@ export class FleetMember implements FleetHandle {
 
   /** Keeps `write` until it settles, so that `close()` waits for it. */
   track(write: Promise<void>): void {
-    this.#writes.add(write);
-    write.finally(() => this.#writes.delete(write));
+    const settled = write.catch((error) => this.failed("transition", error));
+    this.#writes.add(settled);
+    settled.finally(() => this.#writes.delete(settled));
   }
 
   /** Syncs on a background timer of 0 ms (never on the caller's path); once until it ran. */
@@ -132,7 +177,11 @@ export class FleetMember implements FleetHandle {
       // a store's watch that fails to stop is its own problem
     }
     await this.#running;
-    await this.onClose?.();
+    try {
+      await this.onClose?.();
+    } catch (error) {
+      this.failed("transition", error);
+    }
     await Promise.all(this.#writes);
   }
 
@@ -151,16 +200,20 @@ export class FleetMember implements FleetHandle {
     });
   }
 
+  /** One sync; may reject (the caller reports it). */
   async #run(): Promise<void> {
     const { counts } = this.#settings;
-    let view: FleetView;
-    try {
-      const report = { seq: ++this.#seq, version: this.version, counts: counts(this.clock.now()) };
-      view = await this.store.report(this.key, this.instanceId, report, this.#intervalMs * 4);
-    } catch (error) {
-      this.failed("sync", error);
-      return;
-    }
+    const now = this.clock.now();
+    const report = { seq: ++this.#seq, version: this.version, at: now, counts: counts(now) };
+    const intervalMs = this.#intervalMs;
+    const view = checkView(
+      await this.call(
+        "report",
+        () =>
+          this.store.report(this.key, this.instanceId, report, intervalMs * (STALE_INTERVALS + 1)),
+        intervalMs,
+      ),
+    );
     if (this.#closed) return;
     this.#failingSince = NaN;
     if (this.onView !== undefined) await this.onView(view);
@@ -174,15 +227,19 @@ export class FleetMember implements FleetHandle {
     const staleAfter = this.#intervalMs * STALE_INTERVALS;
     const seen = this.#seen;
     const present = new Set<string>();
+    let instances = 1;
     for (const { instanceId, report } of view.peers) {
       if (instanceId === this.instanceId) continue;
+      // Written more than 3 intervals ago (writer's clock): it died or lost the store.
+      if (now - report.at > staleAfter) continue;
       present.add(instanceId);
       const last = seen.get(instanceId);
       if (last === undefined || last.seq !== report.seq) {
         seen.set(instanceId, { seq: report.seq, at: now });
       } else if (now - last.at > staleAfter) {
-        continue; // no new report for 3 intervals: it died or lost the store
+        continue; // not rewritten for 3 intervals of this clock (a writer's clock running ahead)
       }
+      instances++;
       if (report.version !== this.version) continue;
       const counts = report.counts;
       for (let i = 0; i < peers.length; i++) {
@@ -191,5 +248,6 @@ export class FleetMember implements FleetHandle {
       }
     }
     for (const id of seen.keys()) if (!present.has(id)) seen.delete(id);
+    this.instances = instances;
   }
 }

@@ -49,13 +49,16 @@ export function memoryStateStore(): FleetStateStore {
   const reports = new Map<string, Map<string, FleetReport>>();
   const leases = new Map<string, { version: number; holders: Map<string, Lease> }>();
   return {
-    async report(key, instanceId, report, _ttlMs): Promise<FleetView> {
+    async report(key, instanceId, report, ttlMs): Promise<FleetView> {
       await Promise.resolve();
       let map = reports.get(key);
       if (map === undefined) reports.set(key, map = new Map());
       map.set(instanceId, structuredClone(report));
       const peers: FleetPeer[] = [];
-      for (const [id, r] of map) peers.push({ instanceId: id, report: structuredClone(r) });
+      for (const [id, r] of map) {
+        if (r.at < report.at - ttlMs) map.delete(id); // an instance that is gone
+        else peers.push({ instanceId: id, report: structuredClone(r) });
+      }
       return { state: structuredClone(states.get(key) ?? null), peers };
     },
     async transition(key, expected, next): Promise<FleetTransitionResult> {
@@ -77,8 +80,10 @@ export function memoryStateStore(): FleetStateStore {
       let used = 0;
       for (const [id, lease] of entry.holders) {
         if (lease.expiresAt <= now) entry.holders.delete(id);
-        else if (id === instanceId) return lease.n;
-        else used += lease.n;
+        else if (id === instanceId) {
+          lease.expiresAt = now + ttlMs; // asked again: renewed
+          return lease.n;
+        } else used += lease.n;
       }
       const n = Math.min(want, max - used);
       if (n <= 0) return 0;

@@ -8,7 +8,15 @@
  */
 
 import { randomInstanceId } from "../core/instance_id.ts";
-import { knownKeys, nameOption, numberAbove, objectValue, typeError } from "../core/validate.ts";
+import { MAX_TIMER_DELAY_MS } from "../core/clock.ts";
+import {
+  knownKeys,
+  nameOption,
+  numberAbove,
+  objectValue,
+  rangeError,
+  typeError,
+} from "../core/validate.ts";
 import type { FleetStateStore } from "./store.ts";
 
 /**
@@ -18,13 +26,16 @@ import type { FleetStateStore } from "./store.ts";
 export interface FleetOptions {
   /** Where the state is shared: `kvStateStore()`, `redisStateStore()`, or your own {@link FleetStateStore}. */
   store: FleetStateStore;
-  /** How often the background sync runs. A finite number > 0. */
+  /**
+   * How often the background sync runs; also how long a store call may take
+   * before it counts as failed. A number > 0, at most 2**31 - 1.
+   */
   syncIntervalMs: number;
   /** This instance's identity in the store. A non-empty string. Default a random UUID. */
   instanceId?: string;
   /**
    * How long a half-open probe lease lasts (circuits only), so a crashed
-   * holder frees it. A finite number > 0. Default: the policy's deadline,
+   * holder frees it. A number > 0, at most 2**31 - 1. Default: the policy's deadline,
    * else its attempt timeout, else the breaker's fixed `breakMs` (30,000
    * with a `breakMs` strategy).
    */
@@ -64,6 +75,13 @@ export const NO_FLEET: FleetHandle = Object.freeze({
 const KEYS: readonly string[] = ["store", "syncIntervalMs", "instanceId", "leaseMs"];
 const STORE_METHODS: readonly string[] = ["report", "transition", "lease", "close"];
 
+/** A number > 0 that one runtime timer can wait (up to {@link MAX_TIMER_DELAY_MS}, about 24.8 days). */
+function timerDelay(name: string, value: unknown): number {
+  const ms = numberAbove(name, value, 0);
+  if (ms > MAX_TIMER_DELAY_MS) rangeError(name, `a number > 0 and <= ${MAX_TIMER_DELAY_MS}`, ms);
+  return ms;
+}
+
 /** Validated fleet options with defaults. */
 export interface ResolvedFleetOptions {
   readonly store: FleetStateStore;
@@ -79,20 +97,21 @@ export interface ResolvedFleetOptions {
 export function fleetOption(value: unknown): ResolvedFleetOptions | undefined {
   if (value === undefined) return undefined;
   const options = objectValue("fleet", value) as FleetOptions;
-  knownKeys("fleet", options, KEYS);
+  knownKeys("fleet", options, KEYS, ["store"]); // a null store is a missing one: "is required"
   const store = options.store as unknown;
+  if (store === undefined || store === null) throw new TypeError("fleet.store is required");
   if (
     typeof store !== "object" || store === null ||
     STORE_METHODS.some((m) => typeof (store as Record<string, unknown>)[m] !== "function")
   ) {
     typeError("fleet.store", "a FleetStateStore (report, transition, lease, close)", store);
   }
-  const syncIntervalMs = numberAbove("fleet.syncIntervalMs", options.syncIntervalMs, 0);
+  const syncIntervalMs = timerDelay("fleet.syncIntervalMs", options.syncIntervalMs);
   const instanceId = options.instanceId === undefined
     ? randomInstanceId()
     : nameOption("fleet.instanceId", options.instanceId);
   const leaseMs = options.leaseMs === undefined
     ? undefined
-    : numberAbove("fleet.leaseMs", options.leaseMs, 0);
+    : timerDelay("fleet.leaseMs", options.leaseMs);
   return { store: store as FleetStateStore, syncIntervalMs, instanceId, leaseMs };
 }

@@ -11,10 +11,19 @@
  */
 
 import { createClient } from "redis";
-import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
+import { MAX_TIMER_DELAY_MS } from "../core/clock.ts";
+import {
+  knownKeys,
+  nameOption,
+  numberBetween,
+  objectValue,
+  rangeError,
+  typeError,
+} from "../core/validate.ts";
 import type {
   FleetCircuitRecord,
   FleetPeer,
+  FleetReport,
   FleetStateStore,
   FleetTransitionResult,
   FleetView,
@@ -32,6 +41,19 @@ export interface RedisClientLike {
   close?(): Promise<unknown>;
 }
 
+const CLIENT_METHODS = [
+  "sendCommand",
+  "duplicate",
+  "connect",
+  "subscribe",
+  "unsubscribe",
+  "on",
+  "destroy",
+];
+
+/** Default {@link RedisStateStoreOptions.timeoutMs}. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 /** Options of {@link redisStateStore}: one of `url` or `client`. */
 export interface RedisStateStoreOptions {
   /** `redis://[user:password@]host:port[/db]`; the store connects and disconnects. */
@@ -40,6 +62,13 @@ export interface RedisStateStoreOptions {
   client?: RedisClientLike;
   /** First part of every key. Default `"bulwark"`. */
   prefix?: string;
+  /**
+   * With `url`: the connect timeout, and how long the connection may stay
+   * silent before it is dropped and made again (a frozen server or a
+   * black-holed path: the commands waiting on it then fail). A sync
+   * interval longer than this reconnects at each sync. Default 10,000.
+   */
+  timeoutMs?: number;
 }
 
 /** Compare-and-set of the circuit record; publishes the new one. Returns the stored JSON after. */
@@ -70,7 +99,10 @@ for i = 1, #all, 2 do
     local n, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
     n = tonumber(n)
     if tonumber(exp) <= now then redis.call('HDEL', KEYS[1], all[i])
-    elseif all[i] == ARGV[1] then return n
+    elseif all[i] == ARGV[1] then
+      redis.call('HSET', KEYS[1], ARGV[1], n .. ':' .. (now + tonumber(ARGV[6])))
+      redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]) * 2)
+      return n
     else used = used + n end
   end
 end
@@ -96,15 +128,26 @@ function entries(reply: unknown): [string, string][] {
   return [];
 }
 
+/** A stored report, or undefined when the field is not one (garbage, another version's). */
+function reportOf(json: string): FleetReport | undefined {
+  try {
+    const report = JSON.parse(json) as FleetReport | null;
+    return typeof report?.at === "number" ? report : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parse<T>(json: unknown): T | null {
   return typeof json === "string" ? JSON.parse(json) as T : null;
 }
 
 /**
  * Connects a fleet state store to Redis. With `url`, the store makes its
- * own client with the offline queue off, so commands fail at once while
- * Redis is unreachable (the parts then decide on local state) and the
- * client reconnects in the background.
+ * own client with the offline queue off and connects it in the background:
+ * it resolves at once, even while Redis is down; commands fail at once
+ * while Redis is unreachable (the parts then decide on local state) and the
+ * client reconnects in the background until `close()`.
  *
  * @example Pointing the store at your Redis
  * ```ts ignore
@@ -122,21 +165,40 @@ function parse<T>(json: unknown): T | null {
  * ```
  */
 export async function redisStateStore(options: RedisStateStoreOptions): Promise<FleetStateStore> {
+  await Promise.resolve(); // bad options reject (the function is async), they do not throw
   objectValue("options", options);
-  knownKeys("", options, ["url", "client", "prefix"]);
+  knownKeys("", options, ["url", "client", "prefix", "timeoutMs"]);
   if ((options.url === undefined) === (options.client === undefined)) {
     typeError("url", "given, or else client (exactly one of them)", options.url);
   }
-  if (options.url !== undefined) nameOption("url", options.url);
-  if (options.client !== undefined) objectValue("client", options.client);
+  if (options.url !== undefined) {
+    nameOption("url", options.url);
+    if (!/^rediss?:\/\//i.test(options.url)) {
+      rangeError("url", "a redis:// or rediss:// URL", options.url);
+    }
+  }
+  if (options.client !== undefined) {
+    const given = objectValue("client", options.client) as unknown as Record<string, unknown>;
+    if (CLIENT_METHODS.some((m) => typeof given[m] !== "function")) {
+      typeError("client", `a node-redis client (${CLIENT_METHODS.join(", ")})`, given);
+    }
+  }
   const prefix = nameOption("prefix", options.prefix, "bulwark");
+  const timeoutMs = options.timeoutMs === undefined
+    ? DEFAULT_TIMEOUT_MS
+    : numberBetween("timeoutMs", options.timeoutMs, 1, MAX_TIMER_DELAY_MS);
   let client = options.client;
   const owned = client === undefined;
   if (client === undefined) {
-    const made = createClient({ url: options.url, disableOfflineQueue: true }) as unknown;
+    const made = createClient({
+      url: options.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: timeoutMs, socketTimeout: timeoutMs },
+    }) as unknown;
     client = made as RedisClientLike;
     client.on("error", () => {}); // reported through the failed commands
-    await client.connect();
+    // In the background: while Redis is down, commands fail at once (a failed sync) until it is up.
+    client.connect().catch(() => {});
   }
   const redis = client;
   let subscriber: RedisClientLike | undefined;
@@ -152,10 +214,16 @@ export async function redisStateStore(options: RedisStateStoreOptions): Promise<
         redis.sendCommand(["HGETALL", reports]),
         redis.sendCommand(["GET", k(key, "state")]),
       ]);
-      const peers: FleetPeer[] = entries(all).map(([id, json]) => ({
-        instanceId: id,
-        report: JSON.parse(json),
-      }));
+      const peers: FleetPeer[] = [];
+      const gone: string[] = [];
+      const oldest = report.at - ttlMs;
+      for (const [id, json] of entries(all)) {
+        const peer = reportOf(json);
+        if (peer === undefined || peer.at < oldest) gone.push(id);
+        else peers.push({ instanceId: id, report: peer });
+      }
+      // The hash outlives its fields (every write renews its PEXPIRE): remove those of instances gone.
+      if (gone.length > 0) await redis.sendCommand(["HDEL", reports, ...gone]);
       return { state: parse<FleetCircuitRecord>(state), peers };
     },
     async transition(key, expected, next): Promise<FleetTransitionResult> {

@@ -22,8 +22,14 @@ export interface FleetCircuitRecord {
 
 /** What one instance writes for one part at every sync. */
 export interface FleetReport {
-  /** Increases at every write, so readers can tell a live instance from a dead one without a shared clock. */
+  /** Increases at every write, so readers can tell a live instance from one that stopped writing. */
   seq: number;
+  /**
+   * When it was written, in the writer's clock (epoch ms on `systemClock`):
+   * readers ignore reports older than 3 sync intervals, and stores may
+   * remove reports older than the `ttlMs` of a newer write.
+   */
+  at: number;
   /** The circuit version the counts were taken under (always 0 for budgets). */
   version: number;
   /**
@@ -69,7 +75,8 @@ export interface FleetTransitionResult {
  * import assert from "node:assert/strict";
  *
  * const store = memoryStateStore();
- * const view = await store.report("circuit:db", "a", { seq: 1, version: 0, counts: [3, 1, 0] }, 3_000);
+ * const report = { seq: 1, version: 0, at: Date.now(), counts: [3, 1, 0] };
+ * const view = await store.report("circuit:db", "a", report, 3_000);
  * assert.deepEqual(view.peers.map((p) => p.instanceId), ["a"]);
  * const next = { version: 1, state: "open" as const, openedAt: 0, breakMs: 1_000, opens: 1 };
  * assert.equal((await store.transition("circuit:db", 0, next)).won, true);
@@ -81,6 +88,8 @@ export interface FleetStateStore {
   /**
    * Writes `instanceId`'s report for `key` (one write, kept at least
    * `ttlMs`) and reads back the stored circuit state and every report.
+   * Reports whose `at` is more than `ttlMs` before `report.at` belong to
+   * instances that are gone: the store removes them (or leaves them out).
    */
   report(key: string, instanceId: string, report: FleetReport, ttlMs: number): Promise<FleetView>;
   /**
@@ -95,7 +104,8 @@ export interface FleetStateStore {
   /**
    * Claims up to `want` of the `max` half-open probe leases of the open
    * state `version` (none if the stored version differs), expiring at `now
-   * + ttlMs` (writer's clock). Leases of expired holders are freed. Resolves
+   * + ttlMs` (writer's clock). Leases of expired holders are freed; a
+   * holder asking again has its lease renewed to `now + ttlMs`. Resolves
    * with the leases `instanceId` holds (0 when none was free).
    */
   lease(

@@ -19,17 +19,17 @@ Deno.test("a failing store counts bulwark.fleet.sync_failures per part and opera
   });
   try {
     assert.equal(await p.execute(() => "ok"), "ok");
-    await clock.advance(2_000); // two syncs of three parts, all failing
+    await clock.advance(2_000); // three syncs of three parts (at start, 1 s, 2 s), all failing
     const metrics = await otel.metrics();
     const failures = (operation: string) =>
       counterValue(metrics, "bulwark.fleet.sync_failures", {
         "bulwark.policy.name": "orders",
         "bulwark.fleet.operation": operation,
       });
-    assert.equal(failures("sync"), 6);
+    assert.equal(failures("sync"), 9);
     assert.equal(
       counterValue(metrics, "bulwark.events", { "bulwark.event": "fleet_sync_failed" }),
-      6,
+      9,
     );
   } finally {
     await p.fleet.close();
