@@ -22,13 +22,12 @@ import {
   type EdgeBufferOptions,
   resolveBufferOptions,
 } from "./buffer_options.ts";
-import { GroupCommitter, type GroupResult } from "./group_commit.ts";
+import { GroupCommitter, type GroupResult, largestEvent } from "./group_commit.ts";
 import { type EventRef, KvRecords, value, type View } from "./kv_records.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
   importKey,
-  MAX_EVENT_BYTES,
   MAX_EVENTS_PER_RECORD,
   PLAIN,
   recordEvents,
@@ -76,6 +75,8 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   readonly #codec: BufferCodec<T>;
   readonly #clock: { now(): number };
   readonly #maxSizeBytes: number;
+  /** Largest stored event: MAX_EVENT_BYTES, less for a long name. */
+  readonly #maxEventBytes: number;
   readonly #maxAgeMs: number;
   readonly #onFull: "reject" | "drop_oldest";
   readonly #events = new EventSink();
@@ -103,6 +104,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     this.#codec = o.codec;
     this.#clock = o.clock;
     this.#maxSizeBytes = o.maxSizeBytes;
+    this.#maxEventBytes = largestEvent(o.name);
     this.#maxAgeMs = o.maxAgeMs;
     this.#onFull = o.onFull;
     if (o.onEvent !== undefined) this.#events.add(o.onEvent);
@@ -149,7 +151,8 @@ export class EdgeBuffer<T> implements AsyncDisposable {
    * Stores `event`. Resolves `true` once it is durably committed, `false`
    * when the buffer is full (`onFull: "reject"`, or an event larger than
    * `maxSizeBytes`). Throws a `RangeError` for an event larger than 768 KiB
-   * once encoded.
+   * once stored (`MAX_EVENT_BYTES`; less for a buffer name longer than 592
+   * UTF-8 bytes, whose keys take more of a KV atomic: 784,496 bytes for 700).
    */
   enqueue(event: T): Promise<boolean> {
     if (this.#closed !== undefined) return Promise.reject(this.#closedError());
@@ -163,10 +166,10 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       return Promise.reject(new TypeError("codec.encode must return a Uint8Array"));
     }
     const size = bytes.length + this.#sealer.overhead;
-    if (size > MAX_EVENT_BYTES) {
+    if (size > this.#maxEventBytes) {
       return Promise.reject(
         new RangeError(
-          `event must be at most ${MAX_EVENT_BYTES} bytes once stored: received ${size} bytes`,
+          `event must be at most ${this.#maxEventBytes} bytes once stored: received ${size} bytes`,
         ),
       );
     }

@@ -19,6 +19,7 @@ import {
 import {
   buildRecord,
   CHUNK_BYTES,
+  MAX_EVENT_BYTES,
   MAX_EVENTS_PER_RECORD,
   packable,
   PER_EVENT_BYTES,
@@ -82,6 +83,21 @@ function perMutationBytes(name: string): number {
   return PER_MUTATION_BYTES + new TextEncoder().encode(name).length;
 }
 
+/**
+ * The largest event (stored bytes) that one atomic of buffer `name` takes
+ * alone: 768 KiB, less when the name is longer than 592 UTF-8 bytes (its
+ * keys then take more of the atomic's bytes).
+ */
+export function largestEvent(name: string): number {
+  const perMutation = perMutationBytes(name);
+  const room = MAX_ATOMIC_BYTES - 4 * perMutation - PER_EVENT_BYTES;
+  for (let chunks = Math.ceil(MAX_EVENT_BYTES / CHUNK_BYTES); chunks > 0; chunks--) {
+    const size = Math.min(MAX_EVENT_BYTES, chunks * CHUNK_BYTES, room - chunks * perMutation);
+    if (size > (chunks - 1) * CHUNK_BYTES) return size;
+  }
+  return 0;
+}
+
 /** A record being assembled from admitted events. */
 interface NewRecord {
   seq: number;
@@ -122,6 +138,7 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
     let oldest: AsyncGenerator<StoredRecord> | undefined;
     let oldestEvents: StoredEvent[] = [];
     let oldestRecord: StoredRecord | undefined;
+    let rewrite = 0; // bytes charged for the partly evicted record's rewrite
     try {
       for (let i = 0; i < group.length; i++) {
         const item = group[i]!;
@@ -142,37 +159,48 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
             continue;
           }
           let stuck = false;
+          // Only the record left partly evicted is rewritten: charge it once the item has room.
+          atomicBytes -= rewrite;
+          rewrite = 0;
           while (bytes + item.size > maxSizeBytes) {
             if (oldestEvents.length === 0) {
               oldest ??= records.records();
               const step = await oldest.next();
               if (step.done) break;
-              oldestRecord = step.value;
-              oldestEvents = recordEvents(oldestRecord.head, oldestRecord.rest);
-            }
-            const r = oldestRecord!;
-            let eviction = evictions.get(r.seq);
-            // A record is deleted or rewritten once: count its mutations on first touch.
-            const extra = eviction === undefined ? r.head.n : 0;
-            const written = r.head.n === 1 ? r.head.d.length + perMutation : 0;
-            if (
-              mutations + extra + chunks > MAX_MUTATIONS ||
-              atomicBytes + written + cost > MAX_ATOMIC_BYTES
-            ) {
-              stuck = true;
-              break;
-            }
-            if (eviction === undefined) {
-              eviction = { seq: r.seq, head: r.head, drop: new Set() };
-              evictions.set(r.seq, eviction);
-              mutations += extra;
-              atomicBytes += written;
+              const r = step.value;
+              // A record is deleted or rewritten once: count its mutations on first touch.
+              if (mutations + r.head.n + chunks > MAX_MUTATIONS) {
+                stuck = true; // this round commits what it evicted; the next goes on
+                break;
+              }
+              oldestRecord = r;
+              oldestEvents = recordEvents(r.head, r.rest);
+              evictions.set(r.seq, { seq: r.seq, head: r.head, drop: new Set() });
+              mutations += r.head.n;
             }
             const e = oldestEvents.shift()!;
-            eviction.drop.add(e.idx);
+            evictions.get(oldestRecord!.seq)!.drop.add(e.idx);
             evicted++;
             bytes -= e.bytes.length;
             count--;
+          }
+          if (oldestEvents.length > 0) {
+            // A record of one chunk, partly evicted: rewritten with what it keeps, when that
+            // fits beside the item; else it is evicted whole (a delete writes no value).
+            const written = oldestRecord!.head.d.length + perMutation;
+            if (atomicBytes + written + cost <= MAX_ATOMIC_BYTES) {
+              rewrite = written;
+              atomicBytes += written;
+            } else {
+              const drop = evictions.get(oldestRecord!.seq)!.drop;
+              for (const e of oldestEvents) {
+                drop.add(e.idx);
+                evicted++;
+                bytes -= e.bytes.length;
+                count--;
+              }
+              oldestEvents = [];
+            }
           }
           if (stuck) {
             leftover = group.slice(i);
@@ -276,7 +304,20 @@ export class GroupCommitter {
         this.#pending = [];
         try {
           const result = await this.#exclusive(() => commitGroup(this.#ctx, group));
-          this.#pending = [...result.leftover, ...this.#pending];
+          let leftover = result.leftover;
+          if (leftover.length === group.length) {
+            // Nothing committed, refused or evicted: the head can never fit in an atomic.
+            const head = leftover[0]!;
+            leftover = leftover.slice(1);
+            head.reject(
+              new RangeError(
+                `event must fit in one KV atomic of buffer ${
+                  JSON.stringify(this.#ctx.name)
+                }: received ${head.size} bytes`,
+              ),
+            );
+          }
+          this.#pending = [...leftover, ...this.#pending];
           this.#onCommitted(result);
           for (const item of result.committed) item.resolve(true);
           for (const item of result.refused) item.resolve(false);
