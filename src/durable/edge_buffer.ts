@@ -352,7 +352,14 @@ export class EdgeBuffer<T> implements AsyncDisposable {
           error = failure;
           break;
         }
-        const removed = await this.#remove(page.map((r) => r.ref), view);
+        let removed: { events: number; epoch?: Deno.AtomicCheck };
+        try {
+          removed = await this.#remove(page.map((r) => r.ref), view);
+        } catch (failure) {
+          // Delivered but not removed: the batch stays and is sent again (at least once).
+          error = failure;
+          break;
+        }
         this.#totals.flushed += removed.events;
         epoch = removed.epoch ?? await this.#records.epoch();
         sent += page.length;
