@@ -21,6 +21,8 @@ import {
   type SimulationProgress,
 } from "../sim.ts";
 
+/** The longest run a scenario may ask for (see the scenario schema's durationMs). */
+const DAY_MS = 86_400_000;
 const USAGE = "usage: deno task simulate FILE [--json] [--html OUT] [--duration-ms N]";
 
 function parseArgs(args: readonly string[]): {
@@ -39,8 +41,8 @@ function parseArgs(args: readonly string[]): {
     else if (arg === "--html" && i + 1 < args.length) html = args[++i];
     else if (arg === "--duration-ms" && i + 1 < args.length) {
       durationMs = Number(args[++i]);
-      if (!Number.isFinite(durationMs) || durationMs <= 0) {
-        throw new Error(`--duration-ms must be a finite number > 0: ${args[i]}`);
+      if (!Number.isFinite(durationMs) || durationMs <= 0 || durationMs > DAY_MS) {
+        throw new Error(`--duration-ms must be a number > 0 and <= ${DAY_MS} (1 day): ${args[i]}`);
       }
     } else if (!arg.startsWith("--") && file === undefined) file = arg;
     else throw new Error(`unexpected argument ${JSON.stringify(arg)}`);

@@ -7,20 +7,32 @@
 import type { Clock } from "../core/clock.ts";
 import type { RandomSource } from "../core/random.ts";
 import {
-  integerAtLeast,
+  integerBetween,
   knownKeys,
-  numberAbove,
   numberAtLeast,
   objectValue,
   rangeError,
   typeError,
 } from "../core/validate.ts";
 
+/**
+ * Upper bounds of a load and a run, so that a run's work and memory stay
+ * bounded: at most 100,000 calls per second from a rate, 1,000,000 calls in
+ * a burst, a day of loads (`durationMs`) and a day of drain (`drainMs`), so
+ * at most 2 × 86,400 timeline rows per part.
+ */
+export const LIMITS = {
+  ratePerSecond: 100_000,
+  burstCount: 1_000_000,
+  durationMs: 86_400_000,
+  drainMs: 86_400_000,
+} as const;
+
 /** Calls at a steady rate: every 1000 / ratePerSecond ms from `fromMs` until before `toMs`. */
 export interface ConstantLoad {
   /** Discriminant. */
   kind: "constant";
-  /** Calls per second (> 0). */
+  /** Calls per second (> 0, <= 100,000). */
   ratePerSecond: number;
   /** First call (ms). Default 0. */
   fromMs?: number;
@@ -32,7 +44,7 @@ export interface ConstantLoad {
 export interface PoissonLoad {
   /** Discriminant. */
   kind: "poisson";
-  /** Mean calls per second (> 0). */
+  /** Mean calls per second (> 0, <= 100,000). */
   ratePerSecond: number;
   /** Start of the process (ms). Default 0. */
   fromMs?: number;
@@ -44,7 +56,7 @@ export interface PoissonLoad {
 export interface BurstLoad {
   /** Discriminant. */
   kind: "burst";
-  /** Calls (>= 1). */
+  /** Calls (1 to 1,000,000). */
   count: number;
   /** When (ms). Default 0. */
   atMs?: number;
@@ -60,7 +72,13 @@ export function validateLoad(load: LoadOptions): void {
     case "constant":
     case "poisson": {
       knownKeys("", load, ["kind", "ratePerSecond", "fromMs", "toMs"]);
-      numberAbove("ratePerSecond", load.ratePerSecond, 0);
+      const rule = `a number > 0 and <= ${LIMITS.ratePerSecond}`;
+      if (typeof load.ratePerSecond !== "number") {
+        typeError("ratePerSecond", rule, load.ratePerSecond);
+      }
+      if (!(load.ratePerSecond > 0 && load.ratePerSecond <= LIMITS.ratePerSecond)) {
+        rangeError("ratePerSecond", rule, load.ratePerSecond);
+      }
       const from = load.fromMs === undefined ? 0 : numberAtLeast("fromMs", load.fromMs, 0);
       if (load.toMs !== undefined) {
         numberAtLeast("toMs", load.toMs, 0);
@@ -70,7 +88,7 @@ export function validateLoad(load: LoadOptions): void {
     }
     case "burst":
       knownKeys("", load, ["kind", "count", "atMs"]);
-      integerAtLeast("count", load.count, 1);
+      integerBetween("count", load.count, 1, LIMITS.burstCount);
       if (load.atMs !== undefined) numberAtLeast("atMs", load.atMs, 0);
       return;
     default:

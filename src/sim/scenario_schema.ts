@@ -10,6 +10,7 @@
 
 import { describeValue, optionPath } from "../core/validate.ts";
 import { POLICY_DECLARATION_SCHEMA } from "../policy/policy_declaration.ts";
+import { LIMITS } from "./load.ts";
 import {
   type DeclarationIssue,
   listChoices,
@@ -147,7 +148,12 @@ const LATENCY: SimTaggedNode = {
 const LOAD_COMMON = { client: ref("Name of the client whose calls this load starts.") };
 const RATE = {
   ...LOAD_COMMON,
-  ratePerSecond: { kind: "number", above: 0, description: "Calls per second (> 0)." },
+  ratePerSecond: {
+    kind: "number",
+    above: 0,
+    max: LIMITS.ratePerSecond,
+    description: `Calls per second (> 0, <= ${LIMITS.ratePerSecond}).`,
+  },
   fromMs: ms("First call. Default 0"),
   toMs: ms("No call at or after this. Default: the end of the run"),
 } as const;
@@ -161,8 +167,19 @@ export const SCENARIO_SCHEMA: SimObjectNode = {
     $schema: { kind: "string", description: "The JSON Schema of this file (ignored)." },
     description: { kind: "string", description: "What the scenario shows (ignored)." },
     seed: int(0, "Seed of every random draw. Default 1.", 2 ** 32 - 1),
-    durationMs: positiveMs("Loads stop starting calls at this time"),
-    drainMs: ms("How long calls in flight may take to finish after durationMs. Default 600000"),
+    durationMs: {
+      kind: "number",
+      above: 0,
+      max: LIMITS.durationMs,
+      description: "Loads stop starting calls at this time (milliseconds; at most 1 day).",
+    },
+    drainMs: {
+      kind: "number",
+      min: 0,
+      max: LIMITS.drainMs,
+      description:
+        "How long calls in flight may take to finish after durationMs (milliseconds; default 600000, at most 1 day).",
+    },
     servers: {
       kind: "record",
       description: "Servers by name.",
@@ -248,7 +265,7 @@ export const SCENARIO_SCHEMA: SimObjectNode = {
             description: "`count` calls at the same instant (a herd).",
             properties: {
               ...LOAD_COMMON,
-              count: int(1, "Calls."),
+              count: int(1, "Calls.", LIMITS.burstCount),
               atMs: ms("When. Default 0"),
             },
             required: ["client", "count"],

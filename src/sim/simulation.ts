@@ -12,14 +12,14 @@ import {
   integerBetween,
   knownKeys,
   nameOption,
-  numberAbove,
-  numberAtLeast,
+  numberBetween,
   objectValue,
+  rangeError,
   typeError,
 } from "../core/validate.ts";
 import { VirtualClock } from "../core/virtual_clock.ts";
 import { type ClientOptions, type ClientReport, SimClient } from "./client.ts";
-import { armLoad, type LoadOptions, validateLoad } from "./load.ts";
+import { armLoad, LIMITS, type LoadOptions, validateLoad } from "./load.ts";
 import { type PoolOptions, type PoolReport, SimPool } from "./pool.ts";
 import { type ServerOptions, type ServerReport, SimServer } from "./server.ts";
 
@@ -39,11 +39,12 @@ export interface SimulationProgress {
 
 /** Options of {@link Simulation.run}. */
 export interface RunOptions {
-  /** Loads stop starting calls at this time (ms). */
+  /** Loads stop starting calls at this time (ms; > 0, at most 86,400,000: 1 day). */
   durationMs: number;
   /**
    * After `durationMs`, how long calls in flight may take to finish (ms)
-   * before the run stops anyway (`drained: false`). Default 600,000.
+   * before the run stops anyway (`drained: false`). Default 600,000; at most
+   * 86,400,000 (1 day).
    */
   drainMs?: number;
   /** Called after every simulated second. */
@@ -230,10 +231,15 @@ export class Simulation {
   async run(options: RunOptions): Promise<SimulationReport> {
     objectValue("options", options);
     knownKeys("", options, ["durationMs", "drainMs", "onProgress"]);
-    const durationMs = numberAbove("durationMs", options.durationMs, 0);
+    const durationRule = `a number > 0 and <= ${LIMITS.durationMs}`;
+    const durationMs = options.durationMs;
+    if (typeof durationMs !== "number") typeError("durationMs", durationRule, durationMs);
+    if (!(durationMs > 0 && durationMs <= LIMITS.durationMs)) {
+      rangeError("durationMs", durationRule, durationMs);
+    }
     const drainMs = options.drainMs === undefined
       ? 600_000
-      : numberAtLeast("drainMs", options.drainMs, 0);
+      : numberBetween("drainMs", options.drainMs, 0, LIMITS.drainMs);
     const onProgress = options.onProgress === undefined
       ? undefined
       : functionValue("onProgress", options.onProgress);

@@ -82,7 +82,7 @@ Deno.test("simulate rejects a bad scenario with the JSON paths, and bad argument
       /servers\.db\.latency\.kind must be "constant", "uniform", "exponential", "lognormal" or "mixture": received "gamma"/,
     );
     assert.match(bad.stderr, /servers\.db\.concurrency must be an integer >= 1: received 0/);
-    assert.match(bad.stderr, /loads\[0\]\.ratePerSecond must be a number > 0: received -1/);
+    assert.match(bad.stderr, /loads\[0\]\.ratePerSecond must be a number > 0 and <= 100000: received -1/);
     const usage = await simulate("--frobnicate");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: deno task simulate FILE \[--json\] \[--html OUT\]/);
@@ -198,8 +198,8 @@ Deno.test("simulate: an --html file it cannot write is found before the run: exi
   }
 });
 
-Deno.test("simulate: --duration-ms must be finite: 1e999 and Infinity get the usage, exit 2", async () => {
-  for (const value of ["1e999", "Infinity", "NaN", "0"]) {
+Deno.test("simulate: --duration-ms must be finite and at most a day: 1e999, Infinity get the usage, exit 2", async () => {
+  for (const value of ["1e999", "Infinity", "NaN", "0", "86400001"]) {
     const r = await simulate(
       "examples/scenarios/deadline_propagation.json",
       "--duration-ms",
@@ -208,7 +208,7 @@ Deno.test("simulate: --duration-ms must be finite: 1e999 and Infinity get the us
     assert.equal(r.code, 2, value);
     assert.equal(
       r.stderr,
-      `--duration-ms must be a finite number > 0: ${value}\nusage: deno task simulate FILE [--json] [--html OUT] [--duration-ms N]\n`,
+      `--duration-ms must be a number > 0 and <= 86400000 (1 day): ${value}\nusage: deno task simulate FILE [--json] [--html OUT] [--duration-ms N]\n`,
     );
   }
 });

@@ -161,7 +161,7 @@ Deno.test("Simulation: bad options and misuse are rejected with the option's nam
   const web = sim.client("web", { target: db });
   assert.throws(
     () => sim.load(web, { kind: "poisson", ratePerSecond: -1 }),
-    /ratePerSecond must be a number > 0: received -1/,
+    /ratePerSecond must be a number > 0 and <= 100000: received -1/,
   );
   assert.throws(
     () => sim.load(web, { kind: "wave" } as never),
@@ -180,7 +180,7 @@ Deno.test("Simulation: bad options and misuse are rejected with the option's nam
     () => db.at(5, { latencyFactor: 0 }),
     /latencyFactor must be a number > 0: received 0/,
   );
-  await assert.rejects(sim.run({ durationMs: 0 }), /durationMs must be a number > 0: received 0/);
+  await assert.rejects(sim.run({ durationMs: 0 }), /durationMs must be a number > 0 and <= 86400000: received 0/);
   await sim.run({ durationMs: 10 });
   await assert.rejects(sim.run({ durationMs: 10 }), /a Simulation runs once/);
 });
@@ -211,5 +211,27 @@ Deno.test("a server, pool or client of another simulation is rejected with a Typ
     name: "TypeError",
     message:
       'client must be a client of this simulation: received client "web" of another Simulation',
+  });
+});
+
+Deno.test("upper bounds in code: run durationMs and drainMs at most a day, rates and bursts bounded", async () => {
+  const sim = new Simulation({ seed: 1 });
+  const db = sim.server("db", { latency: latency.constant(1) });
+  const web = sim.client("web", { target: db });
+  assert.throws(() => sim.load(web, { kind: "burst", count: 1e6 + 1 }), {
+    name: "RangeError",
+    message: "count must be an integer between 1 and 1000000: received 1000001",
+  });
+  assert.throws(() => sim.load(web, { kind: "constant", ratePerSecond: 1e9 }), {
+    name: "RangeError",
+    message: "ratePerSecond must be a number > 0 and <= 100000: received 1000000000",
+  });
+  await assert.rejects(() => sim.run({ durationMs: 1e12 }), {
+    name: "RangeError",
+    message: "durationMs must be a number > 0 and <= 86400000: received 1000000000000",
+  });
+  await assert.rejects(() => sim.run({ durationMs: 1_000, drainMs: 1e12 }), {
+    name: "RangeError",
+    message: "drainMs must be a number between 0 and 86400000: received 1000000000000",
   });
 });

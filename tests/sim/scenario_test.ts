@@ -115,7 +115,7 @@ Deno.test("scenario error messages start with the JSON path and name the value",
     () => buildScenario(with_((s) => (s.loads[0].ratePerSecond = -1))),
     (e: ScenarioError) =>
       e.message ===
-        "invalid scenario (1 problem):\n  - loads[0].ratePerSecond must be a number > 0: received -1",
+        "invalid scenario (1 problem):\n  - loads[0].ratePerSecond must be a number > 0 and <= 100000: received -1",
   );
   assert.throws(
     () => buildScenario(with_((s) => (s.clients.web.target = "cache"))),
@@ -195,4 +195,41 @@ Deno.test("a shortened durationMs: a later change applies while calls drain, and
   assert.equal(report.endMs, 2_000); // the run checks for the end once a second
   assert.equal(report.servers.db.errors, 1);
   assert.equal(report.clients.web.stats.failed, 1);
+});
+
+Deno.test("upper bounds: a day of load, a day of drain, 100,000 calls/s, bursts of 1,000,000, with the JSON path", () => {
+  const scenario = {
+    durationMs: 1e12,
+    drainMs: 86_400_001,
+    servers: { db: { latency: { kind: "constant", ms: 1 } } },
+    clients: { web: { target: "db" } },
+    loads: [
+      { kind: "burst", client: "web", count: 1_000_001 },
+      { kind: "poisson", client: "web", ratePerSecond: 1e6 },
+      { kind: "constant", client: "web", ratePerSecond: 100_001 },
+      { kind: "burst", client: "web", count: 1_000_000 },
+      { kind: "constant", client: "web", ratePerSecond: 100_000 },
+    ],
+  };
+  let error: unknown;
+  try {
+    buildScenario(scenario);
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof ScenarioError);
+  assert.deepEqual(error.issues.map((i) => `${i.path}: ${i.message}`), [
+    "durationMs: durationMs must be a number > 0 and <= 86400000: received 1000000000000",
+    "drainMs: drainMs must be a number between 0 and 86400000: received 86400001",
+    "loads[0].count: loads[0].count must be an integer between 1 and 1000000: received 1000001",
+    "loads[1].ratePerSecond: loads[1].ratePerSecond must be a number > 0 and <= 100000: received 1000000",
+    "loads[2].ratePerSecond: loads[2].ratePerSecond must be a number > 0 and <= 100000: received 100001",
+  ]);
+  // At the limits: accepted.
+  buildScenario({
+    ...scenario,
+    durationMs: 86_400_000,
+    drainMs: 86_400_000,
+    loads: scenario.loads.slice(3),
+  });
 });
