@@ -8,6 +8,10 @@
  * `expireIn` a few intervals; since `expireIn` is only a lower bound, a
  * write also deletes the reports older than its `ttlMs`).
  *
+ * It has no `watch`: a `kv.watch` stream keeps the process alive until it
+ * is cancelled, so a program that forgot `fleet.close()` would never exit.
+ * Other instances adopt a transition at their next sync.
+ *
  * @module
  */
 
@@ -95,7 +99,6 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
   const prefix = nameOption("prefix", options.prefix, "bulwark");
   const owned = options.kv === undefined;
   const kv = options.kv ?? await Deno.openKv(options.path);
-  const watches = new Set<ReadableStreamDefaultReader<unknown>>();
 
   const stateKey = (key: string) => [prefix, key, "state"];
   const leaseKey = (key: string) => [prefix, key, "lease"];
@@ -156,28 +159,8 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
       }
       return 0;
     },
-    watch(key, onChange): () => void {
-      const reader = kv.watch([stateKey(key)]).getReader();
-      watches.add(reader);
-      (async () => {
-        let first = true; // the stream starts with the current value
-        try {
-          while (!(await reader.read()).done) {
-            if (!first) onChange();
-            first = false;
-          }
-        } catch {
-          // the KV closed; the periodic sync carries on
-        }
-      })();
-      return () => {
-        watches.delete(reader);
-        reader.cancel().catch(() => {});
-      };
-    },
     async close(): Promise<void> {
-      for (const reader of watches) await reader.cancel().catch(() => {});
-      watches.clear();
+      await Promise.resolve();
       if (owned) kv.close();
     },
   };

@@ -11,7 +11,8 @@
  */
 
 import { createClient } from "redis";
-import { MAX_TIMER_DELAY_MS } from "../core/clock.ts";
+import { backgroundTimer } from "../core/background_timer.ts";
+import { MAX_TIMER_DELAY_MS, systemClock } from "../core/clock.ts";
 import {
   knownKeys,
   nameOption,
@@ -144,10 +145,12 @@ function parse<T>(json: unknown): T | null {
 
 /**
  * Connects a fleet state store to Redis. With `url`, the store makes its
- * own client with the offline queue off and connects it in the background:
- * it resolves at once, even while Redis is down; commands fail at once
- * while Redis is unreachable (the parts then decide on local state) and the
- * client reconnects in the background until `close()`.
+ * own client with the offline queue off and resolves after its first
+ * connection attempt (at most `timeoutMs`), even while Redis is down:
+ * commands fail at once while Redis is unreachable (the parts then decide
+ * on local state) and the client reconnects in the background until
+ * `close()`. A server that stops answering (frozen, a black-holed path) has
+ * its connection dropped after `timeoutMs` of silence.
  *
  * @example Pointing the store at your Redis
  * ```ts ignore
@@ -195,10 +198,19 @@ export async function redisStateStore(options: RedisStateStoreOptions): Promise<
       disableOfflineQueue: true,
       socket: { connectTimeout: timeoutMs, socketTimeout: timeoutMs },
     }) as unknown;
-    client = made as RedisClientLike;
-    client.on("error", () => {}); // reported through the failed commands
-    // In the background: while Redis is down, commands fail at once (a failed sync) until it is up.
-    client.connect().catch(() => {});
+    const own = made as RedisClientLike;
+    client = own;
+    // Waits for the first attempt only (or timeoutMs): while Redis is down, the client goes on
+    // reconnecting in the background and commands fail at once (failed syncs) until it is up.
+    await new Promise<void>((resolve) => {
+      const timer = backgroundTimer(systemClock, resolve, timeoutMs);
+      const done = () => {
+        timer.cancel();
+        resolve();
+      };
+      own.on("error", done); // also how errors are reported: through the failed commands
+      own.connect().then(done, done);
+    });
   }
   const redis = client;
   let subscriber: RedisClientLike | undefined;

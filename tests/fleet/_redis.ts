@@ -12,6 +12,8 @@ export function freePort(): number {
 export interface RedisServer {
   url: string;
   port: number;
+  /** The server's process id (to freeze it with SIGSTOP). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startRedis(port = freePort()): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -149,4 +149,20 @@ Deno.test("the stores reject bad options, naming them", async () => {
     redisStateStore({ url: "redis://127.0.0.1:1", prefix: "" }),
     'prefix must be a non-empty string: received ""',
   );
+  await assert.rejects(
+    redisStateStore({ url: "http://127.0.0.1:1" }),
+    (e) =>
+      e instanceof RangeError &&
+      e.message === 'url must be a redis:// or rediss:// URL: received "http://127.0.0.1:1"',
+  );
+  await rejects(
+    redisStateStore({ client: {} as never }),
+    "client must be a node-redis client (sendCommand, duplicate, connect, subscribe, unsubscribe, on, destroy): received {}",
+  );
+  await assert.rejects(
+    redisStateStore({ url: "redis://127.0.0.1:1", timeoutMs: 0 }),
+    (e) =>
+      e instanceof RangeError &&
+      e.message === "timeoutMs must be a number between 1 and 2147483647: received 0",
+  );
 });
