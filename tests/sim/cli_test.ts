@@ -82,7 +82,10 @@ Deno.test("simulate rejects a bad scenario with the JSON paths, and bad argument
       /servers\.db\.latency\.kind must be "constant", "uniform", "exponential", "lognormal" or "mixture": received "gamma"/,
     );
     assert.match(bad.stderr, /servers\.db\.concurrency must be an integer >= 1: received 0/);
-    assert.match(bad.stderr, /loads\[0\]\.ratePerSecond must be a number > 0 and <= 100000: received -1/);
+    assert.match(
+      bad.stderr,
+      /loads\[0\]\.ratePerSecond must be a number > 0 and <= 100000: received -1/,
+    );
     const usage = await simulate("--frobnicate");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: deno task simulate FILE \[--json\] \[--html OUT\]/);

@@ -180,7 +180,10 @@ Deno.test("Simulation: bad options and misuse are rejected with the option's nam
     () => db.at(5, { latencyFactor: 0 }),
     /latencyFactor must be a number > 0: received 0/,
   );
-  await assert.rejects(sim.run({ durationMs: 0 }), /durationMs must be a number > 0 and <= 86400000: received 0/);
+  await assert.rejects(
+    sim.run({ durationMs: 0 }),
+    /durationMs must be a number > 0 and <= 86400000: received 0/,
+  );
   await sim.run({ durationMs: 10 });
   await assert.rejects(sim.run({ durationMs: 10 }), /a Simulation runs once/);
 });
