@@ -22,8 +22,9 @@ import {
   type EdgeBufferOptions,
   resolveBufferOptions,
 } from "./buffer_options.ts";
+import { runFlush } from "./flush_run.ts";
 import { GroupCommitter, type GroupResult, largestEvent } from "./group_commit.ts";
-import { type EventRef, KvRecords, value, type View } from "./kv_records.ts";
+import { type EventRef, KvRecords, value } from "./kv_records.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
@@ -31,14 +32,12 @@ import {
   MAX_EVENTS_PER_RECORD,
   PLAIN,
   recordEvents,
-  type RecordHead,
   type RecordSealer,
   type StoredEvent,
 } from "./record.ts";
 
 const FLUSH_OPTION_KEYS = ["batchSize", "policy", "signal"];
 const OPENING = Symbol("EdgeBuffer.open");
-const NEVER = new AbortController().signal;
 /** Expired events removed at a time while reading. */
 const EXPIRE_SLICE = 1_000;
 /** KV entries read per round trip by `peek`, `flush` and `stats` (a record holds many events). */
@@ -207,12 +206,9 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     }
   }
 
-  /** Removes the events `refs` (`view`: heads read after an epoch); returns what it removed. */
-  async #remove(
-    refs: readonly EventRef[],
-    view?: View,
-  ): Promise<{ events: number; epoch?: Deno.AtomicCheck }> {
-    const removed = await this.#exclusive(() => this.#records.remove(refs, view));
+  /** Removes the events `refs` (their record heads read fresh); returns how many it removed. */
+  async #remove(refs: readonly EventRef[]): Promise<{ events: number }> {
+    const removed = await this.#exclusive(() => this.#records.remove(refs));
     this.#level = {
       count: this.#level.count - removed.events,
       bytes: this.#level.bytes - removed.bytes,
@@ -246,23 +242,20 @@ export class EdgeBuffer<T> implements AsyncDisposable {
 
   /**
    * Reads up to `limit` live events of the records before `before`, oldest
-   * first, removing expired ones met. `epoch`, when given, was read before
-   * (else it is read first); the result's view pairs it with the heads read.
+   * first (after `after`, when given), removing expired ones met.
    */
   async #read(
     limit: number,
     before = Infinity,
-    epoch?: Deno.AtomicCheck,
-  ): Promise<{ page: Array<{ entry: BufferEntry<T>; ref: EventRef }>; view: View }> {
+    after?: EventRef,
+  ): Promise<Array<{ entry: BufferEntry<T>; ref: EventRef }>> {
     const page: Array<{ entry: BufferEntry<T>; ref: EventRef }> = [];
     const expired: EventRef[] = [];
-    const heads = new Map<number, RecordHead>();
-    const read = epoch ?? await this.#records.epoch();
     // A record holds up to 100 events: read about as many records as `limit` needs.
     const entries = Math.min(PAGE_ENTRIES, Math.ceil(limit / MAX_EVENTS_PER_RECORD) + 1);
-    records: for await (const r of this.#records.records(before, entries)) {
-      heads.set(r.seq, r.head);
+    records: for await (const r of this.#records.records(before, entries, after?.seq ?? 0)) {
       for (const e of recordEvents(r.head, r.rest)) {
+        if (after !== undefined && r.seq === after.seq && e.idx <= after.idx) continue;
         if (this.#isExpired(e.at)) {
           expired.push({ seq: r.seq, idx: e.idx });
           if (expired.length >= EXPIRE_SLICE) await this.#expire(expired);
@@ -272,10 +265,8 @@ export class EdgeBuffer<T> implements AsyncDisposable {
         if (page.length >= limit) break records;
       }
     }
-    if (expired.length === 0) return { page, view: { epoch: read, heads } };
     await this.#expire(expired);
-    // The expiry changed records: no heads, so the next removal reads them again.
-    return { page, view: { epoch: read, heads: new Map() } };
+    return page;
   }
 
   /**
@@ -286,7 +277,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   async peek(limit = 100): Promise<BufferEntry<T>[]> {
     this.#checkOpen();
     integerAtLeast("limit", limit, 1);
-    return (await this.#read(limit)).page.map((r) => r.entry);
+    return (await this.#read(limit)).map((r) => r.entry);
   }
 
   /** Removes the events with these ids (from `peek`); resolves with how many were removed. */
@@ -304,8 +295,10 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   /**
    * Sends the buffered events in batches, oldest first, through `send`
    * (through `options.policy` when given), removing each batch only after
-   * its `send` resolved. A failed batch stays, with everything after it;
-   * the result carries the error. Events enqueued after the flush started
+   * its `send` resolved (sent events are removed 1,000 at a time and before
+   * `flush` returns: a crash resends at most the last 1,000). A failed
+   * batch stays, with everything after it; the result carries the error (a
+   * failed removal too: its batches stay). Events enqueued after the flush started
    * wait for the next flush. One flush runs at a time: a concurrent call
    * gets the running flush's result.
    */
@@ -321,66 +314,30 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     return this.#flushing;
   }
 
-  async #flush(
+  #flush(
     send: BufferSend<T>,
     batchSize: number,
     policy: Policy | undefined,
     signal: AbortSignal | undefined,
   ): Promise<FlushResult> {
-    const span = this.#telemetry.flush();
-    let sent = 0;
-    let batches = 0;
-    let error: unknown;
-    try {
-      // Records written after the flush started wait for the next flush.
-      const counters = await this.#records.counters();
-      const before = value(counters.next);
-      let epoch: Deno.AtomicCheck = counters.rm;
-      for (;;) {
-        // Each batch is removed before the next is read: read from the oldest.
-        const { page, view } = await this.#read(batchSize, before, epoch);
-        if (page.length === 0) break;
-        const events = page.map((r) => r.entry.event);
-        const ids = page.map((r) => r.entry.id);
-        try {
-          signal?.throwIfAborted();
-          if (policy === undefined) await send(events, { ids, signal: signal ?? NEVER });
-          else {
-            await policy.execute(({ signal: s }) => send(events, { ids, signal: s }), { signal });
-          }
-        } catch (failure) {
-          error = failure;
-          break;
-        }
-        let removed: { events: number; epoch?: Deno.AtomicCheck };
-        try {
-          removed = await this.#remove(page.map((r) => r.ref), view);
-        } catch (failure) {
-          // Delivered but not removed: the batch stays and is sent again (at least once).
-          error = failure;
-          break;
-        }
-        this.#totals.flushed += removed.events;
-        epoch = removed.epoch ?? await this.#records.epoch();
-        sent += page.length;
-        batches++;
-        if (this.#events.active) {
-          this.#events.emit({
-            type: "buffer_flushed",
-            policy: this.name,
-            timestamp: this.#clock.now(),
-            count: page.length,
-            remaining: this.#level.count,
-          });
-        }
-      }
-    } catch (failure) {
-      span.end(sent, this.#level.count, failure);
-      throw failure;
-    }
-    const remaining = value((await this.#records.counters()).count);
-    span.end(sent, remaining, error);
-    return error === undefined ? { sent, batches, remaining } : { sent, batches, remaining, error };
+    return runFlush({
+      read: (limit, before, after) => this.#read(limit, before, after),
+      remove: async (refs) => void (this.#totals.flushed += (await this.#remove(refs)).events),
+      counters: () => this.#records.counters().then((c) => [value(c.next), value(c.count)]),
+      level: () => this.#level.count,
+      flushed: (count, remaining) => {
+        if (!this.#events.active) return;
+        const timestamp = this.#clock.now();
+        this.#events.emit({
+          type: "buffer_flushed",
+          policy: this.name,
+          timestamp,
+          count,
+          remaining,
+        });
+      },
+      span: this.#telemetry.flush(),
+    }, { send, batchSize, policy, signal });
   }
 
   /**

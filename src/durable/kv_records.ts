@@ -54,16 +54,6 @@ export interface Removed {
   bytes: number;
 }
 
-/**
- * Record heads read after the removal epoch `epoch` was: a removal can
- * use them without reading them again (its check fails, and it reads
- * again, if anything was removed since).
- */
-export interface View {
-  epoch: Deno.AtomicCheck;
-  heads: ReadonlyMap<number, RecordHead>;
-}
-
 /** Bytes assumed for KV's own share of a rewritten record (key, serialization). */
 const REWRITE_OVERHEAD = 200;
 
@@ -144,11 +134,17 @@ export class KvRecords {
    * Reads whole records oldest first, up to (not including) record
    * `before`. A record whose chunks vanished while it was read (removed by
    * another writer) is skipped. `pageSize` is how many entries each round
-   * trip reads.
+   * trip reads; `from` is the first record read.
    */
-  async *records(before = Infinity, pageSize = LIST_BATCH): AsyncGenerator<StoredRecord> {
+  async *records(
+    before = Infinity,
+    pageSize = LIST_BATCH,
+    from = 0,
+  ): AsyncGenerator<StoredRecord> {
     let current: StoredRecord | undefined;
-    const selector = { prefix: this.recordPrefix };
+    const selector = from > 0
+      ? { prefix: this.recordPrefix, start: this.key(from, 0) }
+      : { prefix: this.recordPrefix };
     for await (
       const entry of this.kv.list(selector, { batchSize: Math.min(pageSize, LIST_BATCH) })
     ) {
@@ -227,13 +223,9 @@ export class KvRecords {
    * few atomics as KV's limits allow. Each atomic checks the removal epoch
    * read before the record heads it rewrites, so an event removed
    * meanwhile by another writer is never counted out twice; the heads are
-   * then read again. `view` saves the first reads. Returns what was
-   * removed and the epoch after the last commit, if there was one.
+   * then read again. Returns what was removed.
    */
-  async remove(
-    targets: readonly EventRef[],
-    view?: View,
-  ): Promise<Removed & { epoch?: Deno.AtomicCheck }> {
+  async remove(targets: readonly EventRef[]): Promise<Removed> {
     const bySeq = new Map<number, Set<number>>();
     for (const t of targets) {
       let drop = bySeq.get(t.seq);
@@ -242,12 +234,11 @@ export class KvRecords {
     }
     const seqs = [...bySeq.keys()];
     const total: Removed = { events: 0, bytes: 0 };
-    let last: Deno.AtomicCheck | undefined;
     for (let i = 0; i < seqs.length;) {
       const slice = seqs.slice(i, i + 100);
       for (;;) {
-        const epoch = view?.epoch ?? await this.epoch();
-        const heads = view?.heads ?? await this.heads(slice);
+        const epoch = await this.epoch();
+        const heads = await this.heads(slice);
         const plan: Array<{ seq: number; head: RecordHead }> = [];
         const sums: Removed = { events: 0, bytes: 0 };
         let mutations = 3;
@@ -268,12 +259,6 @@ export class KvRecords {
           }
           taken++;
         }
-        let missing = false;
-        for (const seq of slice.slice(0, taken)) missing ||= !heads.has(seq);
-        if (view !== undefined && missing) {
-          view = undefined; // the view lacks a record: read the heads
-          continue;
-        }
         if (sums.events === 0) {
           i += taken;
           break;
@@ -288,14 +273,11 @@ export class KvRecords {
           total.events += sums.events;
           total.bytes += sums.bytes;
           i += taken;
-          last = { key: this.rmKey, versionstamp: result.versionstamp };
-          // The other heads are still current: nothing was removed between their read and this commit.
-          if (view !== undefined) view = { epoch: last, heads };
           break;
         }
-        view = undefined; // something was removed meanwhile: read the heads again
+        // Something was removed meanwhile: read the heads again.
       }
     }
-    return last === undefined ? total : { ...total, epoch: last };
+    return total;
   }
 }
