@@ -191,7 +191,7 @@ class FleetCircuit implements CircuitFleet {
         const local = this.#pending;
         this.#pending = undefined;
         const expected = member.version;
-        const next: FleetCircuitRecord = { version: expected + 1, ...local };
+        const next: FleetCircuitRecord = { version: expected + 1, ...local, by: member.instanceId };
         let result;
         try {
           result = checkTransition(
@@ -210,9 +210,10 @@ class FleetCircuit implements CircuitFleet {
         if (result.won) {
           member.version = next.version;
           this.#local = local;
-        } else if (result.record === null) {
-          // The store lost its data (a restarted Redis): seed it with this transition.
-          member.version = 0;
+        } else if (result.record === null || result.record.by === member.instanceId) {
+          // The store lost its data (a restarted Redis): seed it with this transition. Or this
+          // lost to an earlier write of this instance that timed out but landed: write on top.
+          member.version = result.record?.version ?? 0;
           this.#pending ??= local;
         } else if (this.#pending === undefined) {
           this.#adopt(result.record); // another instance wrote first: its state wins
@@ -232,6 +233,14 @@ class FleetCircuit implements CircuitFleet {
     this.#unwritten = undefined;
     if (unwritten !== undefined && version === member.version) {
       // The store is back and nobody moved meanwhile: write what it missed.
+      this.#pending = unwritten;
+      return this.#flush();
+    }
+    if (unwritten !== undefined && stored?.by === member.instanceId && version > member.version) {
+      // A write of this instance that timed out landed after all: it won. Write what came after.
+      member.version = version;
+      this.#local = unwritten;
+      if (stored.state === unwritten.state && stored.openedAt === unwritten.openedAt) return;
       this.#pending = unwritten;
       return this.#flush();
     }

@@ -18,6 +18,8 @@ export interface FleetCircuitRecord {
   breakMs: number;
   /** Consecutive openings. */
   opens: number;
+  /** The instance that wrote it (absent in records written by hand or by older versions). */
+  by?: string;
 }
 
 /** What one instance writes for one part at every sync. */

@@ -414,3 +414,57 @@ Deno.test("fleet options: timer delays above 2**31 - 1, a missing store, named",
     );
   }
 });
+
+for (const when of ["at the next sync", "at the next write"]) {
+  Deno.test(`a transition write that timed out but landed is this instance's (${when}): no stale reopening`, async () => {
+    const clock = new VirtualClock();
+    const inner = memoryStateStore();
+    // While `slow`, every call reaches the store but its answer never comes back (a frozen server
+    // that executes the queued commands once it is thawed, modelled as executed at once).
+    let slow = false;
+    const late = <T>(p: Promise<T>) => slow ? (p.catch(() => {}), new Promise<T>(() => {})) : p;
+    const store: FleetStateStore = {
+      report: (...a) => late(inner.report(...a)),
+      transition: (...a) => late(inner.transition(...a)),
+      lease: (...a) => late(inner.lease(...a)),
+      close: () => inner.close(),
+    };
+    const seen: string[] = [];
+    const make = (id: string) =>
+      new CircuitBreaker({
+        name: "db",
+        kind: "consecutive",
+        threshold: 1,
+        breakMs: 1_000,
+        clock,
+        fleet: { store, syncIntervalMs: 100, instanceId: id, leaseMs: 1_000 },
+        onEvent: (e) => {
+          if (e.type === "circuit_transition") seen.push(`${id}:${e.from}->${e.to}:${e.reason}`);
+        },
+      });
+    const a = make("a");
+    await clock.advance(100);
+    slow = true;
+    a.recordFailure(); // the opening lands in the store (version 1), its answer never comes
+    const b = make("b");
+    for (let i = 0; i < 30 && a.state === "open"; i++) {
+      await clock.advance(100);
+      if (a.allowCall()) a.recordSuccess(); // a local probe once the store failed for a lease
+    }
+    assert.equal(a.state, "closed");
+    if (when === "at the next sync") await clock.advance(100); // the closing's write times out too
+    slow = false;
+    await clock.advance(300); // a learns its opening landed, and writes its closing on top
+    assert.equal(a.state, "closed", "a does not reopen on its own late write");
+    assert.equal(b.state, "closed");
+    assert.deepEqual(seen, [
+      "a:closed->open:failure_threshold",
+      "a:open->half_open:break_elapsed",
+      "a:half_open->closed:probe_success",
+      // b (made while the store hung) reads the opening, then the closing written on top of it;
+      // at the next write, the closing lands before b's first good sync: b stays closed.
+      ...(when === "at the next sync" ? ["b:closed->open:fleet", "b:open->closed:fleet"] : []),
+    ]);
+    await Promise.all([a.fleet.close(), b.fleet.close()]);
+  });
+}

@@ -82,7 +82,8 @@ Deno.test("half-open across three processes: one probe, kill -9 the holder, anot
     const second = await waitFor((l) => l.text.startsWith("probe ") && l.child !== first.child);
     const stamp = (l: Line) => Number(l.text.split(" ")[2]);
     const waited = Math.round(stamp(second) - stamp(first));
-    console.log(`second probe ${waited} ms after the first (lease ${LEASE_MS} ms)`);
+    console.log(`second probe ${waited} ms after the first (lease ${LEASE_MS} ms, claimed for 2x)`);
+    // The first probe started within one lease of its claim; the claim is held for two.
     assert.ok(waited >= LEASE_MS - 100, `${waited} ms`);
     const others = [0, 1, 2].filter((i) => i !== first.child);
     for (const i of others) {
