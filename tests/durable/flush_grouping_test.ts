@@ -27,7 +27,10 @@ Deno.test("flush removes sent events in one commit per 1,000 and at its end; buf
   await buffer.enqueueMany(Array.from({ length: 2_500 }, (_, n) => n));
   using counted = commits();
   const received: number[] = [];
-  const result = await buffer.flush(async (batch) => void received.push(...batch));
+  const result = await buffer.flush((batch) => {
+    received.push(...batch);
+    return Promise.resolve();
+  });
   assert.deepEqual(result, { sent: 2_500, batches: 25, remaining: 0 });
   assert.deepEqual(received, Array.from({ length: 2_500 }, (_, n) => n));
   assert.equal(counted.count, 3); // 1,000 + 1,000 + 500 (was 25: one per batch)
