@@ -52,6 +52,9 @@ const CLIENT_METHODS = [
   "destroy",
 ];
 
+/** Longest wait between two connection attempts of a client the store made. */
+const RECONNECT_MAX_MS = 500;
+
 /** Default {@link RedisStateStoreOptions.timeoutMs}. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -192,11 +195,18 @@ export async function redisStateStore(options: RedisStateStoreOptions): Promise<
     : numberBetween("timeoutMs", options.timeoutMs, 1, MAX_TIMER_DELAY_MS);
   let client = options.client;
   const owned = client === undefined;
+  /** The first connection (with its retries); settles at the latest after `close()`. */
+  let connecting: Promise<void> = Promise.resolve();
   if (client === undefined) {
     const made = createClient({
       url: options.url,
       disableOfflineQueue: true,
-      socket: { connectTimeout: timeoutMs, socketTimeout: timeoutMs },
+      socket: {
+        connectTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
+        // Retries after 50, 100, 200, ... ms, at most RECONNECT_MAX_MS: what close() may wait.
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, RECONNECT_MAX_MS),
+      },
     }) as unknown;
     const own = made as RedisClientLike;
     client = own;
@@ -209,7 +219,7 @@ export async function redisStateStore(options: RedisStateStoreOptions): Promise<
         resolve();
       };
       own.on("error", done); // also how errors are reported: through the failed commands
-      own.connect().then(done, done);
+      connecting = own.connect().then(done, done);
     });
   }
   const redis = client;
@@ -287,7 +297,10 @@ export async function redisStateStore(options: RedisStateStoreOptions): Promise<
         await subscribing?.catch(() => {});
         sub.destroy();
       }
-      if (owned) redis.destroy();
+      if (owned) {
+        redis.destroy();
+        await connecting; // a retry's wait under way ends (node-redis cannot cancel it)
+      }
     },
   };
 }

@@ -111,6 +111,12 @@ Deno.test("redis down at startup: redisStateStore({ url }) resolves at once, syn
   }
 });
 
+Deno.test("redis down: a store closed while its client is reconnecting leaves no timer or socket behind", async () => {
+  const store = await redisStateStore({ url: `redis://127.0.0.1:${freePort()}`, timeoutMs: 200 });
+  await systemClock.sleep(100); // a reconnect attempt or two
+  await store.close(); // the sanitizers check that nothing is left
+});
+
 const COUNT = {
   name: "api",
   kind: "count",
