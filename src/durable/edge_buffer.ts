@@ -23,6 +23,7 @@ import {
   resolveBufferOptions,
 } from "./buffer_options.ts";
 import { runFlush } from "./flush_run.ts";
+import { checkedSealer } from "./key_check.ts";
 import { GroupCommitter, type GroupResult, largestEvent } from "./group_commit.ts";
 import { type EventRef, KvRecords, value } from "./kv_records.ts";
 import {
@@ -91,13 +92,13 @@ export class EdgeBuffer<T> implements AsyncDisposable {
   private constructor(
     token: symbol,
     o: ReturnType<typeof resolveBufferOptions<T>>,
-    kv: Deno.Kv,
+    records: KvRecords,
     ownsKv: boolean,
     sealer: RecordSealer,
   ) {
     if (token !== OPENING) throw new TypeError("use EdgeBuffer.open() to open a buffer");
     this.name = o.name;
-    this.#records = new KvRecords(kv, o.name);
+    this.#records = records;
     this.#ownsKv = ownsKv;
     this.#sealer = sealer;
     this.#codec = o.codec;
@@ -140,7 +141,15 @@ export class EdgeBuffer<T> implements AsyncDisposable {
       ? PLAIN
       : aesGcmSealer(await importKey(o.encryptionKey));
     const kv = o.kv ?? await Deno.openKv(o.path);
-    const buffer = new EdgeBuffer<T>(OPENING, o, kv, o.kv === undefined, sealer);
+    const records = new KvRecords(kv, o.name);
+    let checked: RecordSealer;
+    try {
+      checked = await checkedSealer(records, o.name, sealer, o.encryptionKey !== undefined);
+    } catch (error) {
+      if (o.kv === undefined) kv.close();
+      throw error;
+    }
+    const buffer = new EdgeBuffer<T>(OPENING, o, records, o.kv === undefined, checked);
     const counters = await buffer.#records.counters();
     buffer.#level = { count: value(counters.count), bytes: value(counters.bytes) };
     return buffer;

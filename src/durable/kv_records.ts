@@ -88,6 +88,8 @@ export class KvRecords {
   readonly nextKey: Deno.KvKey;
   readonly recordPrefix: Deno.KvKey;
   readonly rmKey: Deno.KvKey;
+  /** Whether the namespace is encrypted, and a value sealed with its key (key_check.ts). */
+  readonly keyCheckKey: Deno.KvKey;
 
   constructor(kv: Deno.Kv, name: string) {
     this.kv = kv;
@@ -97,6 +99,7 @@ export class KvRecords {
     this.nextKey = [...this.prefix, "next"];
     this.recordPrefix = [...this.prefix, "r"];
     this.rmKey = [...this.prefix, "rm"];
+    this.keyCheckKey = [...this.prefix, "key"];
   }
 
   /** The key of chunk `chunk` of record `seq`. */

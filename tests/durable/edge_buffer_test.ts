@@ -36,11 +36,12 @@ Deno.test("EdgeBuffer.enqueue() group-commits concurrent enqueues; each resolves
   const { kv, wrapped, counts, hold, release } = await holdingKv();
   try {
     const buffer = await EdgeBuffer.open<string>({ kv: wrapped, telemetry: false });
+    assert.equal(counts.committed, 1); // the first open writes the key check
     // 2,000 small events: one commit.
     await Promise.all(Array.from({ length: 2_000 }, (_, i) => buffer.enqueue(String(i))));
-    assert.equal(counts.committed, 1);
+    assert.equal(counts.committed, 2);
     // 2,000 events of 1 KB (2 MB) need three atomics of at most 800 KB: hold the second.
-    hold(3); // commit 1 was the first group; this group's second atomic is commit 3
+    hold(4); // commit 2 was the first group; this group's second atomic is commit 4
     const resolved: number[] = [];
     const all = Promise.all(
       Array.from(
@@ -48,14 +49,14 @@ Deno.test("EdgeBuffer.enqueue() group-commits concurrent enqueues; each resolves
         (_, i) => buffer.enqueue(`${i}`.padEnd(1_000, "x")).then(() => resolved.push(i)),
       ),
     );
-    while (counts.committed < 2) await new Promise((r) => setTimeout(r, 1));
+    while (counts.committed < 3) await new Promise((r) => setTimeout(r, 1));
     await new Promise((r) => setTimeout(r, 5));
     // Only the first atomic's events have resolved, and they are a prefix.
     assert.ok(resolved.length > 0 && resolved.length < 1_000, `${resolved.length} resolved`);
     assert.deepEqual(resolved, Array.from({ length: resolved.length }, (_, i) => i));
     release();
     await all;
-    assert.equal(counts.committed, 4);
+    assert.equal(counts.committed, 5);
     assert.equal(resolved.length, 2_000);
     const raw = await rawRecords(kv, "default");
     assert.equal(raw.length, 4_000);
