@@ -7,7 +7,14 @@
 
 import { EventSink } from "../core/events.ts";
 import type { BufferDropReason } from "../core/events.ts";
-import { integerAtLeast, knownKeys, objectValue, rangeError, typeError } from "../core/validate.ts";
+import {
+  integerAtLeast,
+  knownKeys,
+  objectValue,
+  optionalSignal,
+  rangeError,
+  typeError,
+} from "../core/validate.ts";
 import type { Policy } from "../policy/policy.ts";
 import type {
   BufferEntry,
@@ -317,8 +324,9 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     objectValue("options", options);
     knownKeys("", options, FLUSH_OPTION_KEYS);
     const batchSize = integerAtLeast("batchSize", options.batchSize ?? 100, 1);
+    const signal = optionalSignal("signal", options.signal);
     if (this.#flushing !== undefined) return this.#flushing;
-    this.#flushing = this.#flush(send, batchSize, options.policy, options.signal)
+    this.#flushing = this.#flush(send, batchSize, options.policy, signal)
       .finally(() => (this.#flushing = undefined));
     return this.#flushing;
   }

@@ -371,6 +371,10 @@ Deno.test("EdgeBuffer.open() rejects bad options with TypeError/RangeError namin
     () => buffer.flush(() => Promise.resolve(), loose({ size: 1 })),
     /size is not a known option/,
   );
+  assert.throws(
+    () => buffer.flush(() => Promise.resolve(), loose({ signal: "x" })),
+    new TypeError('signal must be an AbortSignal: received "x"'),
+  );
   await assert.rejects(
     buffer.enqueue(loose(undefined)),
     /event must be JSON-serializable: received undefined/,
