@@ -44,7 +44,8 @@ export interface RetryBudgetOptions {
   /**
    * Shares the budget with every retry budget of this name on `fleet.store`:
    * the ratio applies to the fleet's requests and `minPerSecond` is granted
-   * once per fleet (docs/fleet.md).
+   * once per fleet, each instance spending at most its share (split by the
+   * live instances of its last sync; docs/fleet.md).
    */
   fleet?: FleetOptions;
 }
