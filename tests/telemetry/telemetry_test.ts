@@ -21,7 +21,11 @@ import {
 const T0 = 1_700_000_000_000;
 
 /** A policy wired to an in-memory OTel pipeline, in virtual time. */
-function instrumented(name: string, options: PolicyOptions = {}, spans?: "full" | "failures" | "off") {
+function instrumented(
+  name: string,
+  options: PolicyOptions = {},
+  spans?: "full" | "failures" | "off",
+) {
   const otel = otelHarness();
   const clock = new VirtualClock(T0);
   const p = policy(name, {
