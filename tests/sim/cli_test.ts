@@ -216,6 +216,13 @@ Deno.test("simulate: --duration-ms must be finite and at most a day: 1e999, Infi
   }
 });
 
+/** This process's environment without INIT_CWD. */
+function withoutInitCwd(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return env;
+}
+
 Deno.test("deno task simulate resolves relative paths against the caller's folder", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -237,7 +244,10 @@ Deno.test("deno task simulate resolves relative paths against the caller's folde
         "out.html",
       ],
       cwd: dir,
-      env: { NO_COLOR: "1" },
+      // `deno task` sets INIT_CWD only when it is not set yet: under an outer
+      // `deno task test` (CI) it would still name the repository root.
+      clearEnv: true,
+      env: { ...withoutInitCwd(), NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).output();
