@@ -32,13 +32,21 @@ import type {
 
 /** The part of a node-redis client the store uses (`createClient()` returns one). */
 export interface RedisClientLike {
+  /** Sends one command (`["HSET", key, field, value]`) and resolves with its reply. */
   sendCommand(args: string[]): Promise<unknown>;
+  /** A second client on the same server (for the subscription). */
   duplicate(): RedisClientLike;
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** Subscribes to `channel`, calling `listener` with each message. */
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Ends the subscription to `channel`. */
   unsubscribe(channel: string): Promise<unknown>;
+  /** Listens to the client's connection errors. */
   on(event: "error", listener: (error: unknown) => void): unknown;
+  /** Closes the connection at once. */
   destroy(): void;
+  /** Closes the connection after pending replies (newer clients). */
   close?(): Promise<unknown>;
 }
 
