@@ -347,11 +347,27 @@ export function toJsonSchema(node: SchemaNode): Record<string, unknown> {
 }
 
 function objectSchema(node: ObjectNode): Record<string, unknown> {
+  return objectJsonSchema(node, toJsonSchema);
+}
+
+/**
+ * The JSON Schema of an object node (closed: no other keys), each property's
+ * schema made by `child`: shared with the scenario schema, whose nodes are
+ * its own.
+ */
+export function objectJsonSchema<N>(
+  node: {
+    readonly description: string;
+    readonly properties: Readonly<Record<string, N>>;
+    readonly required?: readonly string[];
+  },
+  child: (node: N) => unknown,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {
     type: "object",
     description: node.description,
     properties: Object.fromEntries(
-      Object.entries(node.properties).map(([k, v]) => [k, toJsonSchema(v)]),
+      Object.entries(node.properties).map(([k, v]) => [k, child(v)]),
     ),
     additionalProperties: false,
   };

@@ -14,6 +14,7 @@ import { LIMITS } from "./load.ts";
 import {
   type DeclarationIssue,
   listChoices,
+  objectJsonSchema,
   type SchemaNode,
   toJsonSchema,
   validateNode,
@@ -412,16 +413,7 @@ function toSchema(node: SimNode): Record<string, unknown> {
 }
 
 function objectSchema(node: SimObjectNode): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    type: "object",
-    description: node.description,
-    properties: Object.fromEntries(
-      Object.entries(node.properties).map(([k, v]) => [k, toSchema(v)]),
-    ),
-    additionalProperties: false,
-  };
-  if (node.required !== undefined && node.required.length > 0) out.required = [...node.required];
-  return out;
+  return objectJsonSchema(node, toSchema);
 }
 
 /**
