@@ -4,8 +4,10 @@
  * `"full"` (a call span and an attempt span per call), `"failures"` (no span
  * for a call that succeeds at once; metrics only) and `"off"`. Measured in the
  * same run: one bare SDK span (`tracer.startSpan("x").end()`), one bare
- * counter `add` and one bare histogram `record`, so the targets can be
- * stated in this run's units.
+ * counter `add` and one bare histogram `record`, and what a user would write
+ * by hand without Bulwark (the floors of issue 17's targets): a bare call
+ * timed into one histogram record, and `tracer.startActiveSpan` around a
+ * p-retry call plus one histogram record.
  *
  * Setup, as an application using the npm SDK would have it: an
  * `AsyncLocalStorageContextManager` registered globally (what nests a fetch
@@ -19,6 +21,7 @@ import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import pRetry from "p-retry";
 import { policy } from "../mod.ts";
 import { fn, FULL } from "./_shared.ts";
 
@@ -93,6 +96,29 @@ Deno.bench({ name: "one bare counter add", group }, () => {
 
 Deno.bench({ name: "one bare histogram record (2 attributes)", group }, () => {
   histogram.record(0.000_1, histogramAttrs);
+});
+
+const pRetryOptions = { retries: 2, minTimeout: 10 };
+
+Deno.bench({ name: "hand-instrumented: bare call + one histogram record", group }, async () => {
+  const start = performance.now();
+  await fn();
+  histogram.record((performance.now() - start) / 1000, histogramAttrs);
+});
+
+Deno.bench({
+  name: "hand-instrumented: startActiveSpan around p-retry + one histogram record",
+  group,
+}, async () => {
+  await tracer.startActiveSpan("call", async (span) => {
+    const start = performance.now();
+    try {
+      return await pRetry(fn, pRetryOptions);
+    } finally {
+      histogram.record((performance.now() - start) / 1000, histogramAttrs);
+      span.end();
+    }
+  });
 });
 
 Deno.bench({ name: 'bulwark full policy, SDK, spans "full"', group }, async () => {
