@@ -73,11 +73,13 @@ export interface FleetTransitionResult {
  *
  * @example A store kept in memory (one process; for tests and as a template)
  * ```ts
+ * import { systemClock } from "@bulwark/bulwark";
  * import { memoryStateStore } from "@bulwark/bulwark/fleet";
  * import assert from "node:assert/strict";
  *
  * const store = memoryStateStore();
- * const report = { seq: 1, version: 0, at: Date.now(), counts: [3, 1, 0] };
+ * // `at`: the writer's time, epoch milliseconds (the system clock's).
+ * const report = { seq: 1, version: 0, at: systemClock.now(), counts: [3, 1, 0] };
  * const view = await store.report("circuit:db", "a", report, 3_000);
  * assert.deepEqual(view.peers.map((p) => p.instanceId), ["a"]);
  * const next = { version: 1, state: "open" as const, openedAt: 0, breakMs: 1_000, opens: 1 };
