@@ -18,6 +18,7 @@ import { runLoop } from "./loop.ts";
 import type { ExecuteOptions } from "./options.ts";
 import { FIRED, type Fired, isErrorClass, RECORD } from "./outcome.ts";
 import { admitAttempt, recordOutcome, recordSuccess } from "./record.ts";
+import type { CallOutcome, CallTracer } from "./parts.ts";
 import { NOOP_TRACER } from "./report.ts";
 
 /**
@@ -29,40 +30,47 @@ export function runFirst<T>(
   operation: Operation<T>,
   options: ExecuteOptions<T> | undefined,
 ): Promise<T> {
+  // The call's tracer when telemetry follows it: the fast path records what
+  // the loop would (attempt start and end, the call's end), so a traced call
+  // that succeeds at once never enters the loop either.
+  let tracer = NOOP_TRACER;
   const observer = engine.observer;
   if (observer !== undefined) {
     if (engine.quietCalls > 0) engine.quietCalls--;
     else {
-      // A meter means a tracer (metrics per call); without one, nothing is recorded.
-      const tracer = observer.start(engine.name, engine.clock, NaN);
-      if (tracer !== undefined) return engine.general(operation, options, tracer);
-      // A meter whose tracer failed: the general loop still records the parts.
-      if (observer.recordsParts) return engine.general(operation, options, undefined);
-      engine.quietCalls = observer.takeQuietCalls();
+      const started = observer.start(engine.name, engine.clock, NaN);
+      if (started !== undefined) {
+        // A hedged call's attempts are traced side by side, in the hedged call.
+        if (engine.hedge !== undefined) return engine.general(operation, options, started);
+        tracer = started;
+      } else if (observer.recordsParts) {
+        // A meter whose tracer failed: the general loop still records the parts.
+        return engine.general(operation, options, undefined);
+      } else engine.quietCalls = observer.takeQuietCalls();
     }
   }
   const bulkhead = engine.bulkhead;
   // No free permit: the call queues, in the general loop.
   if (bulkhead !== undefined && !bulkhead.tryEnter()) {
-    return engine.general(operation, options, undefined);
+    return engine.general(operation, options, traced(engine, tracer));
   }
   // No free token: the call waits for one (or is refused), in the general loop.
   const limiter = engine.rateLimiter;
   if (limiter !== undefined && !limiter.tryAcquire()) {
     bulkhead?.exit();
-    return engine.general(operation, options, undefined);
+    return engine.general(operation, options, traced(engine, tracer));
   }
   const circuit = engine.circuit;
   try {
     engine.retryBudget?.recordRequest();
-    if (circuit !== undefined && !admitAttempt(engine, circuit, NOOP_TRACER)) {
+    if (circuit !== undefined && !admitAttempt(engine, circuit, tracer)) {
       bulkhead?.exit();
-      return Promise.reject(engine.report.circuitOpen(circuit, undefined));
+      return failed(engine, tracer, "circuit_open", engine.report.circuitOpen(circuit, undefined));
     }
   } catch (error) {
     // A broken clock or part: the call fails as the general loop would fail it.
     bulkhead?.exit();
-    return Promise.reject(error);
+    return failed(engine, tracer, "permanent_fail", error);
   }
   let limitMs = engine.limitMs;
   const hedge = engine.hedge;
@@ -84,16 +92,20 @@ export function runFirst<T>(
       }
     }
   }
+  const start = tracer.startTime;
+  if (tracer !== NOOP_TRACER) tracer.attemptStart(1, start);
   if (limitMs === Infinity) {
     // Nothing can end the attempt early: chain onto its promise.
     const context = new UntimedContext();
     try {
-      const result = operation(context);
+      const result = tracer.wrapsAttempts
+        ? tracer.runAttempt(() => operation(context))
+        : operation(context);
       return (result instanceof Promise ? result : Promise.resolve(result)).then(
         (value: T) =>
-          firstSettled(engine, operation, options, observedStart, false, value, undefined),
+          firstSettled(engine, operation, options, observedStart, tracer, false, value, undefined),
         (error: unknown) =>
-          firstSettled(engine, operation, options, observedStart, true, undefined, error),
+          firstSettled(engine, operation, options, observedStart, tracer, true, undefined, error),
       );
     } catch (error) {
       return resume(
@@ -101,6 +113,7 @@ export function runFirst<T>(
         operation,
         options,
         observedStart,
+        tracer,
         FIRED.none,
         true,
         undefined,
@@ -118,6 +131,11 @@ export function runFirst<T>(
       first.observedStart = observedStart;
     }
     timers.schedule(first, limitMs);
+    if (tracer !== NOOP_TRACER) {
+      // The call's start is the one its tracer read (in wheel time).
+      first.tracer = tracer;
+      first.start = start - timers.origin;
+    }
   } else {
     const timed = new ClockFirstAttempt(operation, options, engine.shared);
     if (hedge !== undefined) {
@@ -126,14 +144,15 @@ export function runFirst<T>(
     }
     try {
       const clock = engine.clock;
-      const start = clock.now();
-      timed.start = start;
-      timed.timer = timerAt(clock, () => timed.callback(), start, start + limitMs);
+      const at = tracer === NOOP_TRACER ? clock.now() : start;
+      timed.start = at;
+      timed.timer = timerAt(clock, () => timed.callback(), at, at + limitMs);
     } catch (error) {
-      recordOutcome(engine, NOOP_TRACER, RECORD.release, 0, NaN);
+      recordOutcome(engine, tracer, RECORD.release, 0, NaN);
       bulkhead?.exit();
-      return Promise.reject(error);
+      return failed(engine, tracer, "permanent_fail", error);
     }
+    timed.tracer = tracer;
     first = timed;
   }
   // (An executor closure measured faster than one shared executor that
@@ -143,7 +162,10 @@ export function runFirst<T>(
     first.reject = reject;
   });
   try {
-    const result = operation(new OperationContext(1, first));
+    const context = new OperationContext(1, first);
+    const result = tracer.wrapsAttempts
+      ? tracer.runAttempt(() => operation(context))
+      : operation(context);
     (result instanceof Promise ? result : Promise.resolve(result)).then(
       (value: T) => settleFirst(engine, first, false, value, undefined),
       (error: unknown) => settleFirst(engine, first, true, undefined, error),
@@ -152,6 +174,22 @@ export function runFirst<T>(
     settleFirst(engine, first, true, undefined, error);
   }
   return promise;
+}
+
+/** A started tracer for the general loop, or undefined when the call is not traced. */
+function traced(engine: Engine, tracer: CallTracer): CallTracer | undefined {
+  return engine.report.traces(tracer) ? tracer : undefined;
+}
+
+/** Ends a call the fast path refused before its first attempt ran (no fallback here). */
+function failed(
+  engine: Engine,
+  tracer: CallTracer,
+  outcome: CallOutcome,
+  error: unknown,
+): Promise<never> {
+  engine.report.callFailed(tracer, outcome, 0, error);
+  return Promise.reject(error);
 }
 
 /** The first attempt's timer fired before it settled. */
@@ -176,6 +214,7 @@ export function fireFirst(engine: Engine, first: FirstAttempt<unknown>): void {
         first.operation,
         first.options,
         first.callStart(),
+        first.tracer,
         kind,
         true,
         undefined,
@@ -205,7 +244,16 @@ function settleFirst<T>(
   else engine.clock.clearTimer((first as ClockFirstAttempt<T>).timer!);
   try {
     first.resolve!(
-      firstSettled(engine, first.operation, first.options, first, threw, value, error),
+      firstSettled(
+        engine,
+        first.operation,
+        first.options,
+        first,
+        first.tracer,
+        threw,
+        value,
+        error,
+      ),
     );
   } catch (error) {
     first.reject!(error);
@@ -222,6 +270,7 @@ function firstSettled<T>(
   operation: Operation<T>,
   options: ExecuteOptions<T> | undefined,
   timed: FirstAttempt<T> | number,
+  tracer: CallTracer,
   threw: boolean,
   value: T | undefined,
   error: unknown,
@@ -231,28 +280,34 @@ function firstSettled<T>(
     try {
       verdict = engine.classify(value);
     } catch (classifierError) {
-      recordOutcome(engine, NOOP_TRACER, RECORD.release, 0, NaN);
-      engine.bulkhead?.exit();
-      throw classifierError;
+      classifierFailed(engine, tracer, classifierError);
     }
     if (verdict !== "success" && !isErrorClass(verdict)) {
       // (Checked here so that the loop never asks the classifier again.)
-      recordOutcome(engine, NOOP_TRACER, RECORD.release, 0, NaN);
-      engine.bulkhead?.exit();
-      engine.report.invalidClass(verdict);
+      let invalid: unknown;
+      try {
+        engine.report.invalidClass(verdict);
+      } catch (e) {
+        invalid = e;
+      }
+      classifierFailed(engine, tracer, invalid);
     }
     if (verdict === "success") {
-      // The budget's buckets are far wider than a tick: the start already
-      // read, or else the wheel's latest reading, stamps the sample (a
-      // wheel's stamp is in wheel time).
-      let at = NaN;
-      if (engine.failureBudget !== undefined) {
+      const traces = engine.report.traces(tracer);
+      const end = traces ? engine.clock.now() : NaN;
+      // The budget's buckets are far wider than a tick: the end or start
+      // already read, or else the wheel's latest reading, stamps the sample
+      // (a wheel's stamp is in wheel time).
+      let at = end;
+      if (engine.failureBudget !== undefined && !traces) {
         at = typeof timed === "number" ? NaN : timed.start;
         const timers = engine.timers;
         if (timers !== undefined) at = at === at ? at + timers.origin : timers.coarseNow();
       }
-      recordSuccess(engine, NOOP_TRACER, 1, 0, at, NaN);
+      if (traces) tracer.attemptEnd(1, end, undefined, undefined);
+      recordSuccess(engine, tracer, 1, 0, at, end);
       engine.bulkhead?.exit();
+      if (traces) tracer.end(end, "success", 1, undefined);
       const hedge = engine.hedge;
       if (hedge !== undefined && hedge.observes) {
         const start = typeof timed === "number" ? timed : timed.observedStart;
@@ -263,12 +318,13 @@ function firstSettled<T>(
   }
   const failed = verdict as ErrorClass | undefined; // not "success": that returned above
   return typeof timed === "number"
-    ? resume(engine, operation, options, timed, FIRED.none, threw, value, error, failed)
+    ? resume(engine, operation, options, timed, tracer, FIRED.none, threw, value, error, failed)
     : resume(
       engine,
       operation,
       options,
       timed.callStart(),
+      tracer,
       timed.fired,
       threw,
       value,
@@ -277,12 +333,31 @@ function firstSettled<T>(
     );
 }
 
-/** Hands a call whose first attempt did not succeed over to the general loop. */
+/**
+ * The classifier threw, or answered something that is no class: the call
+ * ends with that error, as in the loop (its attempt failed as `unknown`).
+ */
+function classifierFailed(engine: Engine, tracer: CallTracer, error: unknown): never {
+  recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+  engine.bulkhead?.exit();
+  if (engine.report.traces(tracer)) {
+    const now = engine.clock.now();
+    tracer.attemptEnd(1, now, "unknown", error);
+    tracer.end(now, "permanent_fail", 1, error);
+  }
+  throw error;
+}
+
+/**
+ * Hands a call whose first attempt did not succeed over to the general loop
+ * (with the call's tracer, which saw the attempt start).
+ */
 function resume<T>(
   engine: Engine,
   operation: Operation<T>,
   options: ExecuteOptions<T> | undefined,
   start: number,
+  tracer: CallTracer,
   fired: Fired,
   threw: boolean,
   value: T | undefined,
@@ -291,6 +366,6 @@ function resume<T>(
 ): Promise<T> {
   const first = { threw, value, error, verdict, fired, start };
   return engine.hedge === undefined
-    ? runLoop(engine, operation, options, first, undefined)
+    ? runLoop(engine, operation, options, first, traced(engine, tracer))
     : runHedged(engine, operation, options, first, undefined);
 }

@@ -14,6 +14,8 @@ import {
   type Operation,
 } from "./attempt.ts";
 import type { ExecuteOptions } from "./options.ts";
+import type { CallTracer } from "./parts.ts";
+import { NOOP_TRACER } from "./report.ts";
 import { FIRED, type Fired, type TimerKind } from "./outcome.ts";
 
 /**
@@ -71,6 +73,8 @@ export class FirstAttempt<T> implements ContextSource, AttemptInfo {
   hedging = false;
   /** The start read for a hedge delay that follows latencies (NaN: not read). */
   observedStart = NaN;
+  /** The call's tracer ({@link NOOP_TRACER} when nobody traces it). */
+  tracer: CallTracer = NOOP_TRACER;
   /** After a hedge took the attempt over: where its outcome goes. */
   adopt: ((threw: boolean, value: unknown, error: unknown) => void) | undefined = undefined;
 

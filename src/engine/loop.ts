@@ -228,7 +228,13 @@ export async function runLoop<T>(
       if (verdict !== "success" && !isErrorClass(verdict)) {
         recordOutcome(engine, tracer, RECORD.release, 0, NaN);
         outcome = "permanent_fail";
-        report.invalidClass(verdict);
+        try {
+          report.invalidClass(verdict);
+        } catch (invalid) {
+          // Its span ends too, as for a classifier that throws.
+          tracer.attemptEnd(attempt, timedEnd ? endedAt : clock.now(), "unknown", invalid);
+          throw invalid;
+        }
       }
       let error = o.error;
       if (o.threw) {
