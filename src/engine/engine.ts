@@ -160,6 +160,7 @@ export class Engine implements Recorded {
     this.hedge = parts.hedge;
     this.observer = parts.observer;
     if (parts.bulkhead !== undefined) parts.observer?.watchBulkhead(parts.bulkhead);
+    if (parts.failureBudget !== undefined) parts.observer?.watchFailureBudget(parts.failureBudget);
     this.report = new Reporter(
       name,
       this.clock,

@@ -43,9 +43,6 @@ export function runFirst<T>(
         // A hedged call's attempts are traced side by side, in the hedged call.
         if (engine.hedge !== undefined) return engine.general(operation, options, started);
         tracer = started;
-      } else if (observer.recordsParts) {
-        // A meter whose tracer failed: the general loop still records the parts.
-        return engine.general(operation, options, undefined);
       } else engine.quietCalls = observer.takeQuietCalls();
     }
   }

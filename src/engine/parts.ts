@@ -137,8 +137,6 @@ export interface CallObserver {
    * read `clock`, only if the call will be traced, so skipping costs no read).
    */
   start(policy: string, clock: Clock, now: number): CallTracer | undefined;
-  /** True when part metrics (failure rate, bulkhead occupancy) are recorded. */
-  readonly recordsParts: boolean;
   /**
    * After `start()` returned undefined: how many further calls it would also
    * return undefined for, handed over to the caller, which may then skip
@@ -147,8 +145,8 @@ export interface CallObserver {
   takeQuietCalls(): number;
   /** A part's event that no traced call caused (a breaker reset, a budget recovering). */
   partEvent(event: ResilienceEvent): void;
-  /** The failure budget's rate after a recorded outcome. */
-  failureRate(name: string, rate: number): void;
+  /** Reads the policy's failure budget when metrics are collected (its failure-rate gauge). */
+  watchFailureBudget(budget: OutcomeRecorder): void;
   /** Reads the policy's bulkhead when metrics are collected (its occupancy gauges). */
   watchBulkhead(bulkhead: ConcurrencyGate): void;
 }

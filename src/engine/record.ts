@@ -71,10 +71,7 @@ export function recordOutcome(
       else if (kind === RECORD.success) circuit.recordSuccess(durationMs);
       else circuit.recordFailure(durationMs);
     }
-    if (budget !== undefined) {
-      budget.record(kind === RECORD.failure, at);
-      report.failureRate(budget);
-    }
+    budget?.record(kind === RECORD.failure, at);
   } finally {
     report.cause = undefined;
   }

@@ -137,12 +137,6 @@ export class Reporter extends EventSink {
     else this.#observer?.partEvent(event);
   }
 
-  /** A failure budget's rate after a recorded outcome (a gauge, when a meter records parts). */
-  failureRate(budget: OutcomeRecorder): void {
-    const observer = this.#observer;
-    if (observer?.recordsParts) observer.failureRate(budget.name, budget.failureRate());
-  }
-
   /** The caller aborted attempt `attempt` (its span ends, as `unknown`). */
   attemptCancelled(tracer: CallTracer, attempt: number, reason: unknown): void {
     if (tracer !== NOOP_TRACER) tracer.attemptEnd(attempt, this.#clock.now(), "unknown", reason);

@@ -3,6 +3,13 @@
  * are in seconds; no instrument uses `valueType: INT` and no counter is
  * ever given a negative value (Deno's built-in SDK rejects both).
  *
+ * Gauges of what changes on every call are read when metrics are collected
+ * (observable gauges), so a call records nothing for them: the bulkhead
+ * gauges read the bulkheads, the failure-rate gauge the failure budgets.
+ * (A counter stays synchronous: an observable one would lose the counts since
+ * the last export when Deno's built-in SDK shuts down, which collects
+ * observable instruments only on its export interval.)
+ *
  * @module
  */
 
@@ -24,7 +31,7 @@ export interface Instruments {
   retryDelay: Histogram;
   circuitState: Gauge;
   circuitTransitions: Counter;
-  failureBudgetRate: Gauge;
+  failureBudgetRate: ObservableGauge;
   bulkheadInFlight: ObservableGauge;
   bulkheadQueued: ObservableGauge;
   fleetSyncFailures: Counter;
@@ -34,6 +41,8 @@ export interface Instruments {
    * weakly: a bulkhead nobody uses any more is dropped.
    */
   bulkheads: Map<string, WeakRef<ObservedBulkhead>>;
+  /** The failure budgets the failure-rate gauge reads, by name, held weakly. */
+  budgets: Map<string, WeakRef<ObservedBudget>>;
 }
 
 /** What the bulkhead gauges read. */
@@ -41,6 +50,12 @@ export interface ObservedBulkhead {
   readonly name: string;
   readonly inFlight: number;
   readonly queued: number;
+}
+
+/** What the failure-rate gauge reads. */
+export interface ObservedBudget {
+  readonly name: string;
+  failureRate(): number;
 }
 
 /** Per meter: its instruments, or null when creating them threw (a broken SDK). */
@@ -90,36 +105,63 @@ export function instrumentsFor(meter: Meter): Instruments | undefined {
   return found ?? undefined;
 }
 
-function create(meter: Meter): Instruments {
-  const bulkheads = new Map<string, WeakRef<ObservedBulkhead>>();
+/**
+ * A callback that observes `read(part)` for each part in `parts` that is
+ * still alive, with the attribute `attribute` = its name.
+ */
+function observeParts<P>(
+  parts: Map<string, WeakRef<P & object>>,
+  attribute: string,
+  read: (part: P) => number,
+): (result: ObservableResult) => void {
   const attrs = new Map<string, Attributes>();
-  const observe = (read: (b: ObservedBulkhead) => number) => (result: ObservableResult) => {
-    for (const [name, ref] of bulkheads) {
-      const bulkhead = ref.deref();
-      if (bulkhead === undefined) {
-        bulkheads.delete(name);
+  return (result) => {
+    for (const [name, ref] of parts) {
+      const part = ref.deref();
+      if (part === undefined) {
+        parts.delete(name);
         attrs.delete(name);
         continue;
       }
       let a = attrs.get(name);
-      if (a === undefined) attrs.set(name, a = Object.freeze({ "bulwark.bulkhead.name": name }));
-      result.observe(read(bulkhead), a);
+      if (a === undefined) attrs.set(name, a = Object.freeze({ [attribute]: name }));
+      result.observe(read(part), a);
     }
   };
+}
+
+function create(meter: Meter): Instruments {
+  const bulkheads = new Map<string, WeakRef<ObservedBulkhead>>();
+  const budgets = new Map<string, WeakRef<ObservedBudget>>();
   const bulkheadInFlight = meter.createObservableGauge("bulwark.bulkhead.in_flight", {
     unit: "{call}",
     description: "Calls running inside the bulkhead, read when metrics are collected.",
   });
-  bulkheadInFlight.addCallback(observe((b) => b.inFlight));
+  bulkheadInFlight.addCallback(
+    observeParts(bulkheads, "bulwark.bulkhead.name", (b) => b.inFlight),
+  );
   const bulkheadQueued = meter.createObservableGauge("bulwark.bulkhead.queued", {
     unit: "{call}",
     description: "Calls waiting for a bulkhead permit, read when metrics are collected.",
   });
-  bulkheadQueued.addCallback(observe((b) => b.queued));
+  bulkheadQueued.addCallback(observeParts(bulkheads, "bulwark.bulkhead.name", (b) => b.queued));
+  const failureBudgetRate = meter.createObservableGauge("bulwark.failure_budget.rate", {
+    unit: "1",
+    description: "Failure rate over the failure budget's rolling window, read when collected.",
+  });
+  failureBudgetRate.addCallback(
+    observeParts(budgets, "bulwark.failure_budget.name", (b) => b.failureRate()),
+  );
   return {
     bulkheads,
+    budgets,
     bulkheadInFlight,
     bulkheadQueued,
+    failureBudgetRate,
+    events: meter.createCounter("bulwark.events", {
+      unit: "{event}",
+      description: "Resilience events by type (retry, permanent_fail, deadline_exceeded, ...).",
+    }),
     callDuration: meter.createHistogram("bulwark.call.duration", {
       unit: "s",
       description: "Duration of calls through a policy, retries and sleeps included.",
@@ -129,10 +171,6 @@ function create(meter: Meter): Instruments {
       unit: "s",
       description: "Duration of single attempts.",
       advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
-    }),
-    events: meter.createCounter("bulwark.events", {
-      unit: "{event}",
-      description: "Resilience events by type (retry, permanent_fail, deadline_exceeded, ...).",
     }),
     retryDelay: meter.createHistogram("bulwark.retry.delay", {
       unit: "s",
@@ -146,10 +184,6 @@ function create(meter: Meter): Instruments {
     circuitTransitions: meter.createCounter("bulwark.circuit.transitions", {
       unit: "{transition}",
       description: "Circuit breaker state transitions.",
-    }),
-    failureBudgetRate: meter.createGauge("bulwark.failure_budget.rate", {
-      unit: "1",
-      description: "Failure rate over the failure budget's rolling window.",
     }),
     fleetSyncFailures: meter.createCounter("bulwark.fleet.sync_failures", {
       unit: "{failure}",

@@ -20,7 +20,12 @@ import {
 import type { Clock } from "../core/clock.ts";
 import type { CircuitState, ResilienceEvent } from "../core/events.ts";
 import type { CallObserver, CallTracer } from "../engine/parts.ts";
-import { type Instruments, instrumentsFor, type ObservedBulkhead } from "./instruments.ts";
+import {
+  type Instruments,
+  instrumentsFor,
+  type ObservedBudget,
+  type ObservedBulkhead,
+} from "./instruments.ts";
 import type { SpanMode, TelemetryOptions } from "./telemetry_options.ts";
 import { SCOPE_NAME, VERSION } from "./version.ts";
 import { OtelCallTracer } from "./otel_call_tracer.ts";
@@ -77,6 +82,8 @@ export class OtelObserver implements CallObserver {
   readonly #attrCache = new Map<string, Attributes>();
   /** The policy's bulkhead, read by the bulkhead gauges. */
   #bulkhead: ObservedBulkhead | undefined;
+  /** The policy's failure budget, read by the failure-rate gauge. */
+  #budget: ObservedBudget | undefined;
   /** The attribute sets of a successful call, built once (no key to build per call). */
   readonly #success: { call: Attributes; attempt: Attributes; event: Attributes };
 
@@ -184,6 +191,7 @@ export class OtelObserver implements CallObserver {
     this.#instruments = instruments;
     this.#meterLate = false;
     if (this.#bulkhead !== undefined) this.watchBulkhead(this.#bulkhead);
+    if (this.#budget !== undefined) this.watchFailureBudget(this.#budget);
   }
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
@@ -275,25 +283,14 @@ export class OtelObserver implements CallObserver {
         break;
       }
       case "failure_budget_breach":
-      case "failure_budget_recovered": {
-        if (inst !== undefined) {
-          inst.failureBudgetRate.record(
-            event.rate,
-            this.attrs(`budget|${event.policy}`, () => ({
-              "bulwark.failure_budget.name": event.policy,
-            })),
-          );
-        }
-        if (event.type === "failure_budget_breach") {
-          this.#partSpan("bulwark.failure_budget.breach", event.timestamp, cause, {
-            "bulwark.failure_budget.name": event.policy,
-            "bulwark.failure_budget.rate": event.rate,
-            "bulwark.failure_budget.threshold": event.threshold,
-            "bulwark.failure_budget.samples": event.samples,
-          });
-        }
+        // (The rate itself is a gauge read when metrics are collected.)
+        this.#partSpan("bulwark.failure_budget.breach", event.timestamp, cause, {
+          "bulwark.failure_budget.name": event.policy,
+          "bulwark.failure_budget.rate": event.rate,
+          "bulwark.failure_budget.threshold": event.threshold,
+          "bulwark.failure_budget.samples": event.samples,
+        });
         break;
-      }
       case "fleet_sync_failed":
         inst?.fleetSyncFailures.add(
           1,
@@ -326,26 +323,6 @@ export class OtelObserver implements CallObserver {
     );
   }
 
-  /** True when a meter provider records metrics. */
-  get recordsParts(): boolean {
-    return this.#instruments !== undefined;
-  }
-
-  /** Records the failure budget's current rate on its gauge. */
-  failureRate(name: string, rate: number): void {
-    // Recorded on every sample, even when unchanged: a reader with delta
-    // temporality exports a gauge only for intervals in which it was
-    // recorded, and policies sharing a budget record the same series.
-    try {
-      this.#instruments?.failureBudgetRate.record(
-        rate,
-        this.attrs(`budget|${name}`, () => ({ "bulwark.failure_budget.name": name })),
-      );
-    } catch {
-      // A broken SDK must not fail the call that recorded the outcome.
-    }
-  }
-
   /**
    * Has the bulkhead gauges read `bulkhead` when metrics are collected (now,
    * or once a meter provider is registered): nothing is recorded per call.
@@ -353,6 +330,15 @@ export class OtelObserver implements CallObserver {
   watchBulkhead(bulkhead: ObservedBulkhead): void {
     this.#bulkhead = bulkhead;
     this.#instruments?.bulkheads.set(bulkhead.name, new WeakRef(bulkhead));
+  }
+
+  /**
+   * Has the failure-rate gauge read `budget` when metrics are collected (now,
+   * or once a meter provider is registered): nothing is recorded per call.
+   */
+  watchFailureBudget(budget: ObservedBudget): void {
+    this.#budget = budget;
+    this.#instruments?.budgets.set(budget.name, new WeakRef(budget));
   }
 
   #partSpan(name: string, time: number, cause: Span | undefined, attributes: Attributes): void {

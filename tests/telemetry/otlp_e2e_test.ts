@@ -11,6 +11,10 @@ Deno.test("end to end: Deno's built-in OTel exports Bulwark's spans and metrics 
         OTEL_SERVICE_NAME: "bulwark-e2e",
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        // Deno's SDK reads observable gauges (bulkhead, failure rate) only on
+        // its export interval, not at exit: export every 10 ms (the example
+        // runs for longer than that: its backoffs alone take 40 ms).
+        OTEL_METRIC_EXPORT_INTERVAL: "10",
         NO_COLOR: "1",
       },
       stdout: "piped",

@@ -7,6 +7,7 @@ import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { constant } from "../../src/backoff/constant.ts";
 import { PermanentError, TransientError } from "../../src/classify/markers.ts";
 import { VERSION } from "../../src/telemetry/version.ts";
+import { FailureBudget } from "../../src/budget/failure_budget.ts";
 import { settleLater } from "../_helpers.ts";
 import {
   counterValue,
@@ -602,40 +603,54 @@ Deno.test("a slow listener costs only its own time: results and virtual timing a
   assert.deepEqual({ ...slow, listened: true }, { ...fast, listened: true });
 });
 
-Deno.test("the failure-rate gauge is recorded on every sample, changed or not (delta readers, shared budgets)", async () => {
-  const recorded: number[] = [];
-  const noop = () => {};
+Deno.test("the failure-rate gauge reads each budget when metrics are collected, once per budget (shared budgets, delta readers)", async () => {
+  // A meter that hands the test the gauge's callback: each "collection" calls it.
+  const callbacks = new Map<string, (result: { observe(v: number, a: object): void }) => void>();
+  const records: string[] = [];
+  const meterProvider = {
+    getMeter: () => ({
+      createHistogram: (name: string) => ({ record: () => records.push(name) }),
+      createCounter: (name: string) => ({ add: () => records.push(name) }),
+      createGauge: (name: string) => ({ record: () => records.push(name) }),
+      createObservableGauge: (name: string) => ({
+        addCallback: (cb: (result: { observe(v: number, a: object): void }) => void) =>
+          callbacks.set(name, cb),
+      }),
+    }),
+  };
+  const collect = () => {
+    const seen: [number, object][] = [];
+    callbacks.get("bulwark.failure_budget.rate")!({ observe: (v, a) => seen.push([v, a]) });
+    return seen;
+  };
   const clock = new VirtualClock(T0);
-  const p = policy("gauged", {
+  const shared = new FailureBudget({
+    name: "checkout",
+    threshold: 0.9,
+    windowMs: 60_000,
+    minSamples: 100,
+    clock,
+  });
+  const options = {
     retry: { maxAttempts: 1 },
     clock,
-    telemetry: {
-      spans: "off",
-      meterProvider: {
-        getMeter: () => ({
-          createHistogram: () => ({ record: noop }),
-          createCounter: () => ({ add: noop }),
-          createObservableGauge: () => ({ addCallback: noop }),
-          createGauge: (name: string) => ({
-            record: (value: number) => {
-              if (name === "bulwark.failure_budget.rate") recorded.push(value);
-            },
-          }),
-        }),
-      },
-    },
-    failureBudget: { threshold: 0.9, windowMs: 60_000, minSamples: 100 },
-  });
-  for (const ok of [true, true, true, false, false, true]) {
-    await run(clock, p, () => (ok ? "ok" : Promise.reject(new PermanentError("no"))));
-  }
-  // Permanent failures are not samples of the budget: 4 successes, 4 records of 0.
-  assert.deepEqual(recorded, [0, 0, 0, 0]);
-  for (const ok of [false, true, true]) {
+    telemetry: { spans: "off" as const, meterProvider },
+    failureBudget: shared,
+  };
+  const a = policy("a", options);
+  const b = policy("b", options);
+  // Before any call: one series for the shared budget, at 0.
+  assert.deepEqual(collect(), [[0, { "bulwark.failure_budget.name": "checkout" }]]);
+  for (const [p, ok] of [[a, true], [b, false], [a, true], [b, true]] as const) {
     await run(clock, p, () => (ok ? "ok" : Promise.reject(new TransientError("t"))));
   }
-  // With `retry: { maxAttempts: 1 }` a call makes one attempt: 1 failure among 5, 6, then 7 samples.
-  assert.deepEqual(recorded, [0, 0, 0, 0, 1 / 5, 1 / 6, 1 / 7]);
+  // Nothing was recorded for the gauge per call; each collection reads 1 failure in 4 samples.
+  assert.equal(records.includes("bulwark.failure_budget.rate"), false);
+  assert.deepEqual(collect(), [[0.25, { "bulwark.failure_budget.name": "checkout" }]]);
+  assert.deepEqual(collect(), [[0.25, { "bulwark.failure_budget.name": "checkout" }]]);
+  // Permanent failures are not samples of the budget.
+  await run(clock, a, () => Promise.reject(new PermanentError("no")));
+  assert.deepEqual(collect(), [[0.25, { "bulwark.failure_budget.name": "checkout" }]]);
 });
 
 Deno.test("a traced call that succeeds at once reads the clock twice: its start and its end", async () => {
