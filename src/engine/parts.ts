@@ -123,7 +123,11 @@ export interface CallTracer {
   attemptCancelled(attempt: number, time: number): void;
   /** An event this call emitted (retry, give-ups, timeouts). */
   event(event: ResilienceEvent): void;
-  /** The call ended. `error` is what the call rejected with, if it did. */
+  /**
+   * The call ended. `error` is what the call rejected with, if it did. The
+   * outcome `success` is also the call's `success` event (which
+   * {@link CallTracer.event} never receives).
+   */
   end(time: number, outcome: CallOutcome, attempts: number, error: unknown): void;
 }
 

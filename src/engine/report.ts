@@ -148,13 +148,15 @@ export class Reporter extends EventSink {
   }
 
   /** Attempt `attempt` succeeded at `now` (NaN: not read). */
-  success(tracer: CallTracer, attempt: number, now: number): void {
-    // (The check alone, so the fast path inlines it; the event is built below.)
-    if (this.#listening(tracer)) this.#success(tracer, attempt, now);
+  success(_tracer: CallTracer, attempt: number, now: number): void {
+    // The call's tracer hears of it from `end(..., "success")`: only the
+    // listeners get the event object. (The check alone, so the fast path
+    // inlines it; the event is built below.)
+    if (this.active) this.#success(attempt, now);
   }
 
-  #success(tracer: CallTracer, attempt: number, now: number): void {
-    this.#emit(tracer, {
+  #success(attempt: number, now: number): void {
+    this.emit({
       type: "success",
       policy: this.#name,
       timestamp: this.#time(now),

@@ -244,9 +244,22 @@ export class OtelCallTracer implements CallTracer {
   ): void {
     const observer = this.#observer;
     const inst = observer.instruments;
-    const open = this.#take(attempt);
-    const start = open?.start ?? time;
-    let span = open?.span;
+    let start: number;
+    let span: Span | undefined;
+    let hedge = false;
+    if (attempt === this.#attemptNo) {
+      // The attempt started last (always, but in a hedged call): no object to take.
+      start = this.#attemptStart;
+      span = this.#attemptSpan;
+      hedge = this.#attemptHedge;
+      this.#attemptNo = 0;
+      this.#attemptSpan = undefined;
+    } else {
+      const open = this.#take(attempt);
+      start = open?.start ?? time;
+      span = open?.span;
+      hedge = open?.hedge ?? false;
+    }
     if (errorClass !== undefined) this.#detailed = true;
     if (inst !== undefined && this.#detailed) {
       inst.attemptDuration.record(
@@ -270,7 +283,7 @@ export class OtelCallTracer implements CallTracer {
         // spans of this attempt and of those still open, retroactively, with
         // their true start times.
         this.#startTracingLate();
-        span = this.#startAttemptSpan(attempt, start, open?.hedge ?? false);
+        span = this.#startAttemptSpan(attempt, start, hedge);
       }
     }
     if (span === undefined) return;
@@ -311,8 +324,7 @@ export class OtelCallTracer implements CallTracer {
         observer.partEvent(event, this.#callSpan);
         return;
     }
-    // (A "failures" call counts its success event only once it has failed.)
-    if (event.type !== "success" || this.#detailed) observer.countEvent(event);
+    observer.countEvent(event);
     if (event.type === "retry") {
       observer.instruments?.retryDelay.record(
         event.delayMs / 1000,
@@ -323,7 +335,6 @@ export class OtelCallTracer implements CallTracer {
       );
     }
     const span = this.#callSpan;
-    if (event.type === "success") return;
     if (span !== undefined) this.#spanEvent(span, event);
     else if (event.type === "hedge" && this.#tracer !== undefined) {
       (this.#early ??= []).push(event); // shown if the call fails later
@@ -356,6 +367,8 @@ export class OtelCallTracer implements CallTracer {
     const type = failed ? errorType(cause) : undefined;
     const inst = observer.instruments;
     if (inst !== undefined) {
+      // The call's success event (a "failures" call counts it only once it has failed).
+      if (!failed && this.#detailed) inst.events.add(1, observer.successAttrs.event);
       inst.callDuration.record(
         (time - this.#start) / 1000,
         outcome === "success"

@@ -308,10 +308,6 @@ export class OtelObserver implements CallObserver {
   countEvent(event: ResilienceEvent): void {
     const inst = this.#instruments;
     if (inst === undefined) return;
-    if (event.type === "success") {
-      inst.events.add(1, this.#success.event);
-      return;
-    }
     const cls = "errorClass" in event ? event.errorClass : undefined;
     inst.events.add(
       1,
