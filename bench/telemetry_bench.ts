@@ -23,7 +23,7 @@ import { type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import pRetry from "p-retry";
 import { policy } from "../mod.ts";
-import { fn, FULL } from "./_shared.ts";
+import { fn, FULL, handWrittenFull } from "./_shared.ts";
 
 const group = "telemetry";
 
@@ -119,6 +119,15 @@ Deno.bench({
       span.end();
     }
   });
+});
+
+const handFull = handWrittenFull(tracer, meterProvider.getMeter("bench"));
+
+Deno.bench({
+  name: 'hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine',
+  group,
+}, async () => {
+  await handFull();
 });
 
 Deno.bench({ name: 'bulwark full policy, SDK, spans "full"', group }, async () => {

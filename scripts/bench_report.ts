@@ -1,8 +1,10 @@
 /**
  * Benchmark check (not a unit test; CI does not run it): runs `deno task
- * bench --json`, prints every bench as a ratio to the bare baseline of its
- * group, checks the hot-path targets of docs/performance.md and exits 1 when
- * one is missed (2 when the benches could not be run).
+ * bench --json` and then `bench/otel_deno_bench.ts` under `OTEL_DENO=true`
+ * (Deno's built-in OpenTelemetry, exporting to a local sink), prints every
+ * bench as a ratio to the bare baseline of its group, checks the targets of
+ * docs/performance.md and exits 1 when one is missed (2 when the benches
+ * could not be run).
  *
  * ```sh
  * deno task bench:report              # one run
@@ -61,6 +63,8 @@ interface Target {
 
 const HOT = "hot path";
 const TELEMETRY = "telemetry";
+const OTEL_DENO = "telemetry (OTEL_DENO)";
+const HAND_FULL = 'hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine';
 const LIVE = "live policies";
 const PRIMITIVES = "primitives";
 const FULL_NO_SDK = "bulwark full policy (default telemetry, no SDK)";
@@ -131,6 +135,51 @@ export const TARGETS: readonly Target[] = [
     }),
   },
   {
+    label: 'SDK, spans "full" <= 1.2x the same telemetry written by hand (no engine)',
+    formula:
+      'avg(bulwark full policy, SDK, spans "full") / avg(hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine) <= 1.2',
+    check: (avg) => ({
+      value: avg(TELEMETRY, 'bulwark full policy, SDK, spans "full"') /
+        avg(TELEMETRY, HAND_FULL),
+      limit: 1.2,
+      unit: "x",
+    }),
+  },
+  {
+    label: 'OTEL_DENO, spans "failures" <= 1.5x a bare call + one histogram record',
+    formula:
+      'avg(bulwark full policy, spans "failures") / avg(hand-instrumented: bare call + one histogram record) <= 1.5 (group telemetry (OTEL_DENO))',
+    check: (avg) => ({
+      value: avg(OTEL_DENO, 'bulwark full policy, spans "failures"') /
+        avg(OTEL_DENO, "hand-instrumented: bare call + one histogram record"),
+      limit: 1.5,
+      unit: "x",
+    }),
+  },
+  {
+    label: 'OTEL_DENO, spans "full" <= startActiveSpan around p-retry + one histogram record',
+    formula:
+      'avg(bulwark full policy, spans "full") <= avg(hand-instrumented: startActiveSpan around p-retry + one histogram record) (group telemetry (OTEL_DENO))',
+    check: (avg) => ({
+      value: avg(OTEL_DENO, 'bulwark full policy, spans "full"'),
+      limit: avg(
+        OTEL_DENO,
+        "hand-instrumented: startActiveSpan around p-retry + one histogram record",
+      ),
+      unit: "ns",
+    }),
+  },
+  {
+    label: 'OTEL_DENO, spans "full" <= 1.2x the same telemetry written by hand (no engine)',
+    formula:
+      'avg(bulwark full policy, spans "full") / avg(hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine) <= 1.2 (group telemetry (OTEL_DENO))',
+    check: (avg) => ({
+      value: avg(OTEL_DENO, 'bulwark full policy, spans "full"') / avg(OTEL_DENO, HAND_FULL),
+      limit: 1.2,
+      unit: "x",
+    }),
+  },
+  {
     label: "full policy + hedge (fixed delay) <= 1.1x the same policy without hedge",
     formula:
       "avg(bulwark full policy + hedge (fixed delay)) / avg(bulwark full policy) <= 1.1 (group hedge)",
@@ -195,19 +244,51 @@ function formatRatio(x: number): string {
   return x >= 100 ? `${x.toFixed(0)}x` : x >= 10 ? `${x.toFixed(1)}x` : `${x.toFixed(2)}x`;
 }
 
-async function runBenches(root: URL): Promise<BenchJson> {
+/** Runs `deno` with `args` in `root` and parses its `--json` output. */
+async function benchJson(
+  root: URL,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<BenchJson> {
   const output = await new Deno.Command("deno", {
-    args: ["task", "--quiet", "bench", "--json"],
+    args,
     cwd: root,
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);
   if (!output.success) {
     console.error(new TextDecoder().decode(output.stderr));
-    throw new Error(`deno task bench --json exited with code ${output.code}`);
+    throw new Error(`deno ${args.join(" ")} exited with code ${output.code}`);
   }
   return JSON.parse(stdout) as BenchJson;
+}
+
+/** The bench file that runs only under Deno's built-in OpenTelemetry. */
+const OTEL_DENO_BENCH = "bench/otel_deno_bench.ts";
+
+/**
+ * One run: `deno task bench --json`, then the built-in-OTel benches again
+ * with `OTEL_DENO=true`, exporting OTLP/HTTP to `sink` (a local receiver
+ * that accepts and drops everything), merged into one run's results.
+ */
+async function runBenches(root: URL, sink: string): Promise<BenchJson> {
+  const run = await benchJson(root, ["task", "--quiet", "bench", "--json"]);
+  const otel = await benchJson(
+    root,
+    ["bench", "--json", "--allow-env", "--allow-net=127.0.0.1", OTEL_DENO_BENCH],
+    { OTEL_DENO: "true", OTEL_EXPORTER_OTLP_ENDPOINT: sink, OTEL_SERVICE_NAME: "bulwark-bench" },
+  );
+  return { ...run, benches: [...run.benches, ...otel.benches] };
+}
+
+/** A local OTLP/HTTP receiver that drops what it receives (the built-in SDK's export target). */
+function startSink(): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    await request.arrayBuffer();
+    return new Response(null, { status: 200 });
+  });
 }
 
 async function cpuModel(fallback: string): Promise<string> {
@@ -248,9 +329,14 @@ async function main(): Promise<number> {
     if (inputs.length > 0) {
       for (const file of inputs) runs.push(JSON.parse(await Deno.readTextFile(file)));
     } else {
-      for (let i = 1; i <= runCount; i++) {
-        console.error(`bench run ${i} of ${runCount}...`);
-        runs.push(await runBenches(root));
+      const sink = startSink();
+      try {
+        for (let i = 1; i <= runCount; i++) {
+          console.error(`bench run ${i} of ${runCount}...`);
+          runs.push(await runBenches(root, `http://127.0.0.1:${sink.addr.port}`));
+        }
+      } finally {
+        await sink.shutdown();
       }
     }
   } catch (error) {
