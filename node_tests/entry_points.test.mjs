@@ -13,12 +13,19 @@ test("the entry points import on Node and name what the docs name", async () => 
   assert.equal(typeof main.createClient, "function");
   assert.equal(typeof testing.VirtualClock, "function");
   assert.equal(typeof sim.Simulation, "function");
-  assert.equal(typeof globalThis.Deno, "undefined", "importing defines no Deno global");
+  assert.equal(
+    typeof globalThis.Deno,
+    "undefined",
+    "importing defines no Deno global",
+  );
 });
 
 test("a policy runs on Node", async () => {
   const { policy } = await import("@bulwark/bulwark");
-  const api = policy("node-smoke", { telemetry: false, retry: { maxAttempts: 3 } });
+  const api = policy("node-smoke", {
+    telemetry: false,
+    retry: { maxAttempts: 3 },
+  });
   let calls = 0;
   const value = await api.execute(({ attempt }) => {
     calls++;
