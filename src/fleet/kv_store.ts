@@ -17,6 +17,7 @@
 
 import { systemClock } from "../core/clock.ts";
 import { knownKeys, nameOption, objectValue, typeError } from "../core/validate.ts";
+import { type KvKey, type KvLike, openDenoKv } from "../durable/kv.ts";
 import type {
   FleetCircuitRecord,
   FleetPeer,
@@ -28,18 +29,24 @@ import type {
 
 /** Options of {@link kvStateStore}: one of `path` or `kv` (neither: `Deno.openKv()`, Deploy's KV). */
 export interface KvStateStoreOptions {
-  /** A KV file path (or `":memory:"`); the store opens it and closes it in `close()`. */
+  /**
+   * A KV file path (or `":memory:"`), opened with `Deno.openKv` (Deno only); the store closes it
+   * in `close()`.
+   */
   path?: string;
-  /** An open `Deno.Kv` the store uses and does not close. */
-  kv?: Deno.Kv;
+  /**
+   * An open KV the store uses and does not close: a `Deno.Kv`, or on Node the `Kv` of npm
+   * `@deno/kv` (`await openKv("state.db")`).
+   */
+  kv?: KvLike;
   /** First key part of everything the store writes. Default `"bulwark"`. */
   prefix?: string;
 }
 
-/** A fleet state store on Deno KV, with the `Deno.Kv` it uses. */
+/** A fleet state store on Deno KV, with the KV it uses. */
 export interface KvStateStore extends FleetStateStore {
   /** The KV handle. */
-  readonly kv: Deno.Kv;
+  readonly kv: KvLike;
 }
 
 interface LeaseRecord {
@@ -65,8 +72,9 @@ async function unlocked<T>(op: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Opens a fleet state store on Deno KV (needs `--unstable-kv` or
- * `"unstable": ["kv"]`).
+ * Opens a fleet state store on Deno KV (`path` needs `--unstable-kv` or
+ * `"unstable": ["kv"]`). On Node, pass `kv`: the `Kv` of npm `@deno/kv`
+ * (`await openKv("state.db")`), which the store does not close.
  *
  * @example Two breakers in one process sharing a circuit through a KV file
  * ```ts
@@ -98,7 +106,7 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
   if (options.kv !== undefined) objectValue("kv", options.kv);
   const prefix = nameOption("prefix", options.prefix, "bulwark");
   const owned = options.kv === undefined;
-  const kv = options.kv ?? await Deno.openKv(options.path);
+  const kv = options.kv ?? await openDenoKv(options.path);
 
   const stateKey = (key: string) => [prefix, key, "state"];
   const leaseKey = (key: string) => [prefix, key, "lease"];
@@ -111,7 +119,7 @@ export async function kvStateStore(options: KvStateStoreOptions = {}): Promise<K
       );
       const state = await kv.get<FleetCircuitRecord>(stateKey(key));
       const peers: FleetPeer[] = [];
-      const gone: Deno.KvKey[] = [];
+      const gone: KvKey[] = [];
       const oldest = report.at - ttlMs;
       for await (const entry of kv.list<FleetReport>({ prefix: [prefix, key, "report"] })) {
         // expireIn is only a lower bound: remove what an instance that is gone left behind.
