@@ -20,10 +20,19 @@ export type KvKeyPart = Uint8Array | string | number | bigint | boolean | symbol
 /** A KV key, as in `Deno.KvKey`. */
 export type KvKey = readonly KvKeyPart[];
 
-/** A KV entry that may be absent, as in `Deno.KvEntryMaybe`. */
-export type KvEntryMaybe<T> =
-  | { key: KvKey; value: T; versionstamp: string }
-  | { key: KvKey; value: null; versionstamp: null };
+/**
+ * A KV entry that may be absent (`value` and `versionstamp` are `null`
+ * then), as `Deno.KvEntryMaybe` but as one object type: `@deno/kv`'s
+ * generic `get` fits it, not the two-member union.
+ */
+export interface KvEntryMaybe<T> {
+  /** The key read. */
+  key: KvKey;
+  /** The value; `null` when the key is absent. */
+  value: T | null;
+  /** The value's versionstamp; `null` when the key is absent. */
+  versionstamp: string | null;
+}
 
 /** A KV counter (`Deno.KvU64`, or `KvU64` of `@deno/kv`). */
 export interface KvCounter {
@@ -88,9 +97,13 @@ export interface KvLike {
   ): Promise<{ ok: true; versionstamp: string }>;
   /** Deletes one key. */
   delete(key: KvKey): Promise<void>;
-  /** Lists the entries under `prefix` (from `start`), in key order. */
+  /** Lists the entries under `prefix` (from `start`, to `end`), in key order. */
   list<T = unknown>(
-    selector: { prefix: KvKey } | { prefix: KvKey; start: KvKey },
+    selector:
+      | { prefix: KvKey }
+      | { prefix: KvKey; start: KvKey }
+      | { prefix: KvKey; end: KvKey }
+      | { start: KvKey; end: KvKey },
     options?: { batchSize?: number },
   ): AsyncIterable<{ key: KvKey; value: T; versionstamp: string }>;
   /** Starts an atomic operation. */
