@@ -13,7 +13,6 @@ import {
   exited,
   groupExists,
   groupsSupported,
-  isPermissionError,
   killChild,
   processTable,
   type ProcStat,
@@ -21,8 +20,10 @@ import {
   SubprocessUnavailableError,
   treeOf,
 } from "./process_tree.ts";
+import { runtimeSpawner, type Spawner, type SupervisedSpawnOptions } from "./spawner.ts";
 
 export { SubprocessUnavailableError } from "./process_tree.ts";
+export type { SupervisedSpawnOptions } from "./spawner.ts";
 
 /** Options of {@link ProcessSupervisor}. */
 export interface ProcessSupervisorOptions {
@@ -37,33 +38,9 @@ export interface ProcessSupervisorOptions {
   clock?: Clock;
 }
 
-/** Options of {@link ProcessSupervisor.spawn}: `Deno.CommandOptions` without `args`. */
-export type SupervisedSpawnOptions = Omit<Deno.CommandOptions, "args">;
-
 const SUPERVISOR_KEYS: readonly string[] = ["killSignal", "killGraceMs", "clock"];
 
 const UNAVAILABLE = "ProcessSupervisor needs subprocess support (Deno.Command)";
-
-/** Why subprocesses cannot run here, or `undefined` when they can. */
-function unavailableReason(): string | undefined {
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (deno === undefined || typeof deno.Command !== "function") {
-    return "this runtime has no Deno.Command";
-  }
-  if (isDenoDeploy(deno)) return "Deno Deploy does not allow subprocesses";
-  return undefined;
-}
-
-function isDenoDeploy(deno: typeof Deno): boolean {
-  try {
-    // Ask only when already allowed: reading the variable must never prompt.
-    const query = { name: "env", variable: "DENO_DEPLOYMENT_ID" } as const;
-    if (deno.permissions?.querySync?.(query).state !== "granted") return false;
-    return deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 /** How often `close()` looks whether the whole tree has exited, in real milliseconds. */
 const EXIT_POLL_MS = 10;
@@ -75,7 +52,8 @@ interface Targets {
 }
 
 /**
- * Starts child processes with `Deno.Command`, tracks them until they exit,
+ * Starts child processes with `Deno.Command` (on Node, `node:child_process`,
+ * the child shaped like a `Deno.ChildProcess`), tracks them until they exit,
  * and kills them on request: `killOrphans()` for every child still running
  * (on Linux including processes this program started some other way, found
  * in /proc), `close()` (or `await using`) for the tracked ones and
@@ -88,8 +66,8 @@ interface Targets {
  * or are re-parented to PID 1 when their parent dies are killed too.
  * The guarantee and its limits are in docs/supervision.md.
  *
- * Constructing one where subprocesses cannot run (Deno Deploy, or no
- * `Deno.Command`) throws a {@link SubprocessUnavailableError}; so does
+ * Constructing one where subprocesses cannot run (Deno Deploy, or neither
+ * `Deno.Command` nor `node:child_process`) throws a {@link SubprocessUnavailableError}; so does
  * `spawn()` when permission to run the command is denied.
  *
  * @example Nothing outlives the block
@@ -117,6 +95,7 @@ export class ProcessSupervisor implements AsyncDisposable {
   readonly #killSignal: Deno.Signal;
   readonly #killGraceMs: number;
   readonly #clock: Clock;
+  readonly #host: Spawner;
   #closing: Promise<void> | undefined;
 
   /** Validates `options`; throws {@link SubprocessUnavailableError} where subprocesses cannot run. */
@@ -131,10 +110,11 @@ export class ProcessSupervisor implements AsyncDisposable {
     this.#killGraceMs = numberAtLeast("killGraceMs", options.killGraceMs ?? 5_000, 0);
     const clock = clockOption(options.clock ?? undefined, ["now", "setTimer", "clearTimer"]);
     this.#clock = clock;
-    const reason = unavailableReason();
-    if (reason !== undefined) {
-      throw new SubprocessUnavailableError(`${UNAVAILABLE}; it is not available here (${reason})`);
+    const host = runtimeSpawner();
+    if (typeof host === "string") {
+      throw new SubprocessUnavailableError(`${UNAVAILABLE}; it is not available here (${host})`);
     }
+    this.#host = host;
   }
 
   /** Tracked children that have not exited yet, in spawn order. */
@@ -149,9 +129,11 @@ export class ProcessSupervisor implements AsyncDisposable {
 
   /**
    * Spawns `command` with `args` (`new Deno.Command(command, { ...options,
-   * args }).spawn()`) and tracks the child until it exits. Returns the
-   * `Deno.ChildProcess`; stdio defaults are Deno's (inherit), and piped
-   * streams are the caller's to read or cancel.
+   * args }).spawn()`, on Node `child_process.spawn` with the same options)
+   * and tracks the child until it exits. Returns the `Deno.ChildProcess`
+   * (on Node an object with its members: `pid`, `status`, `kill`, `stdin`,
+   * `stdout`, `stderr`, `output`, `ref`, `unref`); stdio defaults are
+   * Deno's (inherit), and piped streams are the caller's to read or cancel.
    *
    * Outside Windows the child gets a session and process group of its own
    * (`detached: true`), which `close()` signals as a whole; pass
@@ -180,20 +162,20 @@ export class ProcessSupervisor implements AsyncDisposable {
       );
     }
     // Its own session and process group, unless the caller said otherwise.
-    const grouped = groupsSupported() && options.detached !== false;
+    const host = this.#host;
+    const grouped = groupsSupported(host) && options.detached !== false;
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(command, {
+      child = host.spawn(command, [...args], {
         ...options,
         ...(grouped ? { detached: true } : {}),
-        args: [...args],
-      }).spawn();
+      });
     } catch (error) {
-      if (isPermissionError(error)) {
+      if (host.isPermissionError(error)) {
         throw new SubprocessUnavailableError(
           `${UNAVAILABLE}; permission to run ${
             JSON.stringify(String(command))
-          } was denied (grant it with --allow-run)`,
+          } was denied (${host.permissionHint})`,
           { cause: error },
         );
       }
@@ -204,7 +186,7 @@ export class ProcessSupervisor implements AsyncDisposable {
     const onExit = () => {
       this.#children.delete(child);
       // Forget the group once it is empty: its id may then be reused.
-      if (grouped && !groupExists(child.pid)) this.#sessions.delete(child.pid);
+      if (grouped && !groupExists(host, child.pid)) this.#sessions.delete(child.pid);
     };
     child.status.then(onExit, onExit);
     return child;
@@ -214,7 +196,7 @@ export class ProcessSupervisor implements AsyncDisposable {
    * Sends `signal` (default the `killSignal` option) to every child still
    * running: the tracked ones and, on Linux, every other living descendant
    * of this process found in /proc (processes whose parent, or an
-   * ancestor's parent, is `Deno.pid`), deepest first so that grandchildren
+   * ancestor's parent, is this process), deepest first so that grandchildren
    * are not left behind when their parent dies, and the living members of
    * the children's sessions (also of children that have exited) whose
    * parent is now some other process, such as PID 1. Resolves with the pids
@@ -229,15 +211,16 @@ export class ProcessSupervisor implements AsyncDisposable {
   async killOrphans(signal: Deno.Signal = this.#killSignal): Promise<number[]> {
     const tracked = new Map<number, Deno.ChildProcess>();
     for (const child of this.#children) tracked.set(child.pid, child);
-    const scan = Deno.build.os === "linux";
+    const host = this.#host;
+    const scan = host.os === "linux";
     let found: ProcStat[] = [];
     if (scan) {
-      const table = await processTable();
+      const table = await processTable(host);
       this.#pruneSessions(table);
-      found = descendantsOf(Deno.pid, table);
+      found = descendantsOf(host.pid, table);
       // Members of the children's sessions re-parented away from this process.
       const listed = new Set(found.map((stat) => stat.pid));
-      listed.add(Deno.pid);
+      listed.add(host.pid);
       const strays = treeOf(listed, this.#sessions, table).filter((s) => !listed.has(s.pid));
       found = [...strays, ...found];
     }
@@ -246,14 +229,14 @@ export class ProcessSupervisor implements AsyncDisposable {
       const child = tracked.get(stat.pid);
       if (child !== undefined) {
         tracked.delete(stat.pid);
-        if (killChild(child, signal)) killed.push(stat.pid);
+        if (killChild(host, child, signal)) killed.push(stat.pid);
         continue;
       }
       try {
-        Deno.kill(stat.pid, signal);
+        host.kill(stat.pid, signal);
         killed.push(stat.pid);
       } catch (error) {
-        if (isPermissionError(error)) throw error;
+        if (host.isPermissionError(error)) throw error;
         // Exited in the meantime.
       }
     }
@@ -261,7 +244,7 @@ export class ProcessSupervisor implements AsyncDisposable {
     // tracked child the scan did not find has exited already.
     if (!scan) {
       for (const child of tracked.values()) {
-        if (killChild(child, signal)) killed.push(child.pid);
+        if (killChild(host, child, signal)) killed.push(child.pid);
       }
     }
     return killed;
@@ -316,10 +299,10 @@ export class ProcessSupervisor implements AsyncDisposable {
    */
   async #targets(children: readonly Deno.ChildProcess[]): Promise<Targets> {
     const targets: Targets = { pids: new Map(), groups: new Set(this.#sessions) };
-    if (Deno.build.os !== "linux") return targets;
+    if (this.#host.os !== "linux") return targets;
     let table: ProcStat[];
     try {
-      table = await processTable();
+      table = await processTable(this.#host);
     } catch (error) {
       if (error instanceof SubprocessUnavailableError) return targets;
       throw error;
@@ -362,19 +345,19 @@ export class ProcessSupervisor implements AsyncDisposable {
     everyone: boolean,
   ): void {
     for (const group of targets.groups) {
-      if (!signalPid(-group, signal)) targets.groups.delete(group);
+      if (!signalPid(this.#host, -group, signal)) targets.groups.delete(group);
     }
     for (const child of children) {
       if (!this.#children.has(child)) continue;
       if (everyone || !targets.groups.has(child.pid) || targets.pids.has(child.pid)) {
-        killChild(child, signal);
+        killChild(this.#host, child, signal);
       }
     }
     const tracked = new Set(children.map((child) => child.pid));
     for (const [pid, stat] of targets.pids) {
       if (tracked.has(pid)) continue;
       if (!everyone && targets.groups.has(stat.pgrp)) continue;
-      if (!signalPid(pid, signal)) targets.pids.delete(pid);
+      if (!signalPid(this.#host, pid, signal)) targets.pids.delete(pid);
     }
   }
 
@@ -386,13 +369,14 @@ export class ProcessSupervisor implements AsyncDisposable {
    */
   async #waitForExit(children: readonly Deno.ChildProcess[], targets: Targets): Promise<boolean> {
     const tracked = new Set(children.map((child) => child.pid));
-    let scan = Deno.build.os === "linux";
+    const host = this.#host;
+    let scan = host.os === "linux";
     const allGone = async () => {
       for (const pid of targets.pids.keys()) {
-        if (!tracked.has(pid) && !exists(pid)) targets.pids.delete(pid);
+        if (!tracked.has(pid) && !exists(host, pid)) targets.pids.delete(pid);
       }
       for (const group of targets.groups) {
-        if (!exists(-group)) targets.groups.delete(group);
+        if (!exists(host, -group)) targets.groups.delete(group);
       }
       if (children.some((child) => this.#children.has(child))) return false;
       for (const pid of tracked) targets.pids.delete(pid);
@@ -400,7 +384,7 @@ export class ProcessSupervisor implements AsyncDisposable {
       if (!scan) return false;
       let table: ProcStat[];
       try {
-        table = await processTable();
+        table = await processTable(host);
       } catch (error) {
         if (!(error instanceof SubprocessUnavailableError)) throw error;
         scan = false;

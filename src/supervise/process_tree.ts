@@ -2,18 +2,19 @@
  * The process tree a supervisor cleans up: the Linux process table read from
  * /proc (pid, parent, group, session, state), a child's descendants and
  * session members collected from it, and signals sent to pids, groups and
- * children; and the error for a runtime without subprocesses (public, re-exported
+ * children through the runtime's {@link Spawner}; and the error for a runtime without subprocesses (public, re-exported
  * by `process_supervisor.ts`). The rest is internal.
  *
  * @module
  */
 
 import { ResilienceError } from "../core/errors.ts";
+import type { Spawner } from "./spawner.ts";
 
 /**
- * Subprocesses cannot be started here: the runtime has no `Deno.Command`
- * (Deno Deploy, a browser, another runtime) or permission to run them was
- * denied. `cause` is the runtime's own error, when there is one.
+ * Subprocesses cannot be started here: the runtime has neither `Deno.Command`
+ * nor `node:child_process` (Deno Deploy, a browser) or permission to run
+ * them was denied. `cause` is the runtime's own error, when there is one.
  *
  * @example
  * ```ts
@@ -24,10 +25,6 @@ import { ResilienceError } from "../core/errors.ts";
  * ```
  */
 export class SubprocessUnavailableError extends ResilienceError {}
-
-export function isPermissionError(error: unknown): boolean {
-  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
-}
 
 /** One line of /proc/<pid>/stat, reduced to what the supervisor needs. */
 export interface ProcStat {
@@ -59,50 +56,12 @@ export function exited(stat: ProcStat): boolean {
   return stat.state === "Z" || stat.state === "X";
 }
 
-/**
- * Every process in /proc. Deno 2.9 lets a program read /proc only under
- * `--allow-all`; without it the table is read by a short-lived `cat`
- * (through `/bin/sh`, for the glob), which needs permission to run it.
- */
-export async function processTable(): Promise<ProcStat[]> {
-  try {
-    const table: ProcStat[] = [];
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      try {
-        const stat = parseStat(await Deno.readTextFile(`/proc/${entry.name}/stat`));
-        if (stat !== undefined) table.push(stat);
-      } catch (error) {
-        if (isPermissionError(error)) throw error;
-        // The process exited while we looked.
-      }
-    }
-    return table;
-  } catch (error) {
-    if (!isPermissionError(error)) throw error;
-  }
-  let reader: Deno.ChildProcess;
-  try {
-    reader = new Deno.Command("/bin/sh", {
-      args: ["-c", "exec cat /proc/[0-9]*/stat 2>/dev/null"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-  } catch (error) {
-    if (!isPermissionError(error)) throw error;
-    throw new SubprocessUnavailableError(
-      "ProcessSupervisor.killOrphans needs to read /proc to find untracked child processes: " +
-        "Deno allows that with --allow-all, or through a subprocess with permission to run " +
-        "/bin/sh (--allow-run)",
-      { cause: error },
-    );
-  }
-  const { stdout } = await reader.output();
+/** Every process in /proc, read through `host` (which may throw a {@link SubprocessUnavailableError}). */
+export async function processTable(host: Spawner): Promise<ProcStat[]> {
   const table: ProcStat[] = [];
-  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+  for (const line of await host.procStats()) {
     const stat = parseStat(line);
-    if (stat !== undefined && stat.pid !== reader.pid) table.push(stat);
+    if (stat !== undefined) table.push(stat);
   }
   return table;
 }
@@ -170,51 +129,51 @@ export function treeOf(
 }
 
 /** Whether `pid` (a process group when negative) still exists; zombies count. */
-export function exists(pid: number): boolean {
+export function exists(host: Spawner, pid: number): boolean {
   try {
-    Deno.kill(pid, 0);
+    host.kill(pid, 0);
     return true;
   } catch (error) {
-    // Deno's own permission is missing: say so. The system's refusal
+    // The runtime's own permission is missing: say so. The system's refusal
     // (EPERM: another user's process) counts as gone, since nothing here
     // could signal it anyway.
-    if (error instanceof Deno.errors.NotCapable) throw error;
+    if (host.isNotCapable(error)) throw error;
     return false;
   }
 }
 
 /** Whether process group `group` has a member; true when that cannot be known. */
-export function groupExists(group: number): boolean {
+export function groupExists(host: Spawner, group: number): boolean {
   try {
-    return exists(-group);
+    return exists(host, -group);
   } catch {
     return true;
   }
 }
 
 /** Signals `pid` (a process group when negative); false when it was gone or refused. */
-export function signalPid(pid: number, signal: Deno.Signal): boolean {
+export function signalPid(host: Spawner, pid: number, signal: Deno.Signal): boolean {
   try {
-    Deno.kill(pid, signal);
+    host.kill(pid, signal);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw error;
+    if (host.isNotCapable(error)) throw error;
     return false; // gone, or another user's process (EPERM)
   }
 }
 
 /** Children get a session and process group of their own (`detached`) except on Windows. */
-export function groupsSupported(): boolean {
-  return Deno.build.os !== "windows";
+export function groupsSupported(host: Spawner): boolean {
+  return host.os !== "windows";
 }
 
 /** Signals a child; false when it had exited already. */
-export function killChild(child: Deno.ChildProcess, signal: Deno.Signal): boolean {
+export function killChild(host: Spawner, child: Deno.ChildProcess, signal: Deno.Signal): boolean {
   try {
     child.kill(signal);
     return true;
   } catch (error) {
-    if (isPermissionError(error)) throw error;
+    if (host.isPermissionError(error)) throw error;
     return false;
   }
 }

@@ -1,0 +1,205 @@
+/**
+ * A child process started with `node:child_process`, shaped like the
+ * `Deno.ChildProcess` that `ProcessSupervisor.spawn` returns on Deno: `pid`,
+ * `status` (`{ success, code, signal }`), `kill(signal)` (throws once the
+ * child has exited), `stdin`/`stdout`/`stderr` as web streams when
+ * `"piped"`, `output()`, `ref()`/`unref()` and `await using`. Internal.
+ *
+ * @module
+ */
+
+import type { SupervisedSpawnOptions } from "./spawner.ts";
+
+/** The parts of a Node stream used here. */
+interface NodeStream {
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
+
+/** The parts of Node's `ChildProcess` used here. */
+interface NodeChildProcess {
+  readonly pid?: number;
+  readonly exitCode: number | null;
+  readonly signalCode: string | null;
+  readonly stdin: NodeStream | null;
+  readonly stdout: NodeStream | null;
+  readonly stderr: NodeStream | null;
+  kill(signal?: string): boolean;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  once(event: "exit", listener: (code: number | null, signal: string | null) => void): unknown;
+  ref(): void;
+  unref(): void;
+}
+
+/** The parts of `node:child_process` used here. */
+export interface NodeChildProcessModule {
+  spawn(command: string, args: string[], options: Record<string, unknown>): NodeChildProcess;
+}
+
+/** Node's modules and environment a child needs. */
+export interface NodeModules {
+  readonly childProcess: NodeChildProcessModule;
+  readonly stream: {
+    Readable: { toWeb(stream: NodeStream): ReadableStream<Uint8Array<ArrayBuffer>> };
+    Writable: { toWeb(stream: NodeStream): WritableStream<Uint8Array> };
+  };
+  /** Signal numbers by name (`os.constants.signals`). */
+  readonly signals: Record<string, number>;
+  readonly env: Record<string, string | undefined>;
+}
+
+/** Deno's stdio names to Node's. */
+const STDIO = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
+
+/** A Node child process with the members of `Deno.ChildProcess`. */
+export class NodeChild implements AsyncDisposable {
+  readonly pid: number;
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly #child: NodeChildProcess;
+  readonly #modules: NodeModules;
+  /** The web streams made so far, one per stdio stream (as Deno gives one). */
+  readonly #web = new Map<string, ReadableStream | WritableStream>();
+
+  private constructor(child: NodeChildProcess, pid: number, modules: NodeModules) {
+    this.#child = child;
+    this.pid = pid;
+    this.#modules = modules;
+    this.status = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        const number = signal === null ? undefined : modules.signals[signal];
+        resolve({
+          success: code === 0,
+          // As Deno reports it: 128 + the signal's number for a child a signal ended.
+          code: code ?? (number === undefined ? 1 : 128 + number),
+          signal: signal as Deno.Signal | null,
+        });
+      });
+    });
+  }
+
+  /**
+   * Starts `command` with Deno's defaults (stdio inherited, environment
+   * added to this process's unless `clearEnv`); throws when it did not start.
+   */
+  static spawn(
+    modules: NodeModules,
+    command: string | URL,
+    args: string[],
+    options: SupervisedSpawnOptions,
+  ): NodeChild {
+    const file = command instanceof URL ? decodeURIComponent(command.pathname) : command;
+    const env = options.clearEnv ? { ...options.env } : { ...modules.env, ...options.env };
+    const child = modules.childProcess.spawn(file, args, {
+      cwd: options.cwd instanceof URL ? decodeURIComponent(options.cwd.pathname) : options.cwd,
+      env,
+      uid: options.uid,
+      gid: options.gid,
+      signal: options.signal,
+      detached: options.detached ?? false,
+      windowsVerbatimArguments: options.windowsRawArguments,
+      stdio: [
+        STDIO[options.stdin ?? "inherit"],
+        STDIO[options.stdout ?? "inherit"],
+        STDIO[options.stderr ?? "inherit"],
+      ],
+    });
+    // Node reports a failed start (and an abort through `signal`) as an
+    // "error" event; without a listener it would end this process.
+    let failure: unknown;
+    child.on("error", (error) => {
+      failure = error;
+    });
+    if (child.pid === undefined) {
+      throw new Error(
+        `Failed to spawn ${JSON.stringify(file)}: no such file, or not executable`,
+        { cause: failure },
+      );
+    }
+    return new NodeChild(child, child.pid, modules);
+  }
+
+  /** The child's stdin, when spawned with `stdin: "piped"`. */
+  get stdin(): WritableStream<Uint8Array> {
+    return this.#stream("stdin", (s) => this.#modules.stream.Writable.toWeb(s));
+  }
+
+  /** The child's stdout, when spawned with `stdout: "piped"`. */
+  get stdout(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#stream("stdout", (s) => this.#modules.stream.Readable.toWeb(s));
+  }
+
+  /** The child's stderr, when spawned with `stderr: "piped"`. */
+  get stderr(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#stream("stderr", (s) => this.#modules.stream.Readable.toWeb(s));
+  }
+
+  /** Waits for the child to exit; its piped stdout and stderr, whole. */
+  async output(): Promise<Deno.CommandOutput> {
+    const [stdout, stderr, status] = await Promise.all([
+      collect(this.#child.stdout),
+      collect(this.#child.stderr),
+      this.status,
+    ]);
+    return { ...status, stdout, stderr };
+  }
+
+  /** Sends `signal` (default `"SIGTERM"`); throws once the child has exited, as Deno does. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      throw new TypeError("Child process has already terminated");
+    }
+    this.#child.kill(signal);
+  }
+
+  /** Keeps this process alive until the child exits (the default). */
+  ref(): void {
+    this.#child.ref();
+  }
+
+  /** Lets this process exit while the child runs. */
+  unref(): void {
+    this.#child.unref();
+  }
+
+  /** Kills the child unless it has exited, and waits for its exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.kill();
+    } catch {
+      // Exited already.
+    }
+    await this.status;
+  }
+
+  #stream<T extends ReadableStream | WritableStream>(
+    name: "stdin" | "stdout" | "stderr",
+    toWeb: (stream: NodeStream) => T,
+  ): T {
+    let web = this.#web.get(name);
+    if (web === undefined) {
+      const stream = this.#child[name];
+      if (stream === null) throw new TypeError(`${name} is not piped`);
+      web = toWeb(stream);
+      this.#web.set(name, web);
+    }
+    return web as T;
+  }
+}
+
+/** Every chunk of `stream`, joined; empty when the stream was not piped. */
+async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  if (stream !== null) {
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      length += chunk.length;
+    }
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
