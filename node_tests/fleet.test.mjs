@@ -13,7 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openKv } from "@deno/kv";
 import { createClient } from "redis";
-import { CircuitOpenError, policy, RetryExhaustedError } from "@bulwark/bulwark";
+import {
+  CircuitOpenError,
+  policy,
+  RetryExhaustedError,
+} from "@bulwark/bulwark";
 import { kvStateStore, redisStateStore } from "@bulwark/bulwark/fleet";
 import { VirtualClock } from "@bulwark/bulwark/testing";
 
@@ -77,7 +81,9 @@ async function startRedis() {
 /**
  * The two stores of one kind, as two processes would have them (two KV handles on one file,
  * two Redis connections), `reports(key)`: the instance ids whose reports the store holds for
- * part `key`, and `close()`: closes everything (removes the temp dir, stops the server).
+ * part `key`, `state(key)`: the stored circuit record, parsed from the raw value (JSON in
+ * UTF-8 bytes in KV, so Deno and Node read each other's), and `close()`: closes everything
+ * (removes the temp dir, stops the server).
  */
 const kinds = {
   async "@deno/kv"() {
@@ -97,17 +103,30 @@ const kinds = {
       },
       async reports(key) {
         const ids = [];
-        for await (const e of kvs[0].list({ prefix: ["bulwark", key, "report"] })) {
+        for await (
+          const e of kvs[0].list({ prefix: ["bulwark", key, "report"] })
+        ) {
           ids.push(e.key[3]);
         }
         return ids.sort();
+      },
+      async state(key) {
+        const { value } = await kvs[0].get(["bulwark", key, "state"]);
+        assert.ok(
+          value instanceof Uint8Array,
+          "stored as bytes, not as a V8-serialized object",
+        );
+        return JSON.parse(new TextDecoder().decode(value));
       },
     };
   },
   async redis() {
     const server = await startRedis();
     const { url } = server;
-    const stores = [await redisStateStore({ url }), await redisStateStore({ url })];
+    const stores = [
+      await redisStateStore({ url }),
+      await redisStateStore({ url }),
+    ];
     const client = createClient({ url });
     await client.connect();
     return {
@@ -119,6 +138,9 @@ const kinds = {
       },
       async reports(key) {
         return (await client.hKeys(`bulwark:${key}:reports`)).sort();
+      },
+      async state(key) {
+        return JSON.parse(await client.get(`bulwark:${key}:state`));
       },
     };
   },
@@ -135,11 +157,12 @@ async function syncUntil(p, done) {
 
 const down = () => Promise.reject(new Error("down"));
 /** A call that failed with "down" (the policy gave up after its one attempt). */
-const gaveUp = (e) => e instanceof RetryExhaustedError && e.cause?.message === "down";
+const gaveUp = (e) =>
+  e instanceof RetryExhaustedError && e.cause?.message === "down";
 
 for (const [kind, open] of Object.entries(kinds)) {
   test(`fleet circuit through ${kind}: one policy opens it, the other adopts it, one probe fleet-wide closes both`, async () => {
-    const { stores, reports, close } = await open();
+    const { stores, reports, state, close } = await open();
     const clock = new VirtualClock();
     const seen = [];
     const make = (id, store) =>
@@ -147,10 +170,17 @@ for (const [kind, open] of Object.entries(kinds)) {
         clock,
         telemetry: false,
         retry: { maxAttempts: 1 },
-        circuit: { kind: "consecutive", threshold: 3, breakMs: 5_000, halfOpenMaxCalls: 1 },
+        circuit: {
+          kind: "consecutive",
+          threshold: 3,
+          breakMs: 5_000,
+          halfOpenMaxCalls: 1,
+        },
         fleet: { store, syncIntervalMs: SYNC_MS, instanceId: id },
         onEvent: (e) => {
-          if (e.type === "circuit_transition") seen.push(`${id}:${e.from}->${e.to}:${e.reason}`);
+          if (e.type === "circuit_transition") {
+            seen.push(`${id}:${e.from}->${e.to}:${e.reason}`);
+          }
         },
       });
     const a = make("a", stores[0]);
@@ -161,10 +191,23 @@ for (const [kind, open] of Object.entries(kinds)) {
 
       for (let i = 0; i < 3; i++) await assert.rejects(a.execute(down), gaveUp);
       assert.equal(a.circuit.state, "open");
-      assert.equal(b.circuit.state, "closed", "no I/O on the call path: b learns at its sync");
+      assert.equal(
+        b.circuit.state,
+        "closed",
+        "no I/O on the call path: b learns at its sync",
+      );
       await syncUntil(b, () => b.circuit.state === "open");
       await assert.rejects(b.execute(() => "never"), CircuitOpenError);
-      assert.deepEqual(seen, ["a:closed->open:failure_threshold", "b:closed->open:fleet"]);
+      assert.deepEqual(seen, [
+        "a:closed->open:failure_threshold",
+        "b:closed->open:fleet",
+      ]);
+      const opened = await state("circuit:db");
+      assert.deepEqual([opened.version, opened.state, opened.by], [
+        1,
+        "open",
+        "a",
+      ]);
 
       // The break elapses: each asks for a probe lease (its call is rejected meanwhile), the
       // store grants one across both.
@@ -172,11 +215,19 @@ for (const [kind, open] of Object.entries(kinds)) {
       await assert.rejects(a.execute(() => "wait"), CircuitOpenError);
       await assert.rejects(b.execute(() => "wait"), CircuitOpenError);
       await Promise.all([a.fleet.sync(), b.fleet.sync()]);
-      const calls = await Promise.allSettled([a.execute(() => "a"), b.execute(() => "b")]);
-      const admitted = calls.filter((c) => c.status === "fulfilled").map((c) => c.value);
+      const calls = await Promise.allSettled([
+        a.execute(() => "a"),
+        b.execute(() => "b"),
+      ]);
+      const admitted = calls.filter((c) => c.status === "fulfilled").map((c) =>
+        c.value
+      );
       assert.equal(admitted.length, 1, "one probe across both instances");
       const [holder, other] = admitted[0] === "a" ? [a, b] : [b, a];
-      assert.ok(calls.find((c) => c.status === "rejected").reason instanceof CircuitOpenError);
+      assert.ok(
+        calls.find((c) => c.status === "rejected").reason instanceof
+          CircuitOpenError,
+      );
       assert.equal(holder.circuit.state, "closed", "its probe succeeded");
       await syncUntil(other, () => other.circuit.state === "closed");
       const h = admitted[0];
@@ -214,7 +265,10 @@ for (const [kind, open] of Object.entries(kinds)) {
           else assert.equal(await p.execute(() => i), i);
         }
       }
-      assert.deepEqual([a.failureBudget.samples(), a.failureBudget.isBreached()], [12, false]);
+      assert.deepEqual([
+        a.failureBudget.samples(),
+        a.failureBudget.isBreached(),
+      ], [12, false]);
       // a writes its 12, b writes its 12 and reads a's, a reads b's.
       await a.fleet.sync();
       await b.fleet.sync();
