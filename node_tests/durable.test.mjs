@@ -3,10 +3,13 @@
 // dir removed after its test; the HTTP collector listens on 127.0.0.1 and is closed after.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { KvU64, openKv } from "@deno/kv";
 import { constant, policy, RetryExhaustedError } from "@bulwark/bulwark";
@@ -58,9 +61,13 @@ function recorder() {
 
 /** The stored counters of buffer `name`, as @deno/kv returns them. */
 async function rawCounters(kv, name) {
-  const keys = ["count", "bytes", "next"].map((k) => ["bulwark", "buffer", name, k]);
+  const keys = ["count", "bytes", "next"].map((
+    k,
+  ) => ["bulwark", "buffer", name, k]);
   const entries = await kv.getMany(keys);
-  for (const e of entries) assert.ok(e.value instanceof KvU64, `${e.key.join("/")} is a KvU64`);
+  for (const e of entries) {
+    assert.ok(e.value instanceof KvU64, `${e.key.join("/")} is a KvU64`);
+  }
   const [count, bytes, next] = entries.map((e) => Number(e.value.value));
   return { count, bytes, next };
 }
@@ -68,7 +75,11 @@ async function rawCounters(kv, name) {
 test("EdgeBuffer on a @deno/kv file: concurrent enqueues, FIFO ids, counters, found again after reopening", async (t) => {
   const db = await tempDb(t);
   const first = await db.open();
-  const buffer = await EdgeBuffer.open({ kv: first.kv, name: "readings", telemetry: false });
+  const buffer = await EdgeBuffer.open({
+    kv: first.kv,
+    name: "readings",
+    telemetry: false,
+  });
   // 50 concurrent enqueues share one group commit: one record, ids 0.0 ... 0.49.
   const results = await Promise.all(
     Array.from({ length: 50 }, (_, n) => buffer.enqueue({ n })),
@@ -77,26 +88,49 @@ test("EdgeBuffer on a @deno/kv file: concurrent enqueues, FIFO ids, counters, fo
   // Then 5 one at a time: one commit (one record) each.
   for (let n = 50; n < 55; n++) assert.equal(await buffer.enqueue({ n }), true);
   const peeked = await buffer.peek(100);
-  assert.deepEqual(peeked.map((e) => e.event.n), Array.from({ length: 55 }, (_, n) => n));
-  assert.deepEqual(peeked.slice(48, 52).map((e) => e.id), ["0.48", "0.49", "1.0", "2.0"]);
+  assert.deepEqual(
+    peeked.map((e) => e.event.n),
+    Array.from({ length: 55 }, (_, n) => n),
+  );
+  assert.deepEqual(peeked.slice(48, 52).map((e) => e.id), [
+    "0.48",
+    "0.49",
+    "1.0",
+    "2.0",
+  ]);
   assert.equal(peeked[0].sizeBytes, 7); // {"n":0} as UTF-8
   const stats = await buffer.stats();
   assert.equal(stats.count, 55);
   assert.equal(stats.sizeBytes, 10 * 7 + 45 * 8);
   assert.equal(stats.enqueued, 55);
   // The counters are @deno/kv's own KvU64, moved by atomic sum.
-  assert.deepEqual(await rawCounters(first.kv, "readings"), { count: 55, bytes: 430, next: 6 });
+  assert.deepEqual(await rawCounters(first.kv, "readings"), {
+    count: 55,
+    bytes: 430,
+    next: 6,
+  });
   await buffer.close();
   first.close();
 
   // A new process would open the file again: the same events, same order, same ids.
   const second = await db.open();
-  const again = await EdgeBuffer.open({ kv: second.kv, name: "readings", telemetry: false });
+  const again = await EdgeBuffer.open({
+    kv: second.kv,
+    name: "readings",
+    telemetry: false,
+  });
   const reread = await again.peek(100);
-  assert.deepEqual(reread.map((e) => [e.id, e.event.n]), peeked.map((e) => [e.id, e.event.n]));
+  assert.deepEqual(
+    reread.map((e) => [e.id, e.event.n]),
+    peeked.map((e) => [e.id, e.event.n]),
+  );
   assert.equal(await again.remove(["0.0", "0.1", "6.0"]), 2); // 6.0 does not exist
   assert.equal((await again.stats()).count, 53);
-  assert.deepEqual(await rawCounters(second.kv, "readings"), { count: 53, bytes: 416, next: 6 });
+  assert.deepEqual(await rawCounters(second.kv, "readings"), {
+    count: 53,
+    bytes: 416,
+    next: 6,
+  });
   await again.close();
 });
 
@@ -115,7 +149,11 @@ test('EdgeBuffer size limits on @deno/kv: "reject" refuses when full, "drop_olde
   for (const c of "abcd") results.push(await full.enqueue(c.repeat(8))); // 10 bytes each
   assert.deepEqual(results, [true, true, true, false]);
   assert.deepEqual(rejecting.events, [["buffer_dropped", "full", 1]]);
-  assert.deepEqual(await rawCounters(kv, "reject"), { count: 3, bytes: 30, next: 3 });
+  assert.deepEqual(await rawCounters(kv, "reject"), {
+    count: 3,
+    bytes: 30,
+    next: 3,
+  });
   await full.close();
 
   const evicting = recorder();
@@ -129,14 +167,22 @@ test('EdgeBuffer size limits on @deno/kv: "reject" refuses when full, "drop_olde
   });
   for (const c of "abcde") assert.equal(await ring.enqueue(c.repeat(8)), true);
   assert.equal(await ring.enqueue("f".repeat(18)), true); // 20 bytes: evicts two more
-  assert.deepEqual((await ring.peek(10)).map((e) => e.event), ["eeeeeeee", "f".repeat(18)]);
+  assert.deepEqual((await ring.peek(10)).map((e) => e.event), [
+    "eeeeeeee",
+    "f".repeat(18),
+  ]);
   assert.deepEqual(evicting.events, [
     ["buffer_dropped", "evicted", 1],
     ["buffer_dropped", "evicted", 1],
     ["buffer_dropped", "evicted", 2],
   ]);
   const stats = await ring.stats();
-  assert.deepEqual([stats.count, stats.sizeBytes, stats.enqueued, stats.dropped], [2, 30, 6, 4]);
+  assert.deepEqual([
+    stats.count,
+    stats.sizeBytes,
+    stats.enqueued,
+    stats.dropped,
+  ], [2, 30, 6, 4]);
   assert.equal(await ring.enqueue("g".repeat(40)), false); // larger than the whole buffer
   await ring.close();
 
@@ -150,7 +196,8 @@ test('EdgeBuffer size limits on @deno/kv: "reject" refuses when full, "drop_olde
   assert.equal(await large.enqueue("y".repeat(MAX_EVENT_BYTES - 2)), true);
   await assert.rejects(large.enqueue("z".repeat(MAX_EVENT_BYTES - 1)), {
     name: "RangeError",
-    message: "event must be at most 786432 bytes once stored: received 786433 bytes",
+    message:
+      "event must be at most 786432 bytes once stored: received 786433 bytes",
   });
   assert.equal((await large.stats()).sizeBytes, 300_002 + MAX_EVENT_BYTES);
   await large.close();
@@ -161,29 +208,48 @@ test("EdgeBuffer encryption on @deno/kv: stored values hold no plaintext, the ke
   const { kv } = await db.open();
   const key = new Uint8Array(32).map((_, i) => i);
   const secret = "card 4111-1111-1111-1111";
-  const buffer = await EdgeBuffer.open({ kv, name: "pay", encryptionKey: key, telemetry: false });
+  const buffer = await EdgeBuffer.open({
+    kv,
+    name: "pay",
+    encryptionKey: key,
+    telemetry: false,
+  });
   assert.equal(await buffer.enqueue({ secret }), true);
   // 37 bytes of JSON + a 12-byte IV + a 16-byte tag.
   assert.equal((await buffer.peek(1))[0].sizeBytes, 37 + 12 + 16);
   await buffer.close();
   const stored = [];
-  for await (const e of kv.list({ prefix: ["bulwark", "buffer", "pay", "r"] })) stored.push(e);
+  for await (
+    const e of kv.list({ prefix: ["bulwark", "buffer", "pay", "r"] })
+  ) stored.push(e);
   assert.equal(stored.length, 1);
   const raw = Buffer.from(stored[0].value.d).toString("latin1");
-  assert.equal(raw.includes("4111"), false, "no plaintext in the stored record");
+  assert.equal(
+    raw.includes("4111"),
+    false,
+    "no plaintext in the stored record",
+  );
 
   // The same key as an AES-GCM CryptoKey (Node's WebCrypto) reads it back.
-  const cryptoKey = await crypto.subtle.importKey("raw", key, "AES-GCM", false, [
-    "encrypt",
-    "decrypt",
-  ]);
+  const cryptoKey = await crypto.subtle.importKey(
+    "raw",
+    key,
+    "AES-GCM",
+    false,
+    [
+      "encrypt",
+      "decrypt",
+    ],
+  );
   const same = await EdgeBuffer.open({
     kv,
     name: "pay",
     encryptionKey: cryptoKey,
     telemetry: false,
   });
-  assert.deepEqual((await same.peek(1)).map((e) => [e.id, e.event]), [["0.0", { secret }]]);
+  assert.deepEqual((await same.peek(1)).map((e) => [e.id, e.event]), [["0.0", {
+    secret,
+  }]]);
   await same.close();
   const wrong = await EdgeBuffer.open({
     kv,
@@ -191,8 +257,14 @@ test("EdgeBuffer encryption on @deno/kv: stored values hold no plaintext, the ke
     encryptionKey: new Uint8Array(32).fill(7),
     telemetry: false,
   });
-  await assert.rejects(wrong.peek(), (e) => e instanceof BufferDecryptError && e.id === "0.0");
-  await assert.rejects(wrong.flush(() => Promise.resolve()), BufferDecryptError);
+  await assert.rejects(
+    wrong.peek(),
+    (e) => e instanceof BufferDecryptError && e.id === "0.0",
+  );
+  await assert.rejects(
+    wrong.flush(() => Promise.resolve()),
+    BufferDecryptError,
+  );
   await wrong.close();
 });
 
@@ -217,7 +289,11 @@ test("EdgeBuffer on @deno/kv expires events strictly older than maxAgeMs, in vir
   assert.deepEqual((await buffer.peek(10)).map((e) => e.event), ["new"]);
   assert.deepEqual(rec.events, [["buffer_dropped", "expired", 1]]);
   const stats = await buffer.stats();
-  assert.deepEqual([stats.count, stats.expired, stats.oldestEnqueuedAt], [1, 1, 4_000]);
+  assert.deepEqual([stats.count, stats.expired, stats.oldestEnqueuedAt], [
+    1,
+    1,
+    4_000,
+  ]);
   await buffer.close();
 });
 
@@ -233,8 +309,12 @@ async function collector(t, failing) {
         res.writeHead(503).end();
         return;
       }
-      const lines = gunzipSync(Buffer.concat(chunks)).toString("utf8").trim().split("\n");
-      received.batches.push({ id: req.headers["x-batch-id"], ids: req.headers["x-ids"] });
+      const lines = gunzipSync(Buffer.concat(chunks)).toString("utf8").trim()
+        .split("\n");
+      received.batches.push({
+        id: req.headers["x-batch-id"],
+        ids: req.headers["x-ids"],
+      });
       received.events.push(...lines.map((l) => JSON.parse(l)));
       res.writeHead(204).end();
     });
@@ -272,7 +352,9 @@ test("outbox on @deno/kv flushes to a node:http collector: in order, a failed ba
         signal,
       });
       await response.body?.cancel();
-      if (!response.ok) throw new Error(`collector answered ${response.status}`);
+      if (!response.ok) {
+        throw new Error(`collector answered ${response.status}`);
+      }
     },
     batch: { maxBatchSize: 10 },
     flushIntervalMs: 3_600_000, // the test drains by hand
@@ -281,7 +363,12 @@ test("outbox on @deno/kv flushes to a node:http collector: in order, a failed ba
   for (let n = 0; n < 25; n++) assert.equal(await outbox.publish({ n }), true);
 
   const firstDrain = await outbox.drain();
-  assert.deepEqual(firstDrain, { sent: 10, batches: 1, remaining: 15, error: firstDrain.error });
+  assert.deepEqual(firstDrain, {
+    sent: 10,
+    batches: 1,
+    remaining: 15,
+    error: firstDrain.error,
+  });
   assert.ok(firstDrain.error instanceof RetryExhaustedError);
   assert.equal(
     firstDrain.error.message,
@@ -297,12 +384,25 @@ test("outbox on @deno/kv flushes to a node:http collector: in order, a failed ba
   const secondDrain = await outbox.drain();
   assert.deepEqual(secondDrain, { sent: 15, batches: 2, remaining: 0 });
   assert.equal(received.requests, 6);
-  assert.deepEqual(received.batches.map((b) => b.id), ["0.0-9.0", "10.0-19.0", "20.0-24.0"]);
-  assert.deepEqual(received.events.map((e) => e.n), Array.from({ length: 25 }, (_, n) => n));
+  assert.deepEqual(received.batches.map((b) => b.id), [
+    "0.0-9.0",
+    "10.0-19.0",
+    "20.0-24.0",
+  ]);
+  assert.deepEqual(
+    received.events.map((e) => e.n),
+    Array.from({ length: 25 }, (_, n) => n),
+  );
 
   const stats = await outbox.stats();
   assert.deepEqual(
-    [stats.sent, stats.batches, stats.failedSends, stats.buffer.count, stats.buffer.flushed],
+    [
+      stats.sent,
+      stats.batches,
+      stats.failedSends,
+      stats.buffer.count,
+      stats.buffer.flushed,
+    ],
     [25, 3, 1, 0, 25],
   );
   await outbox.close();
@@ -323,10 +423,45 @@ test("without Deno.openKv (Node) a path or no kv is a TypeError asking for kv; a
   });
   await assert.rejects(EdgeBuffer.open({ kv: new Map() }), {
     name: "TypeError",
-    message: "kv must be an open KV (Deno.Kv, or Kv of npm @deno/kv): received {}",
+    message:
+      "kv must be an open KV (Deno.Kv, or Kv of npm @deno/kv): received {}",
   });
-  await assert.rejects(createOutbox({ buffer: { path: "x.db" }, send: async () => {} }), {
-    name: "TypeError",
-    message: /^buffer\.kv must be given where Deno\.openKv is missing/,
+  await assert.rejects(
+    createOutbox({ buffer: { path: "x.db" }, send: async () => {} }),
+    {
+      name: "TypeError",
+      message: /^buffer\.kv must be given where Deno\.openKv is missing/,
+    },
+  );
+});
+
+/**
+ * Runs the ```js block of the "On Node" section of `doc` (docs/) as written, in a child Node
+ * process resolving packages from node_tests/; resolves with its exit code and stderr.
+ */
+async function runDocExample(doc, env = {}) {
+  const text = await readFile(
+    new URL(`../docs/${doc}`, import.meta.url),
+    "utf8",
+  );
+  const section = text.slice(text.indexOf("\n## On Node\n"));
+  const code = /```js ignore\n([\s\S]*?)\n```/.exec(section)?.[1];
+  assert.ok(code, `docs/${doc} has an On Node example`);
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: fileURLToPath(new URL(".", import.meta.url)),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: 30_000, // a hung example is killed (and fails) rather than holding the suite
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const [exitCode] = await once(child, "exit");
+  return { exitCode, stderr };
+}
+
+test("the On Node example of docs/durable.md runs as written", async () => {
+  assert.deepEqual(await runDocExample("durable.md"), {
+    exitCode: 0,
+    stderr: "",
   });
 });

@@ -7,10 +7,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { openKv } from "@deno/kv";
 import { createClient } from "redis";
 import {
@@ -285,3 +286,42 @@ for (const [kind, open] of Object.entries(kinds)) {
     }
   });
 }
+
+/**
+ * Runs the ```js block of the "On Node" section of `doc` (docs/) as written, in a child Node
+ * process resolving packages from node_tests/; resolves with its exit code and stderr.
+ */
+async function runDocExample(doc, env = {}) {
+  const text = await readFile(
+    new URL(`../docs/${doc}`, import.meta.url),
+    "utf8",
+  );
+  const section = text.slice(text.indexOf("\n## On Node\n"));
+  const code = /```js ignore\n([\s\S]*?)\n```/.exec(section)?.[1];
+  assert.ok(code, `docs/${doc} has an On Node example`);
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: fileURLToPath(new URL(".", import.meta.url)),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: 30_000, // a hung example is killed (and fails) rather than holding the suite
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const [exitCode] = await once(child, "exit");
+  return { exitCode, stderr };
+}
+
+test("the On Node example of docs/fleet.md runs as written (with a redis-server of its own)", async () => {
+  const server = await startRedis();
+  try {
+    assert.deepEqual(
+      await runDocExample("fleet.md", { REDIS_URL: server.url }),
+      {
+        exitCode: 0,
+        stderr: "",
+      },
+    );
+  } finally {
+    await server.stop();
+  }
+});
