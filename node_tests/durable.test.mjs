@@ -196,8 +196,7 @@ test('EdgeBuffer size limits on @deno/kv: "reject" refuses when full, "drop_olde
   assert.equal(await large.enqueue("y".repeat(MAX_EVENT_BYTES - 2)), true);
   await assert.rejects(large.enqueue("z".repeat(MAX_EVENT_BYTES - 1)), {
     name: "RangeError",
-    message:
-      "event must be at most 786432 bytes once stored: received 786433 bytes",
+    message: "event must be at most 786432 bytes once stored: received 786433 bytes",
   });
   assert.equal((await large.stats()).sizeBytes, 300_002 + MAX_EVENT_BYTES);
   await large.close();
@@ -423,8 +422,7 @@ test("without Deno.openKv (Node) a path or no kv is a TypeError asking for kv; a
   });
   await assert.rejects(EdgeBuffer.open({ kv: new Map() }), {
     name: "TypeError",
-    message:
-      "kv must be an open KV (Deno.Kv, or Kv of npm @deno/kv): received {}",
+    message: "kv must be an open KV (Deno.Kv, or Kv of npm @deno/kv): received {}",
   });
   await assert.rejects(
     createOutbox({ buffer: { path: "x.db" }, send: async () => {} }),

@@ -14,11 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openKv } from "@deno/kv";
 import { createClient } from "redis";
-import {
-  CircuitOpenError,
-  policy,
-  RetryExhaustedError,
-} from "@bulwark/bulwark";
+import { CircuitOpenError, policy, RetryExhaustedError } from "@bulwark/bulwark";
 import { kvStateStore, redisStateStore } from "@bulwark/bulwark/fleet";
 import { VirtualClock } from "@bulwark/bulwark/testing";
 
@@ -158,8 +154,7 @@ async function syncUntil(p, done) {
 
 const down = () => Promise.reject(new Error("down"));
 /** A call that failed with "down" (the policy gave up after its one attempt). */
-const gaveUp = (e) =>
-  e instanceof RetryExhaustedError && e.cause?.message === "down";
+const gaveUp = (e) => e instanceof RetryExhaustedError && e.cause?.message === "down";
 
 for (const [kind, open] of Object.entries(kinds)) {
   test(`fleet circuit through ${kind}: one policy opens it, the other adopts it, one probe fleet-wide closes both`, async () => {
@@ -220,9 +215,7 @@ for (const [kind, open] of Object.entries(kinds)) {
         a.execute(() => "a"),
         b.execute(() => "b"),
       ]);
-      const admitted = calls.filter((c) => c.status === "fulfilled").map((c) =>
-        c.value
-      );
+      const admitted = calls.filter((c) => c.status === "fulfilled").map((c) => c.value);
       assert.equal(admitted.length, 1, "one probe across both instances");
       const [holder, other] = admitted[0] === "a" ? [a, b] : [b, a];
       assert.ok(
