@@ -4,11 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import {
-  AttemptTimeoutError,
-  createClient,
-  RetryExhaustedError,
-} from "@bulwark/bulwark";
+import { AttemptTimeoutError, createClient, RetryExhaustedError } from "@bulwark/bulwark";
 
 /** Starts a node:http server on a free loopback port; `close()` ends it and its connections. */
 async function serve(handler) {

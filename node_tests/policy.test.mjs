@@ -17,9 +17,7 @@ import { VirtualClock } from "@bulwark/bulwark/testing";
 
 /** An operation that never settles on its own: it ends when its signal aborts. */
 function hang({ signal }) {
-  return new Promise((_, reject) =>
-    signal.addEventListener("abort", () => reject(signal.reason))
-  );
+  return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
 }
 
 test("retry and deadline: attempt timeouts, backoff and one deadline over all of it", async () => {

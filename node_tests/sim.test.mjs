@@ -2,12 +2,7 @@
 // virtual time, its report adds up, and one seed gives one report.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  formatSummary,
-  latency,
-  runScenario,
-  Simulation,
-} from "@bulwark/bulwark/sim";
+import { formatSummary, latency, runScenario, Simulation } from "@bulwark/bulwark/sim";
 
 /** A server with an outage between 10 s and 15 s, and a client retrying through a pool. */
 async function outage(seed) {

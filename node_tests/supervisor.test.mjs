@@ -38,9 +38,7 @@ function parentOf(inner, { detached = false, ignoreTerm = false } = {}) {
   return `
     const { spawn } = require("node:child_process");
     ${ignoreTerm ? 'process.on("SIGTERM", () => {});' : ""}
-    const grandchild = spawn(process.execPath, ["-e", ${
-    JSON.stringify(inner)
-  }], {
+    const grandchild = spawn(process.execPath, ["-e", ${JSON.stringify(inner)}], {
       stdio: "ignore", detached: ${detached},
     });
     console.log(grandchild.pid);
@@ -112,8 +110,7 @@ test("spawn: env, cwd and an exit code pass through as on Deno", async () => {
 test("spawn: a missing command and bad arguments throw at once", async () => {
   await supervised((supervisor) => {
     assert.throws(() => supervisor.spawn("/no/such/binary"), {
-      message:
-        'Failed to spawn "/no/such/binary": no such file, or not executable',
+      message: 'Failed to spawn "/no/such/binary": no such file, or not executable',
     });
     assert.throws(() => supervisor.spawn("node", "-v"), {
       name: "TypeError",
@@ -145,9 +142,7 @@ test("close: kills the child's whole process group, grandchild included", async 
   assert.equal(alive(grandchild), false);
   assert.deepEqual(supervisor.children, []);
   assert.throws(() => supervisor.spawn(process.execPath), {
-    message: `ProcessSupervisor is closed: cannot spawn ${
-      JSON.stringify(process.execPath)
-    }`,
+    message: `ProcessSupervisor is closed: cannot spawn ${JSON.stringify(process.execPath)}`,
   });
 });
 
