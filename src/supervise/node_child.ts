@@ -102,17 +102,12 @@ export class NodeChild implements AsyncDisposable {
         STDIO[options.stderr ?? "inherit"],
       ],
     });
-    // Node reports a failed start (and an abort through `signal`) as an
-    // "error" event; without a listener it would end this process.
-    let failure: unknown;
-    child.on("error", (error) => {
-      failure = error;
-    });
+    // Node reports a failed start (on the next tick) and an abort through
+    // `signal` as an "error" event; unheard, it would end this process.
+    // The status says how the child ended.
+    child.on("error", () => {});
     if (child.pid === undefined) {
-      throw new Error(
-        `Failed to spawn ${JSON.stringify(file)}: no such file, or not executable`,
-        { cause: failure },
-      );
+      throw new Error(`Failed to spawn ${JSON.stringify(file)}: no such file, or not executable`);
     }
     return new NodeChild(child, child.pid, modules);
   }
