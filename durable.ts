@@ -2,7 +2,8 @@
  * `@bulwark/bulwark/durable`: a durable edge buffer on Deno KV, a batch
  * processor (NDJSON, gzip) and an outbox that drains the buffer through a
  * policy. Kept out of the main entry point so that a user of the engine
- * alone pulls in no Deno KV types.
+ * alone pulls in no Deno KV types. On Node, pass `kv`: the `Kv` of npm
+ * `@deno/kv` (`await openKv("buffer.db")`); see docs/durable.md.
  *
  * @example
  * ```ts
@@ -27,6 +28,16 @@ export type {
 } from "./src/durable/buffer_types.ts";
 export type { BufferCodec, EdgeBufferOptions, OnFull } from "./src/durable/buffer_options.ts";
 export { BufferDecryptError, MAX_EVENT_BYTES } from "./src/durable/record.ts";
+export type {
+  KvAtomic,
+  KvCheck,
+  KvCommitOutcome,
+  KvCounter,
+  KvEntryMaybe,
+  KvKey,
+  KvKeyPart,
+  KvLike,
+} from "./src/durable/kv.ts";
 export { BatchProcessor, encodeBatch } from "./src/durable/batch.ts";
 export type {
   Batch,

@@ -2,7 +2,8 @@
  * `@bulwark/bulwark/fleet`: circuit breakers, failure budgets and retry
  * budgets that share their state across processes through Deno KV or
  * Redis. Pass a store as the `fleet` option of `policy()` or of a part; see
- * docs/fleet.md.
+ * docs/fleet.md. On Node, `kvStateStore` takes `kv`: the `Kv` of npm
+ * `@deno/kv` (`await openKv("state.db")`).
  *
  * @example Two breakers sharing one circuit through a store
  * ```ts
@@ -36,6 +37,16 @@ export type {
 export { type FleetHandle, type FleetOptions, NO_FLEET } from "./src/fleet/options.ts";
 export { memoryStateStore } from "./src/fleet/memory_store.ts";
 export { type KvStateStore, kvStateStore, type KvStateStoreOptions } from "./src/fleet/kv_store.ts";
+export type {
+  KvAtomic,
+  KvCheck,
+  KvCommitOutcome,
+  KvCounter,
+  KvEntryMaybe,
+  KvKey,
+  KvKeyPart,
+  KvLike,
+} from "./src/durable/kv.ts";
 export {
   type RedisClientLike,
   redisStateStore,

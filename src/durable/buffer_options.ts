@@ -17,6 +17,7 @@ import {
   typeError,
 } from "../core/validate.ts";
 import { TELEMETRY_OPTION_KEYS, type TelemetryOptions } from "../telemetry/telemetry_options.ts";
+import type { KvLike } from "./kv.ts";
 
 /** Turns events into bytes and back. */
 export interface BufferCodec<T> {
@@ -31,10 +32,16 @@ export type OnFull = "reject" | "drop_oldest";
 
 /** Options of `EdgeBuffer.open`. */
 export interface EdgeBufferOptions<T> {
-  /** A Deno KV path or `":memory:"`. Neither `path` nor `kv`: `Deno.openKv()` (Deploy's KV). */
+  /**
+   * A Deno KV path or `":memory:"`, opened with `Deno.openKv` (Deno only). Neither `path` nor
+   * `kv`: `Deno.openKv()` (Deploy's KV).
+   */
   path?: string;
-  /** An open KV to use (the buffer does not close it). */
-  kv?: Deno.Kv;
+  /**
+   * An open KV to use, which the buffer does not close: a `Deno.Kv`, or on Node the `Kv` of npm
+   * `@deno/kv` (`await openKv("buffer.db")`).
+   */
+  kv?: KvLike;
   /** Key namespace, so several buffers may share one KV. @default {"default"} */
   name?: string;
   /** Most stored bytes (after the codec and encryption). @default {1_048_576_000} (1,000 MiB) */
@@ -86,7 +93,7 @@ export const JSON_CODEC: BufferCodec<unknown> = {
 /** Checked options with defaults applied. */
 export interface ResolvedBufferOptions<T> {
   path: string | undefined;
-  kv: Deno.Kv | undefined;
+  kv: KvLike | undefined;
   name: string;
   maxSizeBytes: number;
   maxAgeMs: number;
@@ -130,9 +137,9 @@ export function resolveBufferOptions<T>(options: EdgeBufferOptions<T>): Resolved
   }
   if (
     o.kv !== undefined &&
-    (typeof o.kv !== "object" || o.kv === null || typeof (o.kv as Deno.Kv).atomic !== "function")
+    (typeof o.kv !== "object" || o.kv === null || typeof (o.kv as KvLike).atomic !== "function")
   ) {
-    typeError("kv", "an open Deno.Kv", o.kv);
+    typeError("kv", "an open KV (Deno.Kv, or Kv of npm @deno/kv)", o.kv);
   }
   const onFull = o.onFull ?? "reject";
   if (onFull !== "reject" && onFull !== "drop_oldest") {
@@ -151,7 +158,7 @@ export function resolveBufferOptions<T>(options: EdgeBufferOptions<T>): Resolved
   if (o.onEvent !== undefined) functionValue("onEvent", o.onEvent);
   return {
     path: o.path as string | undefined,
-    kv: o.kv as Deno.Kv | undefined,
+    kv: o.kv as KvLike | undefined,
     name: nameOption("name", o.name, "default"),
     maxSizeBytes: integerAtLeast("maxSizeBytes", o.maxSizeBytes ?? 1_000 * 1024 * 1024, 1),
     maxAgeMs: numberAbove("maxAgeMs", o.maxAgeMs ?? 168 * 3_600_000, 0),

@@ -33,6 +33,7 @@ import { runFlush } from "./flush_run.ts";
 import { checkedSealer } from "./key_check.ts";
 import { GroupCommitter, type GroupResult, largestEvent } from "./group_commit.ts";
 import { type EventRef, KvRecords, value } from "./kv_records.ts";
+import { openDenoKv } from "./kv.ts";
 import {
   aesGcmSealer,
   BufferDecryptError,
@@ -52,7 +53,8 @@ const EXPIRE_SLICE = 1_000;
 const PAGE_ENTRIES = 10;
 
 /**
- * A durable FIFO of events on Deno KV (a file, `:memory:`, a given `kv`,
+ * A durable FIFO of events on Deno KV (a file, `:memory:`, a given `kv`
+ * (a `Deno.Kv`, or on Node a `Kv` of npm `@deno/kv`),
  * or `Deno.openKv()` on Deploy). `enqueue` resolves only once the event is
  * committed; concurrent enqueues share one commit. Events leave only
  * through `flush`/`remove` (after delivery), eviction (`onFull:
@@ -147,7 +149,7 @@ export class EdgeBuffer<T> implements AsyncDisposable {
     const sealer = o.encryptionKey === undefined
       ? PLAIN
       : aesGcmSealer(await importKey(o.encryptionKey));
-    const kv = o.kv ?? await Deno.openKv(o.path);
+    const kv = o.kv ?? await openDenoKv(o.path);
     const records = new KvRecords(kv, o.name);
     let checked: RecordSealer;
     try {

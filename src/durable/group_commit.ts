@@ -252,8 +252,10 @@ export async function commitGroup(ctx: GroupContext, group: PendingEvent[]): Pro
       for (const { seq, chunks } of values) {
         chunks.forEach((chunk, c) => op.set(records.key(seq, c), chunk));
       }
-      op.sum(records.bytesKey, amount(delta)).sum(records.countKey, amount(countDelta));
-      return op.set(records.nextKey, new Deno.KvU64(BigInt(next)));
+      // "next" moves by sum, not set: no KvU64 is constructed, so a kv of either
+      // runtime (Deno.Kv, npm @deno/kv) keeps counters of its own class (kv.ts).
+      return op.sum(records.bytesKey, amount(delta)).sum(records.countKey, amount(countDelta))
+        .sum(records.nextKey, amount(next - value(counters.next)));
     });
     if (!ok) continue; // another writer moved the counters: decide again
     return { committed, refused, evicted, leftover, count, bytes };

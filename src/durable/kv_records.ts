@@ -2,15 +2,15 @@
  * The buffer's layout in Deno KV and the atomics that keep it consistent.
  *
  * Keys under `["bulwark", "buffer", name]`:
- * - `"bytes"`, `"count"`: `Deno.KvU64` counters, changed (with `sum`) in
+ * - `"bytes"`, `"count"`: KvU64 counters, changed (with `sum`) in
  *   the same atomic as the records they count;
- * - `"next"`: the next record number, a `Deno.KvU64` set under a
+ * - `"next"`: the next record number, a KvU64 advanced (with `sum`) under a
  *   versionstamp check, so record numbers follow commit order across every
  *   writer of the KV;
  * - `"r", seq, chunk`: a record's chunks (see record.ts): the events of one
  *   group commit packed into one KV value, or one large event in chunks.
  *
- * - `"rm"`: the removal epoch, a `Deno.KvU64` bumped by every atomic that
+ * - `"rm"`: the removal epoch, a KvU64 bumped by every atomic that
  *   deletes records.
  *
  * An enqueue checks `"bytes"` and `"next"` (every write moves `"bytes"`); a
@@ -22,6 +22,15 @@
 
 import { systemClock } from "../core/clock.ts";
 import { buildRecord, isHead, recordEvents, type RecordHead } from "./record.ts";
+import type {
+  KvAtomic,
+  KvCheck,
+  KvCommitOutcome,
+  KvCounter,
+  KvEntryMaybe,
+  KvKey,
+  KvLike,
+} from "./kv.ts";
 
 /** Mutations one atomic may hold (Deno KV limit, DESIGN.md §4). */
 export const MAX_MUTATIONS = 1_000;
@@ -59,10 +68,10 @@ const REWRITE_OVERHEAD = 200;
 
 /** The counters of a buffer. */
 export interface Counters {
-  bytes: Deno.KvEntryMaybe<Deno.KvU64>;
-  count: Deno.KvEntryMaybe<Deno.KvU64>;
-  next: Deno.KvEntryMaybe<Deno.KvU64>;
-  rm: Deno.KvEntryMaybe<Deno.KvU64>;
+  bytes: KvEntryMaybe<KvCounter>;
+  count: KvEntryMaybe<KvCounter>;
+  next: KvEntryMaybe<KvCounter>;
+  rm: KvEntryMaybe<KvCounter>;
 }
 
 /** `n` (maybe negative) as an amount for `sum`: u64 wraps, so -n is 2^64 - n (DESIGN.md §4). */
@@ -71,7 +80,7 @@ export function amount(n: number): bigint {
 }
 
 /** A counter's value (0 when absent). */
-export function value(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
+export function value(entry: KvEntryMaybe<KvCounter>): number {
   return entry.value === null ? 0 : Number(entry.value.value);
 }
 
@@ -81,17 +90,17 @@ function isLocked(error: unknown): boolean {
 
 /** The keys of one buffer. */
 export class KvRecords {
-  readonly kv: Deno.Kv;
-  readonly prefix: Deno.KvKey;
-  readonly bytesKey: Deno.KvKey;
-  readonly countKey: Deno.KvKey;
-  readonly nextKey: Deno.KvKey;
-  readonly recordPrefix: Deno.KvKey;
-  readonly rmKey: Deno.KvKey;
+  readonly kv: KvLike;
+  readonly prefix: KvKey;
+  readonly bytesKey: KvKey;
+  readonly countKey: KvKey;
+  readonly nextKey: KvKey;
+  readonly recordPrefix: KvKey;
+  readonly rmKey: KvKey;
   /** Whether the namespace is encrypted, and a value sealed with its key (key_check.ts). */
-  readonly keyCheckKey: Deno.KvKey;
+  readonly keyCheckKey: KvKey;
 
-  constructor(kv: Deno.Kv, name: string) {
+  constructor(kv: KvLike, name: string) {
     this.kv = kv;
     this.prefix = ["bulwark", "buffer", name];
     this.bytesKey = [...this.prefix, "bytes"];
@@ -103,14 +112,14 @@ export class KvRecords {
   }
 
   /** The key of chunk `chunk` of record `seq`. */
-  key(seq: number, chunk: number): Deno.KvKey {
+  key(seq: number, chunk: number): KvKey {
     return [...this.recordPrefix, seq, chunk];
   }
 
   /** Reads the counters in one snapshot. */
   async counters(): Promise<Counters> {
     const [bytes, count, next, rm] = await this.kv.getMany<
-      [Deno.KvU64, Deno.KvU64, Deno.KvU64, Deno.KvU64]
+      [KvCounter, KvCounter, KvCounter, KvCounter]
     >([this.bytesKey, this.countKey, this.nextKey, this.rmKey]);
     return { bytes: bytes!, count: count!, next: next!, rm: rm! };
   }
@@ -120,8 +129,8 @@ export class KvRecords {
    * database lock (rebuilding it each time). `ok` says whether its checks held.
    */
   async commit(
-    build: () => Deno.AtomicOperation,
-  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    build: () => KvAtomic,
+  ): Promise<KvCommitOutcome> {
     for (let attempt = 1;; attempt++) {
       try {
         return await build().commit();
@@ -187,7 +196,7 @@ export class KvRecords {
   }
 
   /** Reads the removal epoch: every atomic that removes events bumps it. */
-  epoch(): Promise<Deno.AtomicCheck> {
+  epoch(): Promise<KvCheck> {
     return this.kv.get(this.rmKey);
   }
 
@@ -198,7 +207,7 @@ export class KvRecords {
    * caller bumps the epoch and changes the counters.
    */
   dropInto(
-    op: Deno.AtomicOperation | undefined,
+    op: KvAtomic | undefined,
     seq: number,
     head: RecordHead,
     drop: ReadonlySet<number>,
