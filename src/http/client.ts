@@ -72,6 +72,12 @@ function redactResponse(response: Response, params: RedactedParams): Response {
   return target;
 }
 
+/** A call's attempts under way and the requests it has sent so far. */
+interface Sending {
+  attempts: number;
+  sent: number;
+}
+
 /** Cancels the body of a response that will not reach the caller. */
 function cancelBody(value: unknown): void {
   if (value instanceof Response && value.body !== null && !value.bodyUsed) {
@@ -202,6 +208,16 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   };
   const closing = new AbortController();
 
+  /**
+   * Counts an attempt the policy's attempt timeout cut, when it fires:
+   * wherever the attempt was (reading the body, waiting for a connection,
+   * waiting for the response), and before the call settles, so `stats()`
+   * read right after the call already has it. One listener per client.
+   */
+  const countPolicyTimeout = (event: Event): void => {
+    if ((event.target as AbortSignal).reason instanceof AttemptTimeoutError) stats.timeouts++;
+  };
+
   /** The first attempt reads the streamed body into memory, so later attempts can resend it. */
   async function readUpload(upload: Upload, ctx: AttemptContext): Promise<void> {
     upload.reading = ctx.signal;
@@ -215,6 +231,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       // The caller's stream stalled, not the server: a permanent failure
       // (no retry, nothing recorded against the breaker or the budget).
       readTimer = clock.setTimer(() => {
+        stats.timeouts++;
         const timeout = new AttemptTimeoutError(
           `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
             `within ${timeoutMs} ms`,
@@ -232,8 +249,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       upload.buffered = await upload.pending;
     } catch (error) {
       upload.failed = error;
-      const timeout = error instanceof RequestBodyError ? error.cause : error;
-      if (timeout instanceof AttemptTimeoutError) stats.timeouts++;
       throw error;
     } finally {
       if (readTimer !== undefined) clock.clearTimer(readTimer);
@@ -270,7 +285,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
 
   /**
    * One attempt of a call. `sending` counts the call's attempts under way
-   * (more than one when the policy hedges).
+   * (more than one when the policy hedges) and the requests it sent.
    */
   async function send(
     url: URL,
@@ -278,13 +293,15 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     headers: Headers,
     body: BodyInit | null,
     upload: Upload | undefined,
-    sending: { attempts: number },
+    sending: Sending,
     ctx: AttemptContext,
   ): Promise<Response> {
     sending.attempts++;
+    ctx.signal.addEventListener("abort", countPolicyTimeout);
     try {
       return await sendAttempt(url, method, headers, body, upload, sending, ctx);
     } finally {
+      ctx.signal.removeEventListener("abort", countPolicyTimeout);
       sending.attempts--;
     }
   }
@@ -295,7 +312,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     headers: Headers,
     body: BodyInit | null,
     upload: Upload | undefined,
-    sending: { attempts: number },
+    sending: Sending,
     ctx: AttemptContext,
   ): Promise<Response> {
     if (ctx.attempt > 1) stats.retries++;
@@ -341,6 +358,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       const controller = new AbortController();
       signal = AbortSignal.any([ctx.signal, controller.signal]);
       timer = clock.setTimer(() => {
+        stats.timeouts++;
         timedOut = new AttemptTimeoutError(
           `client "${name}": attempt ${ctx.attempt} got no response within ${timeoutMs} ms`,
           { policy: name, attempt: ctx.attempt, timeoutMs },
@@ -350,6 +368,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     }
     const started = clock.now();
     stats.requestsSent++;
+    sending.sent++;
     try {
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method,
@@ -366,7 +385,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       // give-up error: its URL must not carry credentials. Only failures pay.
       return response.ok ? response : redactResponse(response, redactParams);
     } catch (error) {
-      if (timedOut !== undefined || error instanceof AttemptTimeoutError) stats.timeouts++;
       if (timedOut !== undefined) throw timedOut;
       // An abort reason stays itself (the policy compares it); anything else
       // fetch threw (`TypeError: fetch failed`, whose cause names the URL) is
@@ -401,7 +419,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       ? { stream: body }
       : undefined;
     const callerSignal = init.signal ?? request?.signal;
-    const sending = { attempts: 0 };
+    const sending: Sending = { attempts: 0, sent: 0 };
     try {
       const response = await policy.execute(
         (ctx) => send(url, method, headers, body, upload, sending, ctx),
@@ -420,9 +438,12 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
         stats.failures++;
         return error.lastResult;
       }
+      // Refused without a request only when none of its attempts was sent: a
+      // call whose retry the open circuit stops did send requests.
       if (
-        error instanceof PoolTimeoutError || error instanceof CircuitOpenError ||
-        error instanceof BulkheadRejectedError || error instanceof FailureBudgetExceededError
+        sending.sent === 0 &&
+        (error instanceof PoolTimeoutError || error instanceof CircuitOpenError ||
+          error instanceof BulkheadRejectedError || error instanceof FailureBudgetExceededError)
       ) {
         stats.rejected++;
       }

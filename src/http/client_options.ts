@@ -97,7 +97,11 @@ export interface ClientStats {
   retries: number;
   /** Calls that ended in an error or returned a failing response. */
   failures: number;
-  /** Calls refused without a request: pool timeout, open circuit, full bulkhead, breached budget. */
+  /**
+   * Calls that ended refused (pool timeout, open circuit, full bulkhead,
+   * breached budget) before any of their attempts sent a request. A call
+   * whose retry is refused after a first request counts in `failures` only.
+   */
   rejected: number;
 }
 
