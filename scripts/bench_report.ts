@@ -7,7 +7,7 @@
  * ```sh
  * deno task bench:report              # one run
  * deno task bench:report --runs 3     # the median of each bench's average over 3 runs
- * deno bench --json bench/ > a.json   # ...or check saved runs without running anything:
+ * deno bench --config dev/deno.json --json bench/ > a.json   # ...or check saved runs:
  * deno task bench:report --input a.json --input b.json
  * ```
  *
