@@ -31,13 +31,7 @@ import { LatencyHistogram } from "../core/latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
 import { TransientError } from "../classify/markers.ts";
-import {
-  DEFAULT_REDACTED_PARAMS,
-  type RedactedParams,
-  redactedParams,
-  redactError,
-  redactText,
-} from "./redact.ts";
+import { DEFAULT_REDACTED_PARAMS, redactedParams, redactError, redactResponse } from "./redact.ts";
 import {
   CLIENT_KEYS,
   type ClientOptions,
@@ -46,6 +40,7 @@ import {
   paramsOption,
   POOL_KEYS,
   type ResilientClient,
+  type Sending,
   type Upload,
   urlOption,
   withRetryAfterCap,
@@ -57,26 +52,6 @@ export type {
   PoolOptions,
   ResilientClient,
 } from "./client_options.ts";
-
-/**
- * Makes a failing response report its URL redacted: an own `url` property
- * shadows `Response.prototype.url`. A response that cannot take one (frozen)
- * is copied, body and all.
- */
-function redactResponse(response: Response, params: RedactedParams): Response {
-  const url = response.url;
-  const redacted = redactText(url, params);
-  if (redacted === url) return response;
-  const target = Object.isExtensible(response) ? response : new Response(response.body, response);
-  Object.defineProperty(target, "url", { value: redacted, configurable: true });
-  return target;
-}
-
-/** A call's attempts under way and the requests it has sent so far. */
-interface Sending {
-  attempts: number;
-  sent: number;
-}
 
 /** Cancels the body of a response that will not reach the caller. */
 function cancelBody(value: unknown): void {
@@ -209,10 +184,8 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   const closing = new AbortController();
 
   /**
-   * Counts an attempt the policy's attempt timeout cut, when it fires:
-   * wherever the attempt was (reading the body, waiting for a connection,
-   * waiting for the response), and before the call settles, so `stats()`
-   * read right after the call already has it. One listener per client.
+   * Counts an attempt the policy's attempt timeout cut, when it fires (in the
+   * pool queue too, and before the call settles). One listener per client.
    */
   const countPolicyTimeout = (event: Event): void => {
     if ((event.target as AbortSignal).reason instanceof AttemptTimeoutError) stats.timeouts++;

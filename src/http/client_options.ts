@@ -131,6 +131,12 @@ export const CLIENT_KEYS = [
 ];
 export const POOL_KEYS = ["maxConnections", "connectionTimeoutMs", "idleTimeoutMs", "maxQueue"];
 
+/** A call's attempts under way and the requests it has sent so far. */
+export interface Sending {
+  attempts: number;
+  sent: number;
+}
+
 /** A streamed request body, buffered by the call's first attempt. */
 export interface Upload {
   stream: ReadableStream<Uint8Array>;
