@@ -12,7 +12,7 @@
  *
  * ```sh
  * OTEL_DENO=true OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
- *   deno bench --allow-env --allow-net=127.0.0.1 bench/otel_deno_bench.ts
+ *   deno bench --config dev/deno.json --allow-env --allow-net=127.0.0.1 bench/otel_deno_bench.ts
  * ```
  *
  * @module

@@ -1,84 +1,153 @@
 /**
- * `deno task demo`: ~2,000 requests through the resilient client against a
- * local upstream that goes through four scripted phases — healthy, degraded
- * (30% 503 with Retry-After and extra latency), a full outage, recovery —
- * with retries, a circuit breaker, a failure budget and a deadline. Prints a
- * progress bar (plain lines when not on a terminal), then a summary per
- * phase; `--json` prints the summary as JSON instead.
+ * `deno task demo`: 2,000 requests through the resilient client against an
+ * upstream that goes through four scripted phases — healthy, degraded (30%
+ * 503 with Retry-After, extra latency, 2% of requests hanging past the
+ * attempt timeout), a full outage, recovery — with
+ * retries, a circuit breaker, a failure budget and a deadline. Prints a
+ * summary per phase; `--json` prints it as JSON instead.
  *
- * Run: deno run --allow-net=127.0.0.1 --allow-env examples/demo.ts [--json]
+ * It runs in virtual time (`VirtualClock`): the client, its pool and policy
+ * are the real ones, the upstream answers in-process (the client's `fetch`
+ * option) after virtual delays, and the upstream's 503s and the backoff
+ * jitter come from generators seeded by `--seed N` (default 7). The same seed
+ * prints the same figures on every run and every machine, in well under a
+ * second.
+ *
+ * Run: deno run --allow-env=OTEL_DENO examples/demo.ts [--seed N] [--json]
  */
 import {
   CircuitOpenError,
   createClient,
   DeadlineExceededError,
   decorrelatedJitter,
+  FailureBudgetExceededError,
   LatencyHistogram,
   policy,
   type ResilienceEvent,
   seededRandom,
+  systemClock,
 } from "../mod.ts";
+import { VirtualClock } from "../testing.ts";
 
 type PhaseName = "healthy" | "degraded" | "outage" | "recovery";
 /** Each phase sends `requests` requests, one every `everyMs` (they overlap freely). */
 const PHASES: Array<{ name: PhaseName; requests: number; everyMs: number; about: string }> = [
-  { name: "healthy", requests: 500, everyMs: 2, about: "every request succeeds in ~2 ms" },
-  { name: "degraded", requests: 600, everyMs: 4, about: "30% 503 + Retry-After: 1, +20 ms" },
+  { name: "healthy", requests: 500, everyMs: 2, about: "every request succeeds in 2 ms" },
+  {
+    name: "degraded",
+    requests: 600,
+    everyMs: 4,
+    about: "30% 503 + Retry-After: 1, 20 ms; 2% hang 1.5 s",
+  },
   { name: "outage", requests: 400, everyMs: 4, about: "every request fails with 503" },
   { name: "recovery", requests: 500, everyMs: 4, about: "healthy again" },
 ];
-const json = Deno.args.includes("--json");
+const DEFAULT_SEED = 7;
+
+/** `--seed N` (or `--seed=N`) and `--json`; anything else is a usage error. */
+function parseArgs(args: string[]): { seed: number; json: boolean } {
+  let seed = DEFAULT_SEED;
+  let json = false;
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split("=", 2);
+    if (flag === "--json" && inline === undefined) json = true;
+    else if (flag === "--seed") {
+      const value = inline ?? args[++i];
+      seed = Number(value);
+      if (value === undefined || value.trim() === "" || !Number.isSafeInteger(seed) || seed < 0) {
+        throw new RangeError(`--seed must be an integer >= 0: received ${value}`);
+      }
+    } else throw new RangeError(`unknown argument ${args[i]} (usage: [--seed N] [--json])`);
+  }
+  return { seed, json };
+}
+
+let options: { seed: number; json: boolean };
+try {
+  options = parseArgs(Deno.args);
+} catch (error) {
+  console.error((error as Error).message);
+  Deno.exit(2);
+}
+const { seed, json } = options;
 
 // ---------------------------------------------------------------- upstream
+// Virtual time starts at the top of the current hour: spans exported with
+// OTEL_DENO=true carry plausible timestamps, and the failure budget's time
+// buckets line up with the start the same way on every run. Every figure
+// printed is relative to the start.
+const HOUR_MS = 3_600_000;
+const clock = new VirtualClock(Math.floor(systemClock.now() / HOUR_MS) * HOUR_MS);
+const started = clock.now();
+const at = () => Math.round(clock.now() - started);
 let phase: PhaseName = "healthy";
-const random = seededRandom(7);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async () => {
+const upstreamRandom = seededRandom(seed);
+/** Requests each call sent to the upstream, by call id (the `x-demo-call` header). */
+const sentByCall = new Map<string, number>();
+
+/** The upstream, in-process: answers like `fetch` would, after a virtual delay. */
+async function upstream(_input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const call = new Headers(init?.headers).get("x-demo-call")!;
+  sentByCall.set(call, (sentByCall.get(call) ?? 0) + 1);
+  const signal = init?.signal ?? undefined;
   switch (phase) {
     case "healthy":
     case "recovery":
-      await sleep(2);
+      await clock.sleep(2, signal);
       return Response.json({ ok: true });
-    case "degraded":
-      await sleep(20);
-      return random() < 0.3
+    case "degraded": {
+      const draw = upstreamRandom();
+      // 2% hang past the policy's 1 s attempt timeout, which cuts them.
+      await clock.sleep(draw < 0.02 ? 1_500 : 20, signal);
+      return draw < 0.32
         ? new Response("overloaded", { status: 503, headers: { "retry-after": "1" } })
         : Response.json({ ok: true });
+    }
     case "outage":
       return new Response("down", { status: 503 });
   }
-});
+}
 
 // ------------------------------------------------------------------ policy
-const started = performance.now();
-const at = () => Math.round(performance.now() - started);
 interface PhaseStats {
   name: PhaseName;
   about: string;
   requests: number;
-  succeeded: number;
-  failedResponses: number;
-  deadlineExceeded: number;
-  circuitRejected: number;
-  otherErrors: number;
+  /** How each call ended; these add up to `requests`. */
+  outcomes: {
+    succeeded: number;
+    failedResponse: number;
+    deadlineExceeded: number;
+    /** Refused (open circuit or breached failure budget) before sending any request. */
+    refusedWithoutRequest: number;
+    /** Sent requests, then the open circuit refused its retry. */
+    retryRefused: number;
+    otherErrors: number;
+  };
+  /** Requests sent (first attempts and retries). */
   attempts: number;
-  retriesByClass: Record<string, number>;
+  /** Requests sent after the first of their call. */
+  retries: number;
+  /** Attempts cut by the policy's attempt timeout. */
+  timeouts: number;
+  /** Retries the policy decided on, by error class (sent, or refused by the open circuit). */
+  retryDecisionsByClass: Record<string, number>;
   latency: InstanceType<typeof LatencyHistogram>;
 }
-const stats = new Map<PhaseName, PhaseStats>();
+const stats: PhaseStats[] = [];
 const transitions: Array<
   { atMs: number; phase: PhaseName; from: string; to: string; reason: string }
 > = [];
 const breaches: Array<{ atMs: number; phase: PhaseName; event: string; rate: number }> = [];
-function current(): PhaseStats {
-  return stats.get(phase)!;
-}
 function onEvent(event: ResilienceEvent): void {
   switch (event.type) {
-    case "retry":
-      current().retriesByClass[event.errorClass] =
-        (current().retriesByClass[event.errorClass] ?? 0) + 1;
+    case "retry": {
+      // Phases run one after another, so a retry belongs to the current one.
+      const s = stats.at(-1)!;
+      s.retryDecisionsByClass[event.errorClass] = (s.retryDecisionsByClass[event.errorClass] ??
+        0) + 1;
       break;
+    }
     case "circuit_transition":
       transitions.push({ atMs: at(), phase, from: event.from, to: event.to, reason: event.reason });
       break;
@@ -95,9 +164,10 @@ function onEvent(event: ResilienceEvent): void {
 }
 
 const upstreamPolicy = policy("upstream", {
+  clock,
   deadlineMs: 2_500,
   attemptTimeoutMs: 1_000,
-  random: seededRandom(2026),
+  random: seededRandom(seed + 1),
   retry: {
     maxAttempts: 4,
     budgets: { transient: 3, server_error: 1 },
@@ -116,110 +186,113 @@ const upstreamPolicy = policy("upstream", {
 });
 const client = createClient({
   name: "demo",
-  baseUrl: `http://127.0.0.1:${upstream.addr.port}`,
+  baseUrl: "http://upstream.demo",
+  clock,
   policy: upstreamPolicy,
   pool: { maxConnections: 32, connectionTimeoutMs: 2_000 },
+  fetch: upstream,
 });
 
-// ---------------------------------------------------------------- progress
-const total = PHASES.reduce((n, p) => n + p.requests, 0);
-let done = 0;
-const tty = !json && Deno.stdout.isTerminal();
-const encoder = new TextEncoder();
-function progress(final = false): void {
-  if (!tty) return;
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  const bar = "#".repeat(filled) + ".".repeat(width - filled);
-  Deno.stdout.writeSync(
-    encoder.encode(
-      `\r[${bar}] ${String(done).padStart(4)}/${total}  ${phase.padEnd(9)}${final ? "\n" : ""}`,
-    ),
-  );
-}
-
 // ------------------------------------------------------------------ driver
+let nextCall = 0;
 async function one(s: PhaseStats): Promise<void> {
-  const t0 = performance.now();
+  const call = String(nextCall++);
+  const t0 = clock.now();
+  const o = s.outcomes;
   try {
-    const res = await client.fetch("/inventory");
+    const res = await client.fetch("/inventory", { headers: { "x-demo-call": call } });
     await res.body?.cancel();
-    if (res.ok) s.succeeded++;
-    else s.failedResponses++;
+    if (res.ok) o.succeeded++;
+    else o.failedResponse++;
   } catch (error) {
-    if (error instanceof DeadlineExceededError) s.deadlineExceeded++;
-    else if (error instanceof CircuitOpenError) s.circuitRejected++;
-    else s.otherErrors++;
+    if (error instanceof DeadlineExceededError) o.deadlineExceeded++;
+    else if (error instanceof CircuitOpenError || error instanceof FailureBudgetExceededError) {
+      if (sentByCall.has(call)) o.retryRefused++;
+      else o.refusedWithoutRequest++;
+    } else o.otherErrors++;
   }
-  s.latency.record(performance.now() - t0);
-  done++;
+  const sent = sentByCall.get(call) ?? 0;
+  s.attempts += sent;
+  s.retries += Math.max(0, sent - 1);
+  sentByCall.delete(call);
+  s.latency.record(clock.now() - t0);
 }
 
 try {
-  if (!json) {
-    console.log(
-      `upstream on 127.0.0.1:${upstream.addr.port}; ${total} requests in 4 phases`,
-    );
-  }
   for (const p of PHASES) {
     phase = p.name;
     const s: PhaseStats = {
       name: p.name,
       about: p.about,
       requests: p.requests,
-      succeeded: 0,
-      failedResponses: 0,
-      deadlineExceeded: 0,
-      circuitRejected: 0,
-      otherErrors: 0,
+      outcomes: {
+        succeeded: 0,
+        failedResponse: 0,
+        deadlineExceeded: 0,
+        refusedWithoutRequest: 0,
+        retryRefused: 0,
+        otherErrors: 0,
+      },
       attempts: 0,
-      retriesByClass: {},
+      retries: 0,
+      timeouts: 0,
+      retryDecisionsByClass: {},
       latency: new LatencyHistogram(),
     };
-    stats.set(p.name, s);
-    const tick = tty ? setInterval(() => progress(), 100) : undefined;
-    const sentBefore = client.stats().requestsSent;
+    stats.push(s);
+    const timeoutsBefore = client.stats().timeouts;
+    let settled = false;
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < p.requests; i++) {
       inFlight.push(one(s));
-      await sleep(p.everyMs);
+      await clock.advance(p.everyMs);
     }
-    await Promise.all(inFlight);
-    s.attempts = client.stats().requestsSent - sentBefore;
-    if (tick !== undefined) clearInterval(tick);
-    progress(p.name === "recovery");
-    if (!json && !tty) console.log(`phase ${p.name} done (${done}/${total})`);
+    Promise.all(inFlight).then(() => settled = true);
+    while (!settled) await clock.advance(5);
+    s.timeouts = client.stats().timeouts - timeoutsBefore;
   }
 } finally {
   client.close();
-  await upstream.shutdown();
 }
 
 // ----------------------------------------------------------------- summary
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const sum = (f: (s: PhaseStats) => number) => stats.reduce((n, s) => n + f(s), 0);
+const totals = {
+  requests: sum((s) => s.requests),
+  succeeded: sum((s) => s.outcomes.succeeded),
+  failedResponse: sum((s) => s.outcomes.failedResponse),
+  deadlineExceeded: sum((s) => s.outcomes.deadlineExceeded),
+  refusedWithoutRequest: sum((s) => s.outcomes.refusedWithoutRequest),
+  retryRefused: sum((s) => s.outcomes.retryRefused),
+  otherErrors: sum((s) => s.outcomes.otherErrors),
+  attempts: sum((s) => s.attempts),
+  retries: sum((s) => s.retries),
+  timeouts: sum((s) => s.timeouts),
+  retryDecisions: sum((s) => Object.values(s.retryDecisionsByClass).reduce((a, b) => a + b, 0)),
+};
 const summary = {
-  totalRequests: total,
+  seed,
+  totalRequests: totals.requests,
   elapsedMs: at(),
-  phases: [...stats.values()].map((s) => ({
+  phases: stats.map((s) => ({
     phase: s.name,
     scenario: s.about,
     requests: s.requests,
-    successRate: round(s.succeeded / s.requests, 3),
+    successRate: round(s.outcomes.succeeded / s.requests, 3),
+    outcomes: s.outcomes,
+    attempts: s.attempts,
+    retries: s.retries,
+    timeouts: s.timeouts,
     attemptsPerRequest: round(s.attempts / s.requests, 2),
-    retriesByClass: s.retriesByClass,
-    outcomes: {
-      succeeded: s.succeeded,
-      failedResponses: s.failedResponses,
-      deadlineExceeded: s.deadlineExceeded,
-      circuitRejected: s.circuitRejected,
-      otherErrors: s.otherErrors,
-    },
+    retryDecisionsByClass: s.retryDecisionsByClass,
     latencyMs: {
       p50: round(s.latency.percentile(50)),
       p95: round(s.latency.percentile(95)),
       p99: round(s.latency.percentile(99)),
     },
   })),
+  totals,
   circuitTransitions: transitions,
   failureBudget: breaches,
   client: client.stats(),
@@ -233,18 +306,71 @@ const summary = {
 if (json) {
   console.log(JSON.stringify(summary, null, 2));
 } else {
-  console.log("");
-  console.log("phase      success  attempts/req  p50 ms  p95 ms  p99 ms  retries by class");
+  const row = (cells: Array<string | number>) =>
+    cells.map((c, i) => i === 0 ? String(c).padEnd(9) : String(c).padStart(i === 1 ? 8 : 7))
+      .join(" ");
+  console.log(
+    `seed ${seed}; ${totals.requests} requests in 4 phases against an in-process upstream, ` +
+      "in virtual time",
+  );
+  console.log("\nhow the calls ended (ok + failed + deadline + refused + cut + other = requests):");
+  console.log(row(["phase", "requests", "ok", "failed", "deadline", "refused", "cut", "other"]));
+  for (const s of stats) {
+    const o = s.outcomes;
+    console.log(row([
+      s.name,
+      s.requests,
+      o.succeeded,
+      o.failedResponse,
+      o.deadlineExceeded,
+      o.refusedWithoutRequest,
+      o.retryRefused,
+      o.otherErrors,
+    ]));
+  }
+  console.log(row([
+    "total",
+    totals.requests,
+    totals.succeeded,
+    totals.failedResponse,
+    totals.deadlineExceeded,
+    totals.refusedWithoutRequest,
+    totals.retryRefused,
+    totals.otherErrors,
+  ]));
+  console.log(
+    "  failed: a failing response after the retries ran out; refused: the open circuit or the\n" +
+      "  breached failure budget refused it before it sent a request; cut: it sent requests, then\n" +
+      "  the open circuit refused its retry; other: any other error",
+  );
+  console.log("\nrequests sent and latency (latency of the whole call, retries included):");
+  console.log(
+    row(["phase", "attempts", "retries", "timeouts", "p50 ms", "p95 ms", "p99 ms"]) +
+      "  retries decided, by class",
+  );
   for (const p of summary.phases) {
-    const retries = Object.entries(p.retriesByClass).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
+    const decided = Object.entries(p.retryDecisionsByClass).map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "-";
     console.log(
-      `${p.phase.padEnd(9)}  ${(p.successRate * 100).toFixed(1).padStart(6)}%  ${
-        p.attemptsPerRequest.toFixed(2).padStart(12)
-      }  ${String(p.latencyMs.p50).padStart(6)}  ${String(p.latencyMs.p95).padStart(6)}  ${
-        String(p.latencyMs.p99).padStart(6)
-      }  ${retries}`,
+      row([
+        p.phase,
+        p.attempts,
+        p.retries,
+        p.timeouts,
+        p.latencyMs.p50,
+        p.latencyMs.p95,
+        p.latencyMs.p99,
+      ]) + `  ${decided}`,
     );
   }
+  console.log(
+    row(["total", totals.attempts, totals.retries, totals.timeouts, "", "", ""]) +
+      `  ${totals.retryDecisions}`,
+  );
+  console.log(
+    `  retries decided ${totals.retryDecisions} = retries sent ${totals.retries}` +
+      ` + retries the open circuit refused ${totals.retryRefused}`,
+  );
   console.log("\ncircuit transitions:");
   for (const t of transitions) {
     console.log(
@@ -258,10 +384,9 @@ if (json) {
   if (breaches.length === 0) console.log("  no breach");
   const c = summary.client;
   console.log(
-    `\nclient: ${c.requestsSent} requests sent, ${c.retries} retries, ${c.timeouts} timeouts, ` +
-      `${c.rejected} rejected without a request; done in ${
-        (summary.elapsedMs / 1000).toFixed(1)
-      } s`,
+    `\nclient.stats(): ${c.requestsSent} requests sent, ${c.retries} retries, ${c.timeouts} ` +
+      `timeouts, ${c.rejected} calls rejected without a request, ${c.failures} failed calls; ` +
+      `${(summary.elapsedMs / 1000).toFixed(1)} s of virtual time`,
   );
   if (Deno.env.get("OTEL_DENO") !== "true") {
     console.log(

@@ -4,7 +4,7 @@
  * OTLP/HTTP JSON to `OTEL_EXPORTER_OTLP_ENDPOINT` (default
  * `http://localhost:4318`, where Jaeger v2 listens; see docs/telemetry.md).
  *
- *   deno run --allow-net=127.0.0.1,localhost --allow-env examples/telemetry_sdk_node.ts
+ *   deno run --config dev/deno.json --allow-net=127.0.0.1,localhost --allow-env examples/telemetry_sdk_node.ts
  *
  * Permissions:
  * - `--allow-net` for the OTLP endpoint's host (`localhost` for the default;

@@ -37,10 +37,27 @@ function parseArgs(args: string[]): { a: string; b: string; runs: number; file: 
   return { a, b, runs, file };
 }
 
+/** The development config (the peers' npm packages) of a checkout that has one. */
+async function devConfig(dir: string): Promise<string[]> {
+  try {
+    await Deno.stat(`${dir}/dev/deno.json`);
+    return ["--config", "dev/deno.json"];
+  } catch {
+    return [];
+  }
+}
+
 /** One run of the bench file in `dir`: avg (ns) and ratio to the group's baseline, by bench. */
 async function run(dir: string, file: string): Promise<Map<string, [number, number]>> {
   const out = await new Deno.Command("deno", {
-    args: ["bench", "--json", "--allow-net=127.0.0.1", "--allow-env", file],
+    args: [
+      "bench",
+      ...await devConfig(dir),
+      "--json",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      file,
+    ],
     cwd: dir,
     stdout: "piped",
     stderr: "null",

@@ -9,7 +9,7 @@
  * ```sh
  * deno task bench:report              # one run
  * deno task bench:report --runs 3     # the median of each bench's average over 3 runs
- * deno bench --json bench/ > a.json   # ...or check saved runs without running anything:
+ * deno bench --config dev/deno.json --json bench/ > a.json   # ...or check saved runs:
  * deno task bench:report --input a.json --input b.json
  * ```
  *
@@ -277,7 +277,15 @@ async function runBenches(root: URL, sink: string): Promise<BenchJson> {
   const run = await benchJson(root, ["task", "--quiet", "bench", "--json"]);
   const otel = await benchJson(
     root,
-    ["bench", "--json", "--allow-env", "--allow-net=127.0.0.1", OTEL_DENO_BENCH],
+    [
+      "bench",
+      "--config",
+      "dev/deno.json",
+      "--json",
+      "--allow-env",
+      "--allow-net=127.0.0.1",
+      OTEL_DENO_BENCH,
+    ],
     { OTEL_DENO: "true", OTEL_EXPORTER_OTLP_ENDPOINT: sink, OTEL_SERVICE_NAME: "bulwark-bench" },
   );
   return { ...run, benches: [...run.benches, ...otel.benches] };

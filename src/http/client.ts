@@ -31,13 +31,7 @@ import { LatencyHistogram } from "../core/latency_histogram.ts";
 import { DEADLINE_HEADER } from "./deadline_propagation.ts";
 import { bufferBody, isRetryable, RequestBodyError } from "./request_body.ts";
 import { TransientError } from "../classify/markers.ts";
-import {
-  DEFAULT_REDACTED_PARAMS,
-  type RedactedParams,
-  redactedParams,
-  redactError,
-  redactText,
-} from "./redact.ts";
+import { DEFAULT_REDACTED_PARAMS, redactedParams, redactError, redactResponse } from "./redact.ts";
 import {
   CLIENT_KEYS,
   type ClientOptions,
@@ -46,6 +40,7 @@ import {
   paramsOption,
   POOL_KEYS,
   type ResilientClient,
+  type Sending,
   type Upload,
   urlOption,
   withRetryAfterCap,
@@ -57,20 +52,6 @@ export type {
   PoolOptions,
   ResilientClient,
 } from "./client_options.ts";
-
-/**
- * Makes a failing response report its URL redacted: an own `url` property
- * shadows `Response.prototype.url`. A response that cannot take one (frozen)
- * is copied, body and all.
- */
-function redactResponse(response: Response, params: RedactedParams): Response {
-  const url = response.url;
-  const redacted = redactText(url, params);
-  if (redacted === url) return response;
-  const target = Object.isExtensible(response) ? response : new Response(response.body, response);
-  Object.defineProperty(target, "url", { value: redacted, configurable: true });
-  return target;
-}
 
 /** Cancels the body of a response that will not reach the caller. */
 function cancelBody(value: unknown): void {
@@ -202,6 +183,14 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
   };
   const closing = new AbortController();
 
+  /**
+   * Counts an attempt the policy's attempt timeout cut, when it fires (in the
+   * pool queue too, and before the call settles). One listener per client.
+   */
+  const countPolicyTimeout = (event: Event): void => {
+    if ((event.target as AbortSignal).reason instanceof AttemptTimeoutError) stats.timeouts++;
+  };
+
   /** The first attempt reads the streamed body into memory, so later attempts can resend it. */
   async function readUpload(upload: Upload, ctx: AttemptContext): Promise<void> {
     upload.reading = ctx.signal;
@@ -215,6 +204,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       // The caller's stream stalled, not the server: a permanent failure
       // (no retry, nothing recorded against the breaker or the budget).
       readTimer = clock.setTimer(() => {
+        stats.timeouts++;
         const timeout = new AttemptTimeoutError(
           `client "${name}": attempt ${ctx.attempt} could not read the request body ` +
             `within ${timeoutMs} ms`,
@@ -232,8 +222,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       upload.buffered = await upload.pending;
     } catch (error) {
       upload.failed = error;
-      const timeout = error instanceof RequestBodyError ? error.cause : error;
-      if (timeout instanceof AttemptTimeoutError) stats.timeouts++;
       throw error;
     } finally {
       if (readTimer !== undefined) clock.clearTimer(readTimer);
@@ -270,7 +258,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
 
   /**
    * One attempt of a call. `sending` counts the call's attempts under way
-   * (more than one when the policy hedges).
+   * (more than one when the policy hedges) and the requests it sent.
    */
   async function send(
     url: URL,
@@ -278,13 +266,15 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     headers: Headers,
     body: BodyInit | null,
     upload: Upload | undefined,
-    sending: { attempts: number },
+    sending: Sending,
     ctx: AttemptContext,
   ): Promise<Response> {
     sending.attempts++;
+    ctx.signal.addEventListener("abort", countPolicyTimeout);
     try {
       return await sendAttempt(url, method, headers, body, upload, sending, ctx);
     } finally {
+      ctx.signal.removeEventListener("abort", countPolicyTimeout);
       sending.attempts--;
     }
   }
@@ -295,7 +285,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     headers: Headers,
     body: BodyInit | null,
     upload: Upload | undefined,
-    sending: { attempts: number },
+    sending: Sending,
     ctx: AttemptContext,
   ): Promise<Response> {
     if (ctx.attempt > 1) stats.retries++;
@@ -341,6 +331,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       const controller = new AbortController();
       signal = AbortSignal.any([ctx.signal, controller.signal]);
       timer = clock.setTimer(() => {
+        stats.timeouts++;
         timedOut = new AttemptTimeoutError(
           `client "${name}": attempt ${ctx.attempt} got no response within ${timeoutMs} ms`,
           { policy: name, attempt: ctx.attempt, timeoutMs },
@@ -350,6 +341,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
     }
     const started = clock.now();
     stats.requestsSent++;
+    sending.sent++;
     try {
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method,
@@ -366,7 +358,6 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       // give-up error: its URL must not carry credentials. Only failures pay.
       return response.ok ? response : redactResponse(response, redactParams);
     } catch (error) {
-      if (timedOut !== undefined || error instanceof AttemptTimeoutError) stats.timeouts++;
       if (timedOut !== undefined) throw timedOut;
       // An abort reason stays itself (the policy compares it); anything else
       // fetch threw (`TypeError: fetch failed`, whose cause names the URL) is
@@ -401,7 +392,7 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
       ? { stream: body }
       : undefined;
     const callerSignal = init.signal ?? request?.signal;
-    const sending = { attempts: 0 };
+    const sending: Sending = { attempts: 0, sent: 0 };
     try {
       const response = await policy.execute(
         (ctx) => send(url, method, headers, body, upload, sending, ctx),
@@ -420,9 +411,12 @@ export function createClient(options: ClientOptions = {}): ResilientClient {
         stats.failures++;
         return error.lastResult;
       }
+      // Refused without a request only when none of its attempts was sent: a
+      // call whose retry the open circuit stops did send requests.
       if (
-        error instanceof PoolTimeoutError || error instanceof CircuitOpenError ||
-        error instanceof BulkheadRejectedError || error instanceof FailureBudgetExceededError
+        sending.sent === 0 &&
+        (error instanceof PoolTimeoutError || error instanceof CircuitOpenError ||
+          error instanceof BulkheadRejectedError || error instanceof FailureBudgetExceededError)
       ) {
         stats.rejected++;
       }

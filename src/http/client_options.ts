@@ -97,7 +97,11 @@ export interface ClientStats {
   retries: number;
   /** Calls that ended in an error or returned a failing response. */
   failures: number;
-  /** Calls refused without a request: pool timeout, open circuit, full bulkhead, breached budget. */
+  /**
+   * Calls that ended refused (pool timeout, open circuit, full bulkhead,
+   * breached budget) before any of their attempts sent a request. A call
+   * whose retry is refused after a first request counts in `failures` only.
+   */
   rejected: number;
 }
 
@@ -126,6 +130,12 @@ export const CLIENT_KEYS = [
   "redactQueryParams",
 ];
 export const POOL_KEYS = ["maxConnections", "connectionTimeoutMs", "idleTimeoutMs", "maxQueue"];
+
+/** A call's attempts under way and the requests it has sent so far. */
+export interface Sending {
+  attempts: number;
+  sent: number;
+}
 
 /** A streamed request body, buffered by the call's first attempt. */
 export interface Upload {

@@ -195,3 +195,17 @@ export function redactError<T>(error: T, params: RedactedParams, depth = 0): T {
   });
   return copy as T;
 }
+
+/**
+ * Makes a failing response report its URL redacted: an own `url` property
+ * shadows `Response.prototype.url`. A response that cannot take one (frozen)
+ * is copied, body and all.
+ */
+export function redactResponse(response: Response, params: RedactedParams): Response {
+  const url = response.url;
+  const redacted = redactText(url, params);
+  if (redacted === url) return response;
+  const target = Object.isExtensible(response) ? response : new Response(response.body, response);
+  Object.defineProperty(target, "url", { value: redacted, configurable: true });
+  return target;
+}

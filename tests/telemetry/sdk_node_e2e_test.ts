@@ -24,6 +24,8 @@ Deno.test("end to end: @opentelemetry/sdk-node (not Deno's built-in SDK) exports
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--config", // the OTel SDK packages are development dependencies (dev/deno.json)
+        "dev/deno.json",
         "--no-prompt",
         "--allow-net=127.0.0.1,localhost",
         "--allow-env",
