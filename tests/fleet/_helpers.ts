@@ -47,6 +47,18 @@ export async function until(condition: () => boolean, timeoutMs = 5_000): Promis
   }
 }
 
+/** {@link until} for a condition that is itself asynchronous. */
+export async function untilAsync(
+  condition: () => Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /**
  * A `Deno.Kv` whose writes (`set`, `atomic().commit()`) are counted and can
  * be made to throw, as a broken store would.

@@ -6,7 +6,7 @@ import { CircuitBreaker, systemClock } from "../../mod.ts";
 import type { FleetSyncFailedEvent, ResilienceEvent } from "../../src/core/events.ts";
 import { type FleetStateStore, kvStateStore, redisStateStore } from "../../fleet.ts";
 import { freePort, redisCli, startRedis } from "./_redis.ts";
-import { until } from "./_helpers.ts";
+import { until, untilAsync } from "./_helpers.ts";
 
 const WORKER = new URL("./_exit_worker.ts", import.meta.url).pathname;
 
@@ -31,8 +31,13 @@ Deno.test("redis frozen (SIGSTOP): failed syncs, local probes after a lease; SIG
   const peer = make("b", other);
   let frozen = false;
   try {
-    await breaker.fleet.sync();
-    assert.equal(failures(events).length, 0);
+    // The store works before the freeze: a sync goes through without a failure. (On a loaded
+    // machine an early background sync may time out at 300 ms: wait for a clean one.)
+    await untilAsync(async () => {
+      const before = failures(events).length;
+      await breaker.fleet.sync();
+      return failures(events).length === before;
+    });
     Deno.kill(redis.pid, "SIGSTOP");
     frozen = true;
     const t0 = Date.now();
@@ -148,9 +153,11 @@ Deno.test("redis: dead instances' reports are removed from the hash; a new insta
       ...COUNT,
       fleet: { store, syncIntervalMs: SYNC, instanceId: "live" },
     });
-    await systemClock.sleep(10 * SYNC); // 10 intervals: live's writes remove the dead ones
-    const fields = (await redisCli(redis.port, "HKEYS", "bulwark:circuit:api:reports")).trim();
-    assert.equal(fields, "live");
+    // Within 10 intervals (later on a loaded machine) live's writes remove the dead ones.
+    await systemClock.sleep(10 * SYNC);
+    await untilAsync(async () =>
+      (await redisCli(redis.port, "HKEYS", "bulwark:circuit:api:reports")).trim() === "live"
+    );
     const fresh = new CircuitBreaker({
       ...COUNT,
       fleet: { store, syncIntervalMs: SYNC, instanceId: "fresh" },
