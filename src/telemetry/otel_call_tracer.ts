@@ -262,19 +262,20 @@ export class OtelCallTracer implements CallTracer {
     }
     if (errorClass !== undefined) this.#detailed = true;
     if (inst !== undefined && this.#detailed) {
-      inst.attemptDuration.record(
-        (time - start) / 1000,
-        errorClass === undefined
-          ? observer.successAttrs.attempt
-          : observer.attrs(`attempt|${errorClass}`, () => {
-            const a: Attributes = {
+      try {
+        inst.attemptDuration.record(
+          (time - start) / 1000,
+          errorClass === undefined
+            ? observer.successAttrs.attempt
+            : observer.attrs(`attempt|${errorClass}`, () => ({
               "bulwark.policy.name": observer.policy,
-              "bulwark.attempt.outcome": errorClass === undefined ? "success" : "failure",
-            };
-            if (errorClass !== undefined) a["bulwark.error.class"] = errorClass;
-            return a;
-          }),
-      );
+              "bulwark.attempt.outcome": "failure",
+              "bulwark.error.class": errorClass,
+            })),
+        );
+      } catch {
+        // A broken meter loses its metrics, not the spans.
+      }
     }
     if (errorClass !== undefined) {
       this.#lastError = error;
@@ -324,15 +325,19 @@ export class OtelCallTracer implements CallTracer {
         observer.partEvent(event, this.#callSpan);
         return;
     }
-    observer.countEvent(event);
-    if (event.type === "retry") {
-      observer.instruments?.retryDelay.record(
-        event.delayMs / 1000,
-        observer.attrs(`delay|${event.errorClass}`, () => ({
-          "bulwark.policy.name": observer.policy,
-          "bulwark.error.class": event.errorClass,
-        })),
-      );
+    try {
+      observer.countEvent(event);
+      if (event.type === "retry") {
+        observer.instruments?.retryDelay.record(
+          event.delayMs / 1000,
+          observer.attrs(`delay|${event.errorClass}`, () => ({
+            "bulwark.policy.name": observer.policy,
+            "bulwark.error.class": event.errorClass,
+          })),
+        );
+      }
+    } catch {
+      // A broken meter loses its metrics, not the spans.
     }
     const span = this.#callSpan;
     if (span !== undefined) this.#spanEvent(span, event);
@@ -367,21 +372,29 @@ export class OtelCallTracer implements CallTracer {
     const type = failed ? errorType(cause) : undefined;
     const inst = observer.instruments;
     if (inst !== undefined) {
-      // The call's success event (a "failures" call counts it only once it has failed).
-      if (!failed && this.#detailed) inst.events.add(1, observer.successAttrs.event);
-      inst.callDuration.record(
-        (time - this.#start) / 1000,
-        outcome === "success"
-          ? observer.successAttrs.call
-          : observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
-            const a: Attributes = {
-              "bulwark.policy.name": observer.policy,
-              "bulwark.outcome": outcome,
-            };
-            if (type !== undefined) a["error.type"] = type;
-            return a;
-          }),
-      );
+      try {
+        // The call's success event (a "failures" call counts it only once it has failed).
+        if (!failed && this.#detailed) inst.events.add(1, observer.successAttrs.event);
+      } catch {
+        // A broken meter loses its metrics, not the spans.
+      }
+      try {
+        inst.callDuration.record(
+          (time - this.#start) / 1000,
+          outcome === "success"
+            ? observer.successAttrs.call
+            : observer.attrs(`call|${outcome}|${type ?? ""}`, () => {
+              const a: Attributes = {
+                "bulwark.policy.name": observer.policy,
+                "bulwark.outcome": outcome,
+              };
+              if (type !== undefined) a["error.type"] = type;
+              return a;
+            }),
+        );
+      } catch {
+        // (as above)
+      }
     }
     const span = this.#callSpan;
     if (span === undefined) return;

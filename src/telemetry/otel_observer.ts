@@ -131,42 +131,37 @@ export class OtelObserver implements CallObserver {
     return this.#success;
   }
 
+  /** The tracer to use now: undefined with spans off or while no SDK is registered. */
+  #currentTracer(): Tracer | undefined {
+    return this.#spans === "off" ? undefined : this.#explicitTracer ?? this.#tracer;
+  }
+
+  /** True while a tracer or a meter may still be registered later (late binding). */
+  #waiting(): boolean {
+    return this.#meterLate ||
+      (this.#spans !== "off" && this.#explicitTracer === undefined && this.#tracer === undefined);
+  }
+
   /**
-   * The tracer to use, or undefined while no SDK is registered (or spans are
-   * off). Without an SDK the global provider is looked up again only every
-   * {@link RECHECK_EVERY} calls, so an SDK registered after the policy was
-   * created is picked up within that many calls.
+   * Looks for what is still missing: a tracer provider and a meter provider
+   * registered since (late binding, as the OpenTelemetry API's proxy tracer
+   * does; the API has no proxy for meters). Called every
+   * {@link RECHECK_EVERY} calls while something is missing, so an SDK
+   * registered after the policy was created is picked up within that many
+   * calls, each provider on its own.
    */
-  #resolveTracer(): Tracer | undefined {
-    if (this.#spans === "off") {
-      // Metrics only: look for a meter provider registered since, at the same pace.
-      if (this.#meterLate) {
-        if (this.#skipChecks > 0) this.#skipChecks--;
-        else {
-          this.#skipChecks = RECHECK_EVERY - 1;
-          this.#lookForMeter();
-        }
-      }
-      return undefined;
-    }
-    if (this.#explicitTracer !== undefined) return this.#explicitTracer;
-    if (this.#tracer !== undefined) return this.#tracer;
-    if (this.#skipChecks > 0) {
-      this.#skipChecks--;
-      return undefined;
-    }
-    this.#skipChecks = RECHECK_EVERY - 1;
+  #lookLate(): void {
     if (this.#meterLate) this.#lookForMeter();
+    if (this.#spans === "off" || this.#explicitTracer !== undefined || this.#tracer !== undefined) {
+      return;
+    }
     const provider = trace.getTracerProvider();
     if (provider instanceof ProxyTracerProvider) {
       // Only the proxy's delegate (a registered SDK) records anything.
-      const delegate = provider.getDelegateTracer(SCOPE_NAME, VERSION);
-      if (delegate === undefined) return undefined;
-      this.#tracer = delegate;
+      this.#tracer = provider.getDelegateTracer(SCOPE_NAME, VERSION);
     } else {
       this.#tracer = provider.getTracer(SCOPE_NAME, VERSION);
     }
-    return this.#tracer;
   }
 
   /**
@@ -196,19 +191,19 @@ export class OtelObserver implements CallObserver {
 
   /** Starts following a call; undefined when neither traces nor metrics are recorded. */
   start(_policy: string, clock: Clock, now: number): CallTracer | undefined {
-    // The common uninstrumented case first: no meter, no tracer, and not yet
-    // time to look for a newly registered SDK.
-    if (this.#instruments === undefined && this.#tracer === undefined && this.#skipChecks > 0) {
-      this.#skipChecks--;
-      return undefined;
+    if (this.#waiting()) {
+      // Something is still missing: look for it every RECHECK_EVERY calls.
+      if (this.#skipChecks > 0) this.#skipChecks--;
+      else {
+        this.#skipChecks = RECHECK_EVERY - 1;
+        try {
+          this.#lookLate();
+        } catch {
+          // A broken global provider must not fail the call: trace nothing.
+        }
+      }
     }
-    let tracer: Tracer | undefined;
-    try {
-      tracer = this.#resolveTracer();
-    } catch {
-      // A broken global provider must not fail the call: trace nothing.
-      tracer = undefined;
-    }
+    const tracer = this.#currentTracer();
     if (tracer === undefined && this.#instruments === undefined) return undefined;
     try {
       return new OtelCallTracer(
@@ -338,7 +333,7 @@ export class OtelObserver implements CallObserver {
   }
 
   #partSpan(name: string, time: number, cause: Span | undefined, attributes: Attributes): void {
-    const tracer = this.#resolveTracer();
+    const tracer = this.#currentTracer();
     if (tracer === undefined) return;
     tracer.startSpan(name, {
       kind: SpanKind.INTERNAL,
