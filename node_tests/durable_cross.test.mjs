@@ -182,6 +182,58 @@ test("an encrypted buffer file written on Deno is read and appended to by Node, 
   });
 });
 
+test("a Node process and a Deno process enqueueing into one buffer file at once: nothing lost, each writer's order kept, counters equal the records", async (t) => {
+  const path = await tempFile(t);
+  const [command, ...pre] = deno;
+  // tests/durable/_writer_child.ts: 2,000 events in groups of 8, every 100th of 150,000 bytes
+  // (Deno commits faster: it writes more, so that it is still writing while Node writes 600).
+  const child = spawn(command, [
+    ...pre,
+    "run",
+    "--config",
+    join(repo, "deno.json"),
+    "--allow-read",
+    "--allow-write",
+    join(repo, "tests/durable/_writer_child.ts"),
+    JSON.stringify({ path, writer: "deno", start: 0, count: 2_000, concurrency: 8, bigEvery: 100 }),
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((resolve) => child.on("close", resolve));
+  // Node starts once Deno has committed its first events, so the two really write at once.
+  await new Promise((resolve) => child.stdout.once("data", resolve));
+  await onNode(path, async (kv) => {
+    const buffer = await EdgeBuffer.open({ kv, name: "crash", telemetry: false });
+    for (let seq = 0; seq < 600; seq += 8) {
+      const group = Array.from({ length: 8 }, (_, i) => seq + i).map((n) =>
+        buffer.enqueue({ writer: "node", seq: n, pad: n % 100 === 0 ? "b".repeat(150_000) : "" })
+      );
+      assert.deepEqual(await Promise.all(group), Array(8).fill(true));
+    }
+    assert.equal(await exited, 0, err);
+    assert.equal(out.split("\n").filter((l) => l.startsWith("ok deno ")).length, 2_000);
+    const entries = await buffer.peek(3_000);
+    assert.equal(entries.length, 2_600);
+    for (const [writer, n] of [["node", 600], ["deno", 2_000]]) {
+      const seqs = entries.filter((e) => e.event.writer === writer).map((e) => e.event.seq);
+      assert.deepEqual(seqs, Array.from({ length: n }, (_, i) => i), writer);
+    }
+    // The writers interleaved (commit order across the two processes).
+    const switches = entries.filter((e, i) =>
+      i > 0 && e.event.writer !== entries[i - 1].event.writer
+    );
+    assert.ok(switches.length >= 2, `${switches.length} switches between writers`);
+    const { count, sizeBytes } = await buffer.stats();
+    assert.deepEqual([count, sizeBytes], [
+      entries.length,
+      entries.reduce((sum, e) => sum + e.sizeBytes, 0),
+    ]);
+    await buffer.close();
+  });
+});
+
 const EARLIER =
   "it was written by an earlier Bulwark, whose V8-serialized records only the runtime " +
   "that wrote them can read, or it is damaged; flush it with the version that wrote it";
