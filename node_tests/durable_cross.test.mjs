@@ -14,32 +14,49 @@ import { KvU64, openKv } from "@deno/kv";
 import { EdgeBuffer } from "@bulwark/bulwark/durable";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
-const deno = spawnSync("deno", ["--version"], { stdio: "ignore" }).error === undefined
-  ? ["deno"]
-  : ["npx", "--yes", "deno@2.9.6"];
 const key = new Uint8Array(32).fill(7);
 const big = "b".repeat(100_000); // 100,002 stored bytes (+ 28 with AES-GCM): two chunks
 
-/** Runs the Deno child with `plan`; resolves with its JSON line. */
-async function onDeno(plan) {
-  const [command, ...pre] = deno;
-  const child = spawn(command, [
-    ...pre,
+/** The deno binary: on PATH, else the one of the pinned npm package (as .ci/run installs it). */
+function findDeno() {
+  if (spawnSync("deno", ["--version"], { stdio: "ignore" }).error === undefined) return "deno";
+  const found = spawnSync("npx", [
+    "--yes",
+    "deno@2.9.6",
+    "eval",
+    "console.log(Deno.execPath())",
+  ], { encoding: "utf8" });
+  assert.equal(found.status, 0, found.stderr);
+  return found.stdout.trim();
+}
+const deno = findDeno();
+
+/**
+ * Starts a Deno child running `script` (in tests/durable/) with `plan`; `out` and `err` collect
+ * its output, `exited` resolves with its exit code (after its output ended).
+ */
+function denoChild(script, plan) {
+  const child = spawn(deno, [
     "run",
     "--config",
     join(repo, "deno.json"),
     "--allow-read",
     "--allow-write",
-    join(repo, "tests/durable/_cross_child.ts"),
-    JSON.stringify({ ...plan, key: plan.key && [...plan.key] }),
+    join(repo, "tests/durable", script),
+    JSON.stringify(plan),
   ], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const code = await new Promise((resolve) => child.on("close", resolve));
-  assert.equal(code, 0, `deno child failed: ${err}`);
-  return JSON.parse(out.trim().split("\n").at(-1));
+  const run = { child, out: "", err: "" };
+  child.stdout.on("data", (d) => (run.out += d));
+  child.stderr.on("data", (d) => (run.err += d));
+  run.exited = new Promise((resolve) => child.on("close", resolve));
+  return run;
+}
+
+/** Runs tests/durable/_cross_child.ts with `plan`; resolves with its JSON line. */
+async function onDeno(plan) {
+  const run = denoChild("_cross_child.ts", { ...plan, key: plan.key && [...plan.key] });
+  assert.equal(await run.exited, 0, `deno child failed: ${run.err}`);
+  return JSON.parse(run.out.trim().split("\n").at(-1));
 }
 
 /** A temp dir with a KV file; removed after the test. */
@@ -184,26 +201,18 @@ test("an encrypted buffer file written on Deno is read and appended to by Node, 
 
 test("a Node process and a Deno process enqueueing into one buffer file at once: nothing lost, each writer's order kept, counters equal the records", async (t) => {
   const path = await tempFile(t);
-  const [command, ...pre] = deno;
   // tests/durable/_writer_child.ts: 2,000 events in groups of 8, every 100th of 150,000 bytes
   // (Deno commits faster: it writes more, so that it is still writing while Node writes 600).
-  const child = spawn(command, [
-    ...pre,
-    "run",
-    "--config",
-    join(repo, "deno.json"),
-    "--allow-read",
-    "--allow-write",
-    join(repo, "tests/durable/_writer_child.ts"),
-    JSON.stringify({ path, writer: "deno", start: 0, count: 2_000, concurrency: 8, bigEvery: 100 }),
-  ], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((resolve) => child.on("close", resolve));
+  const writer = denoChild("_writer_child.ts", {
+    path,
+    writer: "deno",
+    start: 0,
+    count: 2_000,
+    concurrency: 8,
+    bigEvery: 100,
+  });
   // Node starts once Deno has committed its first events, so the two really write at once.
-  await new Promise((resolve) => child.stdout.once("data", resolve));
+  await new Promise((resolve) => writer.child.stdout.once("data", resolve));
   await onNode(path, async (kv) => {
     const buffer = await EdgeBuffer.open({ kv, name: "crash", telemetry: false });
     for (let seq = 0; seq < 600; seq += 8) {
@@ -212,8 +221,8 @@ test("a Node process and a Deno process enqueueing into one buffer file at once:
       );
       assert.deepEqual(await Promise.all(group), Array(8).fill(true));
     }
-    assert.equal(await exited, 0, err);
-    assert.equal(out.split("\n").filter((l) => l.startsWith("ok deno ")).length, 2_000);
+    assert.equal(await writer.exited, 0, writer.err);
+    assert.equal(writer.out.split("\n").filter((l) => l.startsWith("ok deno ")).length, 2_000);
     const entries = await buffer.peek(3_000);
     assert.equal(entries.length, 2_600);
     for (const [writer, n] of [["node", 600], ["deno", 2_000]]) {
@@ -230,6 +239,77 @@ test("a Node process and a Deno process enqueueing into one buffer file at once:
       entries.length,
       entries.reduce((sum, e) => sum + e.sizeBytes, 0),
     ]);
+    await buffer.close();
+  });
+});
+
+test("a Deno writer SIGKILLed mid-write (3 times): Node finds every acknowledged event once, in order, counters equal the records, and flushes them", async (t) => {
+  const path = await tempFile(t);
+  const acked = [];
+  let next = 0;
+  for (const kills of [50, 150, 300]) {
+    // Groups of 16 concurrent enqueues, encrypted; every 37th event is 150,000 bytes (3 chunks).
+    const writer = denoChild("_writer_child.ts", {
+      path,
+      writer: "w",
+      start: next,
+      count: 100_000,
+      concurrency: 16,
+      bigEvery: 37,
+      key: [...key],
+    });
+    await new Promise((resolve) => {
+      const check = () => {
+        if (writer.out.split("\n").filter((l) => l.startsWith("ok ")).length >= kills) resolve();
+      };
+      writer.child.stdout.on("data", check);
+      writer.exited.then(resolve);
+    });
+    writer.child.kill("SIGKILL");
+    assert.equal(await writer.exited, null, `killed while writing: ${writer.err}`);
+    const ok = writer.out.split("\n").filter((l) => l.startsWith("ok ")).map((l) =>
+      Number(l.split(" ")[2])
+    );
+    assert.ok(ok.length >= kills, `${ok.length} acknowledged`);
+    acked.push(...ok);
+    await onNode(path, async (kv) => {
+      const buffer = await EdgeBuffer.open({
+        kv,
+        name: "crash",
+        encryptionKey: key,
+        telemetry: false,
+      });
+      const stored = await buffer.peek(100_000);
+      const seqs = stored.map((e) => e.event.seq);
+      // Committed groups are whole: the stored events are exactly 0 .. n-1, in order.
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i));
+      assert.ok(seqs.length >= new Set(acked).size && acked.every((s) => s < seqs.length));
+      for (const e of stored) {
+        assert.equal(e.event.pad.length, e.event.seq % 37 === 0 ? 150_000 : e.event.seq % 40);
+      }
+      const { count, sizeBytes } = await buffer.stats();
+      assert.deepEqual([count, sizeBytes], [
+        stored.length,
+        stored.reduce((sum, e) => sum + e.sizeBytes, 0),
+      ]);
+      next = seqs.length;
+      await buffer.close();
+    });
+  }
+  // Node delivers what the killed writers acknowledged (and what they committed after).
+  await onNode(path, async (kv) => {
+    const buffer = await EdgeBuffer.open({
+      kv,
+      name: "crash",
+      encryptionKey: key,
+      telemetry: false,
+    });
+    const sent = [];
+    const result = await buffer.flush((events) => void sent.push(...events.map((e) => e.seq)), {
+      batchSize: 500,
+    });
+    assert.deepEqual([result.sent, result.remaining], [next, 0]);
+    assert.deepEqual(sent, Array.from({ length: next }, (_, i) => i));
     await buffer.close();
   });
 });
