@@ -45,18 +45,25 @@ function formatError(records: KvRecords, found: string, cause?: unknown): TypeEr
   );
 }
 
+/** True when the namespace holds a record. */
+async function hasRecords(records: KvRecords): Promise<boolean> {
+  for await (const _ of records.kv.list({ prefix: records.recordPrefix }, { batchSize: 1 })) {
+    return true;
+  }
+  return false;
+}
+
 /** The stored key check, checked to be of {@link RECORD_FORMAT}. */
 async function readCheck(records: KvRecords): Promise<KvEntryMaybe<unknown>> {
   let stored: KvEntryMaybe<unknown>;
-  let recordsStored = false;
+  let orphans = false;
   try {
     stored = await records.kv.get(records.keyCheckKey);
-    if (stored.versionstamp === null) {
-      // Records without a key check: written before Bulwark stored one.
-      for await (const _ of records.kv.list({ prefix: records.recordPrefix }, { batchSize: 1 })) {
-        recordsStored = true;
-        break;
-      }
+    if (stored.versionstamp === null && await hasRecords(records)) {
+      // Another writer's first open may have written its key check and records since the
+      // read: a key check is written before any record and never removed.
+      stored = await records.kv.get(records.keyCheckKey);
+      orphans = stored.versionstamp === null;
     }
   } catch (error) {
     // Deno: "could not deserialize value"; Node: "Unable to deserialize cloned data ...".
@@ -65,7 +72,10 @@ async function readCheck(records: KvRecords): Promise<KvEntryMaybe<unknown>> {
     }
     throw error;
   }
-  if (recordsStored) throw formatError(records, "is missing while records are stored");
+  if (orphans) {
+    // Records without a key check: written before Bulwark stored one.
+    throw formatError(records, "is missing while records are stored");
+  }
   const v = stored.value;
   if (
     stored.versionstamp !== null &&

@@ -160,3 +160,36 @@ Deno.test("a namespace not in the record format (an earlier Bulwark's objects) i
     await cleanup();
   }
 });
+
+Deno.test("an open that finds no key check, then records (another writer's first open and enqueue in between), uses the key check written meanwhile", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let raced = false;
+    // A kv whose first read of the key check lets another writer open and enqueue right after.
+    const racing = {
+      ...Object.fromEntries(
+        (["getMany", "list", "atomic", "close"] as const).map((m) => [m, kv[m].bind(kv)]),
+      ),
+      async get(key: Deno.KvKey) {
+        const entry = await kv.get(key);
+        if (!raced && key.at(-1) === "key") {
+          raced = true;
+          const other = await EdgeBuffer.open({ kv, name: "race", telemetry: false });
+          assert.equal(await other.enqueue({ by: "other" }), true);
+          await other.close();
+        }
+        return entry;
+      },
+    } as unknown as Deno.Kv;
+    const buffer = await EdgeBuffer.open({ kv: racing, name: "race", telemetry: false });
+    assert.equal(raced, true);
+    assert.equal(await buffer.enqueue({ by: "late" }), true);
+    assert.deepEqual((await buffer.peek()).map((e) => [e.id, e.event]), [
+      ["0.0", { by: "other" }],
+      ["1.0", { by: "late" }],
+    ]);
+    await buffer.close();
+  } finally {
+    kv.close();
+  }
+});
