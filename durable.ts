@@ -3,7 +3,8 @@
  * processor (NDJSON, gzip) and an outbox that drains the buffer through a
  * policy. Kept out of the main entry point so that a user of the engine
  * alone pulls in no Deno KV types. On Node, pass `kv`: the `Kv` of npm
- * `@deno/kv` (`await openKv("buffer.db")`); see docs/durable.md.
+ * `@deno/kv` (`await openKv("buffer.db")`); a buffer stores only bytes and
+ * counters, so one file is shared by Deno and Node; see docs/durable.md.
  *
  * @example
  * ```ts

@@ -8,7 +8,10 @@
  *   versionstamp check, so record numbers follow commit order across every
  *   writer of the KV;
  * - `"r", seq, chunk`: a record's chunks (see record.ts): the events of one
- *   group commit packed into one KV value, or one large event in chunks.
+ *   group commit packed into one KV value, or one large event in chunks;
+ *   every chunk is a `Uint8Array` (the head too), so a file is read the
+ *   same way on Deno and on Node;
+ * - `"key"`: the record format and key check (key_check.ts).
  *
  * - `"rm"`: the removal epoch, a KvU64 bumped by every atomic that
  *   deletes records.
@@ -21,7 +24,7 @@
  */
 
 import { systemClock } from "../core/clock.ts";
-import { buildRecord, isHead, recordEvents, type RecordHead } from "./record.ts";
+import { buildRecord, decodeHead, recordEvents, type RecordHead } from "./record.ts";
 import type {
   KvAtomic,
   KvCheck,
@@ -164,10 +167,11 @@ export class KvRecords {
       const chunk = entry.key[this.recordPrefix.length + 1] as number;
       if (seq >= before) return;
       if (chunk === 0) {
-        if (!isHead(entry.value)) {
+        const head = decodeHead(entry.value);
+        if (head === undefined) {
           throw new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
         }
-        current = { seq, versionstamp: entry.versionstamp, head: entry.value, rest: [] };
+        current = { seq, versionstamp: entry.versionstamp, head, rest: [] };
       } else if (current?.seq === seq && chunk === current.rest.length + 1) {
         current.rest.push(entry.value as Uint8Array);
       } else {
@@ -189,7 +193,8 @@ export class KvRecords {
       const slice = seqs.slice(i, i + 10);
       const entries = await this.kv.getMany(slice.map((seq) => this.key(seq, 0)));
       entries.forEach((entry, j) => {
-        if (entry.versionstamp !== null && isHead(entry.value)) found.set(slice[j]!, entry.value);
+        const head = entry.versionstamp === null ? undefined : decodeHead(entry.value);
+        if (head !== undefined) found.set(slice[j]!, head);
       });
     }
     return found;

@@ -11,8 +11,8 @@ import { ResilienceError } from "../core/errors.ts";
 
 /**
  * Bytes of data per KV value. Deno KV takes values of up to 65,536 bytes
- * (DESIGN.md §4); a chunk leaves room for the header and the value's own
- * serialization.
+ * (DESIGN.md §4); a chunk leaves room for the head's header and the
+ * value's own serialization.
  */
 export const CHUNK_BYTES = 60_000;
 
@@ -27,11 +27,26 @@ export const MAX_EVENT_BYTES = 768 * 1024;
 const IV_BYTES = 12;
 
 /**
- * Chunk 0 of a record as stored in KV. A record holds the events of one
- * group commit that fit in one KV value (or one large event split into
- * chunks); per event, in order: its enqueue time, stored size and index
- * in the record as written (`idx`, part of its id; a partly removed record
- * keeps the indexes of the events left).
+ * The record format this version writes and reads: the first byte of every
+ * record head and of the key check (key_check.ts). Every value a buffer
+ * stores is a `Uint8Array` (or a KvU64 counter): KV stores bytes the same
+ * way on Deno and on Node (npm `@deno/kv`), while V8-serialized objects of
+ * one runtime cannot be read by the other.
+ */
+export const RECORD_FORMAT = 1;
+
+/** Header bytes of a head: format (u8), events (u16), chunks (u16). */
+const HEADER_BYTES = 5;
+/** Head bytes per event: enqueue time (f64), stored size (u32), index (u32), little-endian. */
+const EVENT_BYTES = 16;
+
+/**
+ * Chunk 0 of a record, decoded. A record holds the events of one group
+ * commit that fit in one KV value (or one large event split into chunks);
+ * per event, in order: its enqueue time, stored size and index in the
+ * record as written (`idx`, part of its id; a partly removed record keeps
+ * the indexes of the events left). Stored as bytes: the header, 16 bytes
+ * per event, then `d`.
  */
 export interface RecordHead {
   /** Clock time of each event's enqueue (ms). */
@@ -46,7 +61,7 @@ export interface RecordHead {
   d: Uint8Array;
 }
 
-/** Serialized bytes assumed per event for the head's three arrays. */
+/** Head bytes assumed per event when packing (16 written; the rest is slack). */
 export const PER_EVENT_BYTES = 24;
 
 /**
@@ -67,32 +82,67 @@ export interface StoredEvent {
   bytes: Uint8Array;
 }
 
-/** Builds a record's values (the head, then the further chunks) from its events. */
-export function buildRecord(events: readonly StoredEvent[]): [RecordHead, ...Uint8Array[]] {
+/** Builds a record's values (the head's bytes, then the further chunks) from its events. */
+export function buildRecord(events: readonly StoredEvent[]): Uint8Array[] {
   const total = events.reduce((sum, e) => sum + e.bytes.length, 0);
-  let data: Uint8Array;
-  if (events.length === 1 && events[0]!.bytes.byteLength === events[0]!.bytes.buffer.byteLength) {
-    data = events[0]!.bytes;
-  } else {
-    data = new Uint8Array(total);
-    let offset = 0;
+  const n = Math.max(1, Math.ceil(total / CHUNK_BYTES));
+  const start = HEADER_BYTES + events.length * EVENT_BYTES;
+  const head = new Uint8Array(start + Math.min(total, CHUNK_BYTES));
+  const view = new DataView(head.buffer);
+  view.setUint8(0, RECORD_FORMAT);
+  view.setUint16(1, events.length, true);
+  view.setUint16(3, n, true);
+  events.forEach((e, i) => {
+    const at = HEADER_BYTES + i * EVENT_BYTES;
+    view.setFloat64(at, e.at, true);
+    view.setUint32(at + 8, e.bytes.length, true);
+    view.setUint32(at + 12, e.idx, true);
+  });
+  if (n === 1) {
+    let offset = start;
     for (const e of events) {
-      data.set(e.bytes, offset);
+      head.set(e.bytes, offset);
       offset += e.bytes.length;
     }
+    return [head];
   }
-  const n = Math.max(1, Math.ceil(total / CHUNK_BYTES));
-  // slice, not subarray: KV would store a view's whole underlying buffer.
-  const head: RecordHead = {
-    at: events.map((e) => e.at),
-    size: events.map((e) => e.bytes.length),
-    idx: events.map((e) => e.idx),
-    n,
-    d: n === 1 ? data : data.slice(0, CHUNK_BYTES),
-  };
+  // A record of several chunks holds one large event.
+  const data = events[0]!.bytes;
+  head.set(data.subarray(0, CHUNK_BYTES), start);
   const rest: Uint8Array[] = [];
+  // slice, not subarray: KV would store a view's whole underlying buffer.
   for (let i = 1; i < n; i++) rest.push(data.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
   return [head, ...rest];
+}
+
+/**
+ * Decodes a record head as stored; `undefined` for anything that is not a
+ * well-formed head of {@link RECORD_FORMAT} (a foreign or damaged value).
+ */
+export function decodeHead(value: unknown): RecordHead | undefined {
+  if (!(value instanceof Uint8Array) || value.length < HEADER_BYTES) return undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const events = view.getUint16(1, true);
+  const n = view.getUint16(3, true);
+  const start = HEADER_BYTES + events * EVENT_BYTES;
+  if (
+    view.getUint8(0) !== RECORD_FORMAT || events < 1 || n < 1 || (n > 1 && events !== 1) ||
+    value.length < start
+  ) {
+    return undefined;
+  }
+  const head: RecordHead = { at: [], size: [], idx: [], n, d: value.subarray(start) };
+  let total = 0;
+  for (let i = 0; i < events; i++) {
+    const at = HEADER_BYTES + i * EVENT_BYTES;
+    head.at.push(view.getFloat64(at, true));
+    head.size.push(view.getUint32(at + 8, true));
+    head.idx.push(view.getUint32(at + 12, true));
+    total += head.size[i]!;
+  }
+  const whole = n === Math.max(1, Math.ceil(total / CHUNK_BYTES)) &&
+    head.d.length === Math.min(total, CHUNK_BYTES);
+  return whole ? head : undefined;
 }
 
 /** The events of a record, read back from its head and further chunks. */
@@ -218,12 +268,4 @@ const encoder = new TextEncoder();
 /** The additional data of event `idx` of record `seq` of buffer `name`: its key and index. */
 export function recordAad(name: string, seq: number, idx: number): Uint8Array {
   return encoder.encode(`bulwark/buffer/${name}/r/${seq}/${idx}`);
-}
-
-/** True for a well-formed record head (anything else is a foreign or damaged value). */
-export function isHead(value: unknown): value is RecordHead {
-  const v = value as RecordHead;
-  return typeof v === "object" && v !== null && Array.isArray(v.at) && Array.isArray(v.size) &&
-    Array.isArray(v.idx) && v.at.length === v.idx.length && v.size.length === v.idx.length &&
-    v.idx.length >= 1 && Number.isInteger(v.n) && v.n >= 1 && v.d instanceof Uint8Array;
 }

@@ -1,5 +1,6 @@
 // Helpers for the durable tests: temp KV files, child writers, raw reads.
 import assert from "node:assert/strict";
+import { decodeHead } from "../../src/durable/record.ts";
 
 /** A temp dir holding `buffer.db`, removed by `cleanup()`. */
 export async function tempKvPath(): Promise<{ path: string; cleanup: () => Promise<void> }> {
@@ -89,7 +90,9 @@ export async function rawRecords(
   for await (const e of kv.list({ prefix: ["bulwark", "buffer", name, "r"] })) {
     const [seq, chunk] = e.key.slice(4) as [number, number];
     if (chunk === 0) {
-      const head = e.value as { size: number[]; idx: number[]; n: number; d: Uint8Array };
+      assert.ok(e.value instanceof Uint8Array, `record ${seq} head stored as bytes`);
+      const head = decodeHead(e.value);
+      assert.ok(head !== undefined, `record ${seq} head is well-formed`);
       const total = head.size.reduce((sum, s) => sum + s, 0);
       assert.equal(head.n, Math.max(1, Math.ceil(total / 60_000)), `record ${seq} chunk count`);
       assert.equal(head.d.length, Math.min(total, 60_000), `record ${seq} first chunk`);
