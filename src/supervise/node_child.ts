@@ -9,10 +9,13 @@
  */
 
 import type { SupervisedSpawnOptions } from "./spawner.ts";
+import { findOnPath, type NodeFsSync, spawnFailure } from "./node_command.ts";
 
-/** The parts of a Node stream used here. */
+/** The parts of a Node stream used here (a pipe to the child is a socket, with `ref`/`unref`). */
 interface NodeStream {
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+  ref?(): unknown;
+  unref?(): unknown;
 }
 
 /** The parts of Node's `ChildProcess` used here. */
@@ -45,6 +48,10 @@ export interface NodeModules {
   /** Signal numbers by name (`os.constants.signals`). */
   readonly signals: Record<string, number>;
   readonly env: Record<string, string | undefined>;
+  /** `node:fs`, to find a command and say why one did not start (POSIX only). */
+  readonly fs?: NodeFsSync;
+  /** This process's working directory (`process.cwd`). */
+  cwd(): string;
 }
 
 /** Deno's stdio names to Node's. */
@@ -86,10 +93,16 @@ export class NodeChild implements AsyncDisposable {
     args: string[],
     options: SupervisedSpawnOptions,
   ): NodeChild {
-    const file = command instanceof URL ? decodeURIComponent(command.pathname) : command;
+    let file = command instanceof URL ? decodeURIComponent(command.pathname) : command;
+    const cwd = options.cwd instanceof URL ? decodeURIComponent(options.cwd.pathname) : options.cwd;
     const env = options.clearEnv ? { ...options.env } : { ...modules.env, ...options.env };
+    const fs = modules.fs;
+    // As Deno does: a bare name is found on this process's PATH when the child's env has none.
+    if (fs !== undefined && env.PATH === undefined && !file.includes("/")) {
+      file = findOnPath(fs, file, modules.env.PATH, modules.cwd()) ?? file;
+    }
     const child = modules.childProcess.spawn(file, args, {
-      cwd: options.cwd instanceof URL ? decodeURIComponent(options.cwd.pathname) : options.cwd,
+      cwd,
       env,
       uid: options.uid,
       gid: options.gid,
@@ -107,7 +120,8 @@ export class NodeChild implements AsyncDisposable {
     // The status says how the child ended.
     child.on("error", () => {});
     if (child.pid === undefined) {
-      throw new Error(`Failed to spawn ${JSON.stringify(file)}: no such file, or not executable`);
+      if (fs === undefined) throw new Error(`Failed to spawn '${file}'`);
+      throw spawnFailure(fs, file, cwd, env.PATH ?? modules.env.PATH, modules.cwd());
     }
     return new NodeChild(child, child.pid, modules);
   }
@@ -127,14 +141,28 @@ export class NodeChild implements AsyncDisposable {
     return this.#stream("stderr", (s) => this.#modules.stream.Readable.toWeb(s));
   }
 
-  /** Waits for the child to exit; its piped stdout and stderr, whole. */
+  /**
+   * Waits for the child to exit; its piped stdout and stderr, whole. As on
+   * Deno, reading `stdout` or `stderr` of the result throws a `TypeError`
+   * when that stream was not piped.
+   */
   async output(): Promise<Deno.CommandOutput> {
     const [stdout, stderr, status] = await Promise.all([
       collect(this.#child.stdout),
       collect(this.#child.stderr),
       this.status,
     ]);
-    return { ...status, stdout, stderr };
+    return {
+      ...status,
+      get stdout() {
+        if (stdout === null) throw notPiped("stdout");
+        return stdout;
+      },
+      get stderr() {
+        if (stderr === null) throw notPiped("stderr");
+        return stderr;
+      },
+    };
   }
 
   /** Sends `signal` (default `"SIGTERM"`); throws once the child has exited, as Deno does. */
@@ -148,11 +176,19 @@ export class NodeChild implements AsyncDisposable {
   /** Keeps this process alive until the child exits (the default). */
   ref(): void {
     this.#child.ref();
+    for (const stream of this.#pipes()) stream.ref?.();
   }
 
-  /** Lets this process exit while the child runs. */
+  /** Lets this process exit while the child runs (its pipes too, as on Deno). */
   unref(): void {
     this.#child.unref();
+    for (const stream of this.#pipes()) stream.unref?.();
+  }
+
+  /** The child's piped stdio streams. */
+  #pipes(): NodeStream[] {
+    const { stdin, stdout, stderr } = this.#child;
+    return [stdin, stdout, stderr].filter((stream) => stream !== null);
   }
 
   /** Kills the child unless it has exited, and waits for its exit. */
@@ -172,7 +208,7 @@ export class NodeChild implements AsyncDisposable {
     let web = this.#web.get(name);
     if (web === undefined) {
       const stream = this.#child[name];
-      if (stream === null) throw new TypeError(`${name} is not piped`);
+      if (stream === null) throw notPiped(name);
       web = toWeb(stream);
       this.#web.set(name, web);
     }
@@ -180,15 +216,19 @@ export class NodeChild implements AsyncDisposable {
   }
 }
 
-/** Every chunk of `stream`, joined; empty when the stream was not piped. */
-async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer>> {
+/** Deno's error for a stdio stream that was not piped. */
+function notPiped(name: string): TypeError {
+  return new TypeError(`Cannot get '${name}': '${name}' is not piped`);
+}
+
+/** Every chunk of `stream`, joined; `null` when it was not piped. */
+async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (stream === null) return null;
   const chunks: Uint8Array[] = [];
   let length = 0;
-  if (stream !== null) {
-    for await (const chunk of stream) {
-      chunks.push(chunk);
-      length += chunk.length;
-    }
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    length += chunk.length;
   }
   const bytes = new Uint8Array(length);
   let offset = 0;

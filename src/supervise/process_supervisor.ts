@@ -171,7 +171,9 @@ export class ProcessSupervisor implements AsyncDisposable {
         ...(grouped ? { detached: true } : {}),
       });
     } catch (error) {
-      if (host.isPermissionError(error)) {
+      // The runtime's refusal only: a file the system will not run (EACCES,
+      // Deno's PermissionDenied) is the caller's to fix, and is thrown as is.
+      if (host.isNotCapable(error)) {
         throw new SubprocessUnavailableError(
           `${UNAVAILABLE}; permission to run ${
             JSON.stringify(String(command))

@@ -575,3 +575,22 @@ Deno.test({
     assert.deepEqual(await childrenOf(Deno.pid), []);
   },
 });
+
+Deno.test("ProcessSupervisor: a file the system will not run is PermissionDenied (EACCES) as thrown, not a missing --allow-run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bulwark_spawn_" });
+  try {
+    const file = `${dir}/notes.txt`;
+    await Deno.writeTextFile(file, "not a program\n", { mode: 0o644 });
+    await Deno.chmod(file, 0o644);
+    const supervisor = new ProcessSupervisor();
+    assert.throws(() => supervisor.spawn(file), {
+      name: "PermissionDenied",
+      code: "EACCES",
+      message: `Failed to spawn '${file}': Permission denied (os error 13)`,
+    });
+    assert.deepEqual(supervisor.children, []);
+    await supervisor.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
