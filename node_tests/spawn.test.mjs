@@ -168,3 +168,31 @@ test("spawn: with clearEnv (no PATH for the child) a bare command is found on th
     }
   });
 });
+
+test("stdout/stderr have Deno's reading methods (text, bytes, json, arrayBuffer); kill takes a signal number", async () => {
+  await supervised(async (supervisor) => {
+    const script = 'console.log(JSON.stringify({ n: 42 })); console.error("oops")';
+    const child = supervisor.spawn(process.execPath, ["-e", script], {
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const [json, bytes] = await Promise.all([child.stdout.json(), child.stderr.bytes()]);
+    assert.deepEqual(json, { n: 42 });
+    assert.deepEqual(bytes, new TextEncoder().encode("oops\n"));
+    const two = supervisor.spawn(process.execPath, ["-e", "process.stdout.write('hi')"], {
+      stdout: "piped",
+    });
+    assert.equal(new TextDecoder().decode(await two.stdout.arrayBuffer()), "hi");
+    const three = supervisor.spawn(process.execPath, ["-e", "console.log('x')"], {
+      stdout: "piped",
+    });
+    assert.equal(await three.stdout.text(), "x\n");
+    const sleeper = supervisor.spawn(process.execPath, ["-e", SLEEP]);
+    sleeper.kill(9);
+    assert.deepEqual({ ...(await sleeper.status) }, {
+      success: false,
+      code: 137,
+      signal: "SIGKILL",
+    });
+  });
+});

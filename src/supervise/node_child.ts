@@ -8,7 +8,14 @@
  * @module
  */
 
-import type { SupervisedSpawnOptions } from "./spawner.ts";
+import type {
+  SupervisedChild,
+  SupervisedOutput,
+  SupervisedReadableStream,
+  SupervisedSignal,
+  SupervisedSpawnOptions,
+  SupervisedStatus,
+} from "./supervised_child.ts";
 import { findOnPath, type NodeFsSync, spawnFailure } from "./node_command.ts";
 
 /** The parts of a Node stream used here (a pipe to the child is a socket, with `ref`/`unref`). */
@@ -26,7 +33,7 @@ interface NodeChildProcess {
   readonly stdin: NodeStream | null;
   readonly stdout: NodeStream | null;
   readonly stderr: NodeStream | null;
-  kill(signal?: string): boolean;
+  kill(signal?: string | number): boolean;
   on(event: "error", listener: (error: unknown) => void): unknown;
   once(event: "exit", listener: (code: number | null, signal: string | null) => void): unknown;
   ref(): void;
@@ -58,9 +65,9 @@ export interface NodeModules {
 const STDIO = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
 
 /** A Node child process with the members of `Deno.ChildProcess`. */
-export class NodeChild implements AsyncDisposable {
+export class NodeChild implements SupervisedChild {
   readonly pid: number;
-  readonly status: Promise<Deno.CommandStatus>;
+  readonly status: Promise<SupervisedStatus>;
   readonly #child: NodeChildProcess;
   readonly #modules: NodeModules;
   /** The web streams made so far, one per stdio stream (as Deno gives one). */
@@ -77,7 +84,7 @@ export class NodeChild implements AsyncDisposable {
           success: code === 0,
           // As Deno reports it: 128 + the signal's number for a child a signal ended.
           code: code ?? (number === undefined ? 1 : 128 + number),
-          signal: signal as Deno.Signal | null,
+          signal: signal as SupervisedSignal | null,
         });
       });
     });
@@ -132,13 +139,13 @@ export class NodeChild implements AsyncDisposable {
   }
 
   /** The child's stdout, when spawned with `stdout: "piped"`. */
-  get stdout(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#stream("stdout", (s) => this.#modules.stream.Readable.toWeb(s));
+  get stdout(): SupervisedReadableStream {
+    return this.#stream("stdout", (s) => readable(this.#modules.stream.Readable.toWeb(s)));
   }
 
   /** The child's stderr, when spawned with `stderr: "piped"`. */
-  get stderr(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#stream("stderr", (s) => this.#modules.stream.Readable.toWeb(s));
+  get stderr(): SupervisedReadableStream {
+    return this.#stream("stderr", (s) => readable(this.#modules.stream.Readable.toWeb(s)));
   }
 
   /**
@@ -146,7 +153,7 @@ export class NodeChild implements AsyncDisposable {
    * Deno, reading `stdout` or `stderr` of the result throws a `TypeError`
    * when that stream was not piped.
    */
-  async output(): Promise<Deno.CommandOutput> {
+  async output(): Promise<SupervisedOutput> {
     const [stdout, stderr, status] = await Promise.all([
       collect(this.#child.stdout),
       collect(this.#child.stderr),
@@ -166,7 +173,7 @@ export class NodeChild implements AsyncDisposable {
   }
 
   /** Sends `signal` (default `"SIGTERM"`); throws once the child has exited, as Deno does. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
+  kill(signal: SupervisedSignal | number = "SIGTERM"): void {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
       throw new TypeError("Child process has already terminated");
     }
@@ -216,6 +223,25 @@ export class NodeChild implements AsyncDisposable {
   }
 }
 
+/**
+ * `stream` with the reading methods of Deno's `SubprocessReadableStream`
+ * (`text()`, `bytes()`, `json()`, `arrayBuffer()`), each reading it to its end.
+ */
+function readable(stream: ReadableStream<Uint8Array<ArrayBuffer>>): SupervisedReadableStream {
+  const bytes = async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return join(chunks);
+  };
+  const text = async () => new TextDecoder().decode(await bytes());
+  return Object.assign(stream, {
+    bytes,
+    text,
+    arrayBuffer: async () => (await bytes()).buffer,
+    json: async (): Promise<unknown> => JSON.parse(await text()),
+  });
+}
+
 /** Deno's error for a stdio stream that was not piped. */
 function notPiped(name: string): TypeError {
   return new TypeError(`Cannot get '${name}': '${name}' is not piped`);
@@ -225,12 +251,13 @@ function notPiped(name: string): TypeError {
 async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer> | null> {
   if (stream === null) return null;
   const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of stream) {
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  const bytes = new Uint8Array(length);
+  for await (const chunk of stream) chunks.push(chunk);
+  return join(chunks);
+}
+
+/** `chunks` in one array. */
+function join(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);

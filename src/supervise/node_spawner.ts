@@ -53,8 +53,7 @@ export function nodeSpawner(): Spawner | undefined {
     pid: process.pid,
     os: process.platform === "win32" ? "windows" : process.platform,
     permissionHint: "grant it with --allow-child-process",
-    spawn: (command, args, options) =>
-      NodeChild.spawn(modules, command, args, options) as unknown as Deno.ChildProcess,
+    spawn: (command, args, options) => NodeChild.spawn(modules, command, args, options),
     kill: (pid, signal) => process.kill(pid, signal),
     isNotCapable,
     isPermissionError: (error) => isNotCapable(error) || errorCode(error) === "EPERM",

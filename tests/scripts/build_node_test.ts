@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import ts from "typescript";
 import { outDirProblem } from "../../scripts/build_node.ts";
 
 const SCRIPT = new URL("../../scripts/build_node.ts", import.meta.url).pathname;
@@ -96,5 +97,58 @@ Deno.test("build_node --out: the script exits 2 with the message and leaves the 
     );
     assert.equal(code, 2);
     assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "mine\n");
+  });
+});
+
+Deno.test("build_node: ProcessSupervisor's declarations type-check without Deno's types, and spawn() is not any", async () => {
+  await inTempDir(async (dir) => {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--config", CONFIG, "-A", SCRIPT, "--out", `${dir}/pkg`],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    // A Node user's TypeScript with every .d.ts checked (skipLibCheck off)
+    // and no Deno types: a declaration naming `Deno` fails here, and a
+    // spawn() typed `any` lets the @ts-expect-error line go unflagged.
+    await Deno.writeTextFile(
+      `${dir}/user.ts`,
+      `import { ProcessSupervisor, type SupervisedChild } from "./pkg/src/supervise/process_supervisor.js";
+const supervisor = new ProcessSupervisor({ killSignal: "SIGINT" });
+const child: SupervisedChild = supervisor.spawn("echo", ["hi"], { stdout: "piped", cwd: "/" });
+export const text: Promise<string> = child.stdout.text();
+export const code: Promise<number> = child.status.then((status) => status.code);
+// @ts-expect-error a child is not a string
+export const wrong: string = supervisor.spawn("true");
+// @ts-expect-error not an option of spawn
+supervisor.spawn("true", [], { stdio: "piped" });
+`,
+    );
+    const program = ts.createProgram({
+      rootNames: [`${dir}/user.ts`],
+      options: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+        lib: [
+          "lib.es2022.d.ts",
+          "lib.esnext.disposable.d.ts",
+          "lib.dom.d.ts",
+          "lib.dom.asynciterable.d.ts",
+        ],
+      },
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((diagnostic) =>
+      `${diagnostic.file?.fileName.slice(dir.length + 1) ?? ""}: ${
+        ts.flattenDiagnosticMessageText(diagnostic.messageText, " ")
+      }`
+    );
+    assert.deepEqual(diagnostics, []);
+    assert.ok(program.getSourceFile(`${dir}/pkg/src/supervise/supervised_child.d.ts`));
   });
 });

@@ -3,6 +3,9 @@ import { withWatchdog } from "../../src/supervise/watchdog.ts";
 import {
   ProcessSupervisor,
   SubprocessUnavailableError,
+  type SupervisedChild,
+  type SupervisedSignal,
+  type SupervisedSpawnOptions,
 } from "../../src/supervise/process_supervisor.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { WatchdogTimeoutError } from "../../src/core/errors.ts";
@@ -593,4 +596,21 @@ Deno.test("ProcessSupervisor: a file the system will not run is PermissionDenied
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("ProcessSupervisor: a SupervisedChild is a Deno.ChildProcess and back, its options Deno.CommandOptions", async () => {
+  // Type-checked: Deno code may keep naming Deno's types.
+  const options: Deno.CommandOptions = { stdout: "piped", stderr: "null", env: { A: "1" } };
+  const { args: _, ...spawnOptions } = options;
+  const supervised: SupervisedSpawnOptions = spawnOptions;
+  await using supervisor = new ProcessSupervisor();
+  const child: Deno.ChildProcess = supervisor.spawn("sh", ["-c", "echo $A"], supervised);
+  const own: SupervisedChild = new Deno.Command("true").spawn();
+  const signal: SupervisedSignal = "SIGTERM" satisfies Deno.Signal;
+  const denoSignal: Deno.Signal = signal;
+  assert.equal(await child.stdout.text(), "1\n");
+  const status: Deno.CommandStatus = await child.status;
+  assert.deepEqual({ ...status }, { success: true, code: 0, signal: null });
+  assert.equal((await own.status).code, 0);
+  assert.equal(denoSignal, "SIGTERM");
 });
