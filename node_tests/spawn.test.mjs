@@ -130,7 +130,13 @@ test("spawn: a missing command or cwd is NotFound, a file that is not executable
           ],
         ]
       ) {
-        assert.throws(() => supervisor.spawn(command, [], options), { name, code, message });
+        assert.throws(() => supervisor.spawn(command, [], options), (error) => {
+          assert.deepEqual(
+            [error.constructor.name, error.name, error.code, error.message],
+            [name, name, code, message],
+          );
+          return true;
+        });
       }
       assert.deepEqual(supervisor.children, []);
     })

@@ -23,6 +23,18 @@ export interface SpawnFailure extends Error {
   readonly code?: "ENOENT" | "EACCES";
 }
 
+/** A missing command or cwd: named and coded as Deno's `Deno.errors.NotFound`. */
+class NotFound extends Error implements SpawnFailure {
+  override readonly name = "NotFound";
+  readonly code = "ENOENT";
+}
+
+/** A file the system will not run: named and coded as Deno's `Deno.errors.PermissionDenied`. */
+class PermissionDenied extends Error implements SpawnFailure {
+  override readonly name = "PermissionDenied";
+  readonly code = "EACCES";
+}
+
 const isFile = (fs: NodeFsSync, path: string) =>
   fs.statSync(path, { throwIfNoEntry: false })?.isFile() === true;
 
@@ -66,17 +78,16 @@ export function spawnFailure(
   path: string | undefined,
   dir: string,
 ): SpawnFailure {
-  const failure = (name: string, code: "ENOENT" | "EACCES", why: string, file = command) =>
-    Object.assign(new Error(`Failed to spawn '${file}': ${why}`), { name, code });
+  const message = (why: string, file = command) => `Failed to spawn '${file}': ${why}`;
   if (cwd !== undefined && fs.statSync(cwd, { throwIfNoEntry: false })?.isDirectory() !== true) {
     // Deno names the command it found.
     const file = findOnPath(fs, command, path, dir) ?? command;
-    return failure("NotFound", "ENOENT", `No such cwd '${cwd}'`, file);
+    return new NotFound(message(`No such cwd '${cwd}'`, file));
   }
   const files = candidates(command, path, cwd ?? dir).filter((file) => isFile(fs, file));
-  if (files.length === 0) return failure("NotFound", "ENOENT", "entity not found");
+  if (files.length === 0) return new NotFound(message("entity not found"));
   if (!files.some((file) => isExecutable(fs, file))) {
-    return failure("PermissionDenied", "EACCES", "Permission denied (os error 13)");
+    return new PermissionDenied(message("Permission denied (os error 13)"));
   }
   return new Error(
     `Failed to spawn '${command}': it is an executable file, but did not start ` +
