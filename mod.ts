@@ -263,5 +263,10 @@ export {
 } from "./src/supervise/process_supervisor.ts";
 export type {
   ProcessSupervisorOptions,
+  SupervisedChild,
+  SupervisedOutput,
+  SupervisedReadableStream,
+  SupervisedSignal,
   SupervisedSpawnOptions,
+  SupervisedStatus,
 } from "./src/supervise/process_supervisor.ts";

@@ -110,7 +110,9 @@ test("spawn: env, cwd and an exit code pass through as on Deno", async () => {
 test("spawn: a missing command and bad arguments throw at once", async () => {
   await supervised((supervisor) => {
     assert.throws(() => supervisor.spawn("/no/such/binary"), {
-      message: 'Failed to spawn "/no/such/binary": no such file, or not executable',
+      name: "NotFound",
+      code: "ENOENT",
+      message: "Failed to spawn '/no/such/binary': entity not found",
     });
     assert.throws(() => supervisor.spawn("node", "-v"), {
       name: "TypeError",

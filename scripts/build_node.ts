@@ -8,13 +8,17 @@
  *
  * Run: deno task build:node [--out DIR]   (default dist/node; DIR is emptied)
  *
+ * DIR must be missing, empty or a previous build (its package.json names
+ * this package); the repository itself, a directory containing it, or any
+ * other directory with files is refused, as emptying it would delete them.
+ *
  * Each module's JavaScript is compiled on its own (`transpileModule`, types
  * stripped); the declarations come from one program over the whole graph.
  * The module graph is followed from the entry points, so tests, benchmarks
  * and scripts never enter the package.
  */
 import ts from "typescript";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -234,13 +238,60 @@ function stem(path: string): string {
   return path.replace(/\.ts$/, "");
 }
 
+/**
+ * Why `out` (as given, relative to the working directory) must not be
+ * emptied by a build of the package at `root`, or `undefined` when it may:
+ * it is missing, empty, or a previous build (a directory whose package.json
+ * is named `name`). Paths are compared after symlinks are resolved.
+ */
+export async function outDirProblem(
+  out: string,
+  root: string,
+  name: string,
+): Promise<string | undefined> {
+  const refuse = (why: string) => `refusing --out ${JSON.stringify(out)}: ${why}`;
+  let real: string;
+  try {
+    real = await Deno.realPath(resolve(out));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const repo = await Deno.realPath(root);
+  if (real === repo) return refuse("it is the repository itself");
+  if (repo.startsWith(real.endsWith(sep) ? real : real + sep)) {
+    return refuse(`it contains the repository (${repo})`);
+  }
+  if (!(await Deno.stat(real)).isDirectory) return refuse("it is not a directory");
+  const entries = [];
+  for await (const entry of Deno.readDir(real)) entries.push(entry.name);
+  if (entries.length === 0) return undefined;
+  let built: unknown;
+  try {
+    built = JSON.parse(await Deno.readTextFile(join(real, "package.json"))).name;
+  } catch {
+    built = undefined;
+  }
+  if (built === name) return undefined;
+  return refuse(
+    `it is not empty and not a previous build (no package.json named ${name}); ` +
+      "the build empties its out dir: pass a missing or empty directory, or a previous build",
+  );
+}
+
 async function main(args: string[]): Promise<void> {
   let out = join(ROOT, "dist/node");
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--out" && args[i + 1] !== undefined) out = resolve(args[++i]);
+    if (args[i] === "--out" && args[i + 1] !== undefined) out = args[++i];
     else throw new Error(`unknown argument ${args[i]} (usage: build_node.ts [--out DIR])`);
   }
   const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))) as DenoJson;
+  const problem = await outDirProblem(out, ROOT, config.name);
+  if (problem !== undefined) {
+    console.error(problem);
+    Deno.exit(2);
+  }
+  out = resolve(out);
   await Deno.remove(out, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
@@ -277,4 +328,4 @@ async function main(args: string[]): Promise<void> {
   );
 }
 
-await main(Deno.args);
+if (import.meta.main) await main(Deno.args);

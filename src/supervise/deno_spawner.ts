@@ -9,8 +9,15 @@
 import { SubprocessUnavailableError } from "./process_tree.ts";
 import type { Spawner } from "./spawner.ts";
 
-/** A {@link Spawner} on `deno`'s APIs, looked up on each call. */
-export function denoSpawner(deno: typeof Deno): Spawner {
+/**
+ * A {@link Spawner} on Deno's APIs; why subprocesses cannot run on this
+ * Deno; or `undefined` outside Deno.
+ */
+export function denoSpawner(): Spawner | string | undefined {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno === undefined) return undefined;
+  if (typeof deno.Command !== "function") return "this runtime has no Deno.Command";
+  if (isDenoDeploy(deno)) return "Deno Deploy does not allow subprocesses";
   const isNotCapable = (error: unknown) => error instanceof deno.errors.NotCapable;
   const isPermissionError = (error: unknown) =>
     isNotCapable(error) || error instanceof deno.errors.PermissionDenied;
@@ -70,4 +77,15 @@ async function procStats(
   const { stdout } = await reader.output();
   const own = `${reader.pid} (`;
   return new TextDecoder().decode(stdout).split("\n").filter((line) => !line.startsWith(own));
+}
+
+function isDenoDeploy(deno: typeof Deno): boolean {
+  try {
+    // Ask only when already allowed: reading the variable must never prompt.
+    const query = { name: "env", variable: "DENO_DEPLOYMENT_ID" } as const;
+    if (deno.permissions?.querySync?.(query).state !== "granted") return false;
+    return deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -8,11 +8,21 @@
  * @module
  */
 
-import type { SupervisedSpawnOptions } from "./spawner.ts";
+import type {
+  SupervisedChild,
+  SupervisedOutput,
+  SupervisedReadableStream,
+  SupervisedSignal,
+  SupervisedSpawnOptions,
+  SupervisedStatus,
+} from "./supervised_child.ts";
+import { findOnPath, type NodeFsSync, spawnFailure } from "./node_command.ts";
 
-/** The parts of a Node stream used here. */
+/** The parts of a Node stream used here (a pipe to the child is a socket, with `ref`/`unref`). */
 interface NodeStream {
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+  ref?(): unknown;
+  unref?(): unknown;
 }
 
 /** The parts of Node's `ChildProcess` used here. */
@@ -23,7 +33,7 @@ interface NodeChildProcess {
   readonly stdin: NodeStream | null;
   readonly stdout: NodeStream | null;
   readonly stderr: NodeStream | null;
-  kill(signal?: string): boolean;
+  kill(signal?: string | number): boolean;
   on(event: "error", listener: (error: unknown) => void): unknown;
   once(event: "exit", listener: (code: number | null, signal: string | null) => void): unknown;
   ref(): void;
@@ -45,15 +55,19 @@ export interface NodeModules {
   /** Signal numbers by name (`os.constants.signals`). */
   readonly signals: Record<string, number>;
   readonly env: Record<string, string | undefined>;
+  /** `node:fs`, to find a command and say why one did not start (POSIX only). */
+  readonly fs?: NodeFsSync;
+  /** This process's working directory (`process.cwd`). */
+  cwd(): string;
 }
 
 /** Deno's stdio names to Node's. */
 const STDIO = { piped: "pipe", inherit: "inherit", null: "ignore" } as const;
 
 /** A Node child process with the members of `Deno.ChildProcess`. */
-export class NodeChild implements AsyncDisposable {
+export class NodeChild implements SupervisedChild {
   readonly pid: number;
-  readonly status: Promise<Deno.CommandStatus>;
+  readonly status: Promise<SupervisedStatus>;
   readonly #child: NodeChildProcess;
   readonly #modules: NodeModules;
   /** The web streams made so far, one per stdio stream (as Deno gives one). */
@@ -70,7 +84,7 @@ export class NodeChild implements AsyncDisposable {
           success: code === 0,
           // As Deno reports it: 128 + the signal's number for a child a signal ended.
           code: code ?? (number === undefined ? 1 : 128 + number),
-          signal: signal as Deno.Signal | null,
+          signal: signal as SupervisedSignal | null,
         });
       });
     });
@@ -86,10 +100,16 @@ export class NodeChild implements AsyncDisposable {
     args: string[],
     options: SupervisedSpawnOptions,
   ): NodeChild {
-    const file = command instanceof URL ? decodeURIComponent(command.pathname) : command;
+    let file = command instanceof URL ? decodeURIComponent(command.pathname) : command;
+    const cwd = options.cwd instanceof URL ? decodeURIComponent(options.cwd.pathname) : options.cwd;
     const env = options.clearEnv ? { ...options.env } : { ...modules.env, ...options.env };
+    const fs = modules.fs;
+    // As Deno does: a bare name is found on this process's PATH when the child's env has none.
+    if (fs !== undefined && env.PATH === undefined && !file.includes("/")) {
+      file = findOnPath(fs, file, modules.env.PATH, modules.cwd()) ?? file;
+    }
     const child = modules.childProcess.spawn(file, args, {
-      cwd: options.cwd instanceof URL ? decodeURIComponent(options.cwd.pathname) : options.cwd,
+      cwd,
       env,
       uid: options.uid,
       gid: options.gid,
@@ -107,7 +127,8 @@ export class NodeChild implements AsyncDisposable {
     // The status says how the child ended.
     child.on("error", () => {});
     if (child.pid === undefined) {
-      throw new Error(`Failed to spawn ${JSON.stringify(file)}: no such file, or not executable`);
+      if (fs === undefined) throw new Error(`Failed to spawn '${file}'`);
+      throw spawnFailure(fs, file, cwd, env.PATH ?? modules.env.PATH, modules.cwd());
     }
     return new NodeChild(child, child.pid, modules);
   }
@@ -118,27 +139,41 @@ export class NodeChild implements AsyncDisposable {
   }
 
   /** The child's stdout, when spawned with `stdout: "piped"`. */
-  get stdout(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#stream("stdout", (s) => this.#modules.stream.Readable.toWeb(s));
+  get stdout(): SupervisedReadableStream {
+    return this.#stream("stdout", (s) => readable(this.#modules.stream.Readable.toWeb(s)));
   }
 
   /** The child's stderr, when spawned with `stderr: "piped"`. */
-  get stderr(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#stream("stderr", (s) => this.#modules.stream.Readable.toWeb(s));
+  get stderr(): SupervisedReadableStream {
+    return this.#stream("stderr", (s) => readable(this.#modules.stream.Readable.toWeb(s)));
   }
 
-  /** Waits for the child to exit; its piped stdout and stderr, whole. */
-  async output(): Promise<Deno.CommandOutput> {
+  /**
+   * Waits for the child to exit; its piped stdout and stderr, whole. As on
+   * Deno, reading `stdout` or `stderr` of the result throws a `TypeError`
+   * when that stream was not piped.
+   */
+  async output(): Promise<SupervisedOutput> {
     const [stdout, stderr, status] = await Promise.all([
       collect(this.#child.stdout),
       collect(this.#child.stderr),
       this.status,
     ]);
-    return { ...status, stdout, stderr };
+    return {
+      ...status,
+      get stdout() {
+        if (stdout === null) throw notPiped("stdout");
+        return stdout;
+      },
+      get stderr() {
+        if (stderr === null) throw notPiped("stderr");
+        return stderr;
+      },
+    };
   }
 
   /** Sends `signal` (default `"SIGTERM"`); throws once the child has exited, as Deno does. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
+  kill(signal: SupervisedSignal | number = "SIGTERM"): void {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
       throw new TypeError("Child process has already terminated");
     }
@@ -148,11 +183,19 @@ export class NodeChild implements AsyncDisposable {
   /** Keeps this process alive until the child exits (the default). */
   ref(): void {
     this.#child.ref();
+    for (const stream of this.#pipes()) stream.ref?.();
   }
 
-  /** Lets this process exit while the child runs. */
+  /** Lets this process exit while the child runs (its pipes too, as on Deno). */
   unref(): void {
     this.#child.unref();
+    for (const stream of this.#pipes()) stream.unref?.();
+  }
+
+  /** The child's piped stdio streams. */
+  #pipes(): NodeStream[] {
+    const { stdin, stdout, stderr } = this.#child;
+    return [stdin, stdout, stderr].filter((stream) => stream !== null);
   }
 
   /** Kills the child unless it has exited, and waits for its exit. */
@@ -172,7 +215,7 @@ export class NodeChild implements AsyncDisposable {
     let web = this.#web.get(name);
     if (web === undefined) {
       const stream = this.#child[name];
-      if (stream === null) throw new TypeError(`${name} is not piped`);
+      if (stream === null) throw notPiped(name);
       web = toWeb(stream);
       this.#web.set(name, web);
     }
@@ -180,17 +223,41 @@ export class NodeChild implements AsyncDisposable {
   }
 }
 
-/** Every chunk of `stream`, joined; empty when the stream was not piped. */
-async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * `stream` with the reading methods of Deno's `SubprocessReadableStream`
+ * (`text()`, `bytes()`, `json()`, `arrayBuffer()`), each reading it to its end.
+ */
+function readable(stream: ReadableStream<Uint8Array<ArrayBuffer>>): SupervisedReadableStream {
+  const bytes = async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return join(chunks);
+  };
+  const text = async () => new TextDecoder().decode(await bytes());
+  return Object.assign(stream, {
+    bytes,
+    text,
+    arrayBuffer: async () => (await bytes()).buffer,
+    json: async (): Promise<unknown> => JSON.parse(await text()),
+  });
+}
+
+/** Deno's error for a stdio stream that was not piped. */
+function notPiped(name: string): TypeError {
+  return new TypeError(`Cannot get '${name}': '${name}' is not piped`);
+}
+
+/** Every chunk of `stream`, joined; `null` when it was not piped. */
+async function collect(stream: NodeStream | null): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (stream === null) return null;
   const chunks: Uint8Array[] = [];
-  let length = 0;
-  if (stream !== null) {
-    for await (const chunk of stream) {
-      chunks.push(chunk);
-      length += chunk.length;
-    }
-  }
-  const bytes = new Uint8Array(length);
+  for await (const chunk of stream) chunks.push(chunk);
+  return join(chunks);
+}
+
+/** `chunks` in one array. */
+function join(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);

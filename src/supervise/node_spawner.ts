@@ -10,12 +10,14 @@
 import { SubprocessUnavailableError } from "./process_tree.ts";
 import type { Spawner } from "./spawner.ts";
 import { NodeChild, type NodeChildProcessModule, type NodeModules } from "./node_child.ts";
+import type { NodeFsSync } from "./node_command.ts";
 
 /** The parts of Node's `process` used here. */
 interface NodeProcess {
   readonly pid: number;
   readonly platform: string;
   readonly env: Record<string, string | undefined>;
+  cwd(): string;
   kill(pid: number, signal: string | number): void;
   getBuiltinModule?(name: string): unknown;
 }
@@ -42,14 +44,16 @@ export function nodeSpawner(): Spawner | undefined {
     signals: (load("node:os") as { constants: { signals: Record<string, number> } }).constants
       .signals,
     env: process.env,
+    // Finding commands as Deno does is written for POSIX systems.
+    fs: process.platform === "win32" ? undefined : load("node:fs") as NodeFsSync,
+    cwd: () => process.cwd(),
   };
   const isNotCapable = (error: unknown) => errorCode(error) === NOT_CAPABLE;
   return {
     pid: process.pid,
     os: process.platform === "win32" ? "windows" : process.platform,
     permissionHint: "grant it with --allow-child-process",
-    spawn: (command, args, options) =>
-      NodeChild.spawn(modules, command, args, options) as unknown as Deno.ChildProcess,
+    spawn: (command, args, options) => NodeChild.spawn(modules, command, args, options),
     kill: (pid, signal) => process.kill(pid, signal),
     isNotCapable,
     isPermissionError: (error) => isNotCapable(error) || errorCode(error) === "EPERM",

@@ -20,15 +20,27 @@ import {
   SubprocessUnavailableError,
   treeOf,
 } from "./process_tree.ts";
-import { runtimeSpawner, type Spawner, type SupervisedSpawnOptions } from "./spawner.ts";
+import { runtimeSpawner, type Spawner } from "./spawner.ts";
+import type {
+  SupervisedChild,
+  SupervisedSignal,
+  SupervisedSpawnOptions,
+} from "./supervised_child.ts";
 
 export { SubprocessUnavailableError } from "./process_tree.ts";
-export type { SupervisedSpawnOptions } from "./spawner.ts";
+export type {
+  SupervisedChild,
+  SupervisedOutput,
+  SupervisedReadableStream,
+  SupervisedSignal,
+  SupervisedSpawnOptions,
+  SupervisedStatus,
+} from "./supervised_child.ts";
 
 /** Options of {@link ProcessSupervisor}. */
 export interface ProcessSupervisorOptions {
   /** Signal sent by `killOrphans()` and `close()`. Default `"SIGTERM"`. */
-  killSignal?: Deno.Signal;
+  killSignal?: SupervisedSignal;
   /**
    * How long `close()` waits after `killSignal` before it sends `SIGKILL`
    * to children still running. Default 5,000.
@@ -85,14 +97,14 @@ interface Targets {
  * ```
  */
 export class ProcessSupervisor implements AsyncDisposable {
-  readonly #children = new Set<Deno.ChildProcess>();
+  readonly #children = new Set<SupervisedChild>();
   /**
    * Ids of the sessions (and process groups) of the children started in
    * one of their own: the child's pid. Kept after the child exits while
    * the group still has members, so that what it left behind is found.
    */
   readonly #sessions = new Set<number>();
-  readonly #killSignal: Deno.Signal;
+  readonly #killSignal: SupervisedSignal;
   readonly #killGraceMs: number;
   readonly #clock: Clock;
   readonly #host: Spawner;
@@ -118,7 +130,7 @@ export class ProcessSupervisor implements AsyncDisposable {
   }
 
   /** Tracked children that have not exited yet, in spawn order. */
-  get children(): readonly Deno.ChildProcess[] {
+  get children(): readonly SupervisedChild[] {
     return [...this.#children];
   }
 
@@ -132,7 +144,8 @@ export class ProcessSupervisor implements AsyncDisposable {
    * args }).spawn()`, on Node `child_process.spawn` with the same options)
    * and tracks the child until it exits. Returns the `Deno.ChildProcess`
    * (on Node an object with its members: `pid`, `status`, `kill`, `stdin`,
-   * `stdout`, `stderr`, `output`, `ref`, `unref`); stdio defaults are
+   * `stdout`, `stderr`, `output`, `ref`, `unref`), typed as the
+   * {@link SupervisedChild} that both are; stdio defaults are
    * Deno's (inherit), and piped streams are the caller's to read or cancel.
    *
    * Outside Windows the child gets a session and process group of its own
@@ -146,7 +159,7 @@ export class ProcessSupervisor implements AsyncDisposable {
     command: string | URL,
     args: readonly string[] = [],
     options: SupervisedSpawnOptions = {},
-  ): Deno.ChildProcess {
+  ): SupervisedChild {
     if (this.#closing !== undefined) {
       throw new Error(
         `ProcessSupervisor is closed: cannot spawn ${JSON.stringify(String(command))}`,
@@ -164,14 +177,16 @@ export class ProcessSupervisor implements AsyncDisposable {
     // Its own session and process group, unless the caller said otherwise.
     const host = this.#host;
     const grouped = groupsSupported(host) && options.detached !== false;
-    let child: Deno.ChildProcess;
+    let child: SupervisedChild;
     try {
       child = host.spawn(command, [...args], {
         ...options,
         ...(grouped ? { detached: true } : {}),
       });
     } catch (error) {
-      if (host.isPermissionError(error)) {
+      // The runtime's refusal only: a file the system will not run (EACCES,
+      // Deno's PermissionDenied) is the caller's to fix, and is thrown as is.
+      if (host.isNotCapable(error)) {
         throw new SubprocessUnavailableError(
           `${UNAVAILABLE}; permission to run ${
             JSON.stringify(String(command))
@@ -208,8 +223,8 @@ export class ProcessSupervisor implements AsyncDisposable {
    * print every `/proc/<pid>/stat`, which `--allow-run` permits.
    * Where neither is allowed it throws a {@link SubprocessUnavailableError}.
    */
-  async killOrphans(signal: Deno.Signal = this.#killSignal): Promise<number[]> {
-    const tracked = new Map<number, Deno.ChildProcess>();
+  async killOrphans(signal: SupervisedSignal = this.#killSignal): Promise<number[]> {
+    const tracked = new Map<number, SupervisedChild>();
     for (const child of this.#children) tracked.set(child.pid, child);
     const host = this.#host;
     const scan = host.os === "linux";
@@ -297,7 +312,7 @@ export class ProcessSupervisor implements AsyncDisposable {
    * parent is now, and a child that left its own group. Without /proc (or
    * permission to read it), the groups alone.
    */
-  async #targets(children: readonly Deno.ChildProcess[]): Promise<Targets> {
+  async #targets(children: readonly SupervisedChild[]): Promise<Targets> {
     const targets: Targets = { pids: new Map(), groups: new Set(this.#sessions) };
     if (this.#host.os !== "linux") return targets;
     let table: ProcStat[];
@@ -339,9 +354,9 @@ export class ProcessSupervisor implements AsyncDisposable {
    * process may have changed group since it was found).
    */
   #signal(
-    children: readonly Deno.ChildProcess[],
+    children: readonly SupervisedChild[],
     targets: Targets,
-    signal: Deno.Signal,
+    signal: SupervisedSignal,
     everyone: boolean,
   ): void {
     for (const group of targets.groups) {
@@ -367,7 +382,7 @@ export class ProcessSupervisor implements AsyncDisposable {
    * Linux, once only descendants seem left, /proc tells them apart (an
    * init that is slow to reap them would otherwise stretch the wait).
    */
-  async #waitForExit(children: readonly Deno.ChildProcess[], targets: Targets): Promise<boolean> {
+  async #waitForExit(children: readonly SupervisedChild[], targets: Targets): Promise<boolean> {
     const tracked = new Set(children.map((child) => child.pid));
     const host = this.#host;
     let scan = host.os === "linux";

@@ -10,6 +10,7 @@
 
 import { ResilienceError } from "../core/errors.ts";
 import type { Spawner } from "./spawner.ts";
+import type { SupervisedChild, SupervisedSignal } from "./supervised_child.ts";
 
 /**
  * Subprocesses cannot be started here: the runtime has neither `Deno.Command`
@@ -152,7 +153,7 @@ export function groupExists(host: Spawner, group: number): boolean {
 }
 
 /** Signals `pid` (a process group when negative); false when it was gone or refused. */
-export function signalPid(host: Spawner, pid: number, signal: Deno.Signal): boolean {
+export function signalPid(host: Spawner, pid: number, signal: SupervisedSignal): boolean {
   try {
     host.kill(pid, signal);
     return true;
@@ -168,7 +169,11 @@ export function groupsSupported(host: Spawner): boolean {
 }
 
 /** Signals a child; false when it had exited already. */
-export function killChild(host: Spawner, child: Deno.ChildProcess, signal: Deno.Signal): boolean {
+export function killChild(
+  host: Spawner,
+  child: SupervisedChild,
+  signal: SupervisedSignal,
+): boolean {
   try {
     child.kill(signal);
     return true;

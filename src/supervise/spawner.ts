@@ -10,9 +10,11 @@
 
 import { denoSpawner } from "./deno_spawner.ts";
 import { nodeSpawner } from "./node_spawner.ts";
-
-/** Options of {@link ProcessSupervisor.spawn}: `Deno.CommandOptions` without `args`. */
-export type SupervisedSpawnOptions = Omit<Deno.CommandOptions, "args">;
+import type {
+  SupervisedChild,
+  SupervisedSignal,
+  SupervisedSpawnOptions,
+} from "./supervised_child.ts";
 
 /** The runtime's subprocess calls, as the supervisor uses them. */
 export interface Spawner {
@@ -27,12 +29,12 @@ export interface Spawner {
     command: string | URL,
     args: string[],
     options: SupervisedSpawnOptions,
-  ): Deno.ChildProcess;
+  ): SupervisedChild;
   /**
    * Signals `pid` (a process group when negative; `0` only checks that it
    * exists); throws when it is gone or refused.
    */
-  kill(pid: number, signal: Deno.Signal | 0): void;
+  kill(pid: number, signal: SupervisedSignal | 0): void;
   /** The runtime itself refused (Deno's `NotCapable`, Node's `ERR_ACCESS_DENIED`). */
   isNotCapable(error: unknown): boolean;
   /** The runtime or the system refused (also `EPERM`: another user's process). */
@@ -46,23 +48,6 @@ export interface Spawner {
 
 /** The runtime's spawner, or why subprocesses cannot run here. */
 export function runtimeSpawner(): Spawner | string {
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (deno !== undefined) {
-    if (typeof deno.Command !== "function") return "this runtime has no Deno.Command";
-    if (isDenoDeploy(deno)) return "Deno Deploy does not allow subprocesses";
-    return denoSpawner(deno);
-  }
-  return nodeSpawner() ??
+  return denoSpawner() ?? nodeSpawner() ??
     "this runtime has neither Deno.Command nor node:child_process (Node 20.16 or later)";
-}
-
-function isDenoDeploy(deno: typeof Deno): boolean {
-  try {
-    // Ask only when already allowed: reading the variable must never prompt.
-    const query = { name: "env", variable: "DENO_DEPLOYMENT_ID" } as const;
-    if (deno.permissions?.querySync?.(query).state !== "granted") return false;
-    return deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
-  } catch {
-    return false;
-  }
 }

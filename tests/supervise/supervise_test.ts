@@ -3,6 +3,9 @@ import { withWatchdog } from "../../src/supervise/watchdog.ts";
 import {
   ProcessSupervisor,
   SubprocessUnavailableError,
+  type SupervisedChild,
+  type SupervisedSignal,
+  type SupervisedSpawnOptions,
 } from "../../src/supervise/process_supervisor.ts";
 import { VirtualClock } from "../../src/core/virtual_clock.ts";
 import { WatchdogTimeoutError } from "../../src/core/errors.ts";
@@ -574,4 +577,40 @@ Deno.test({
   async fn() {
     assert.deepEqual(await childrenOf(Deno.pid), []);
   },
+});
+
+Deno.test("ProcessSupervisor: a file the system will not run is PermissionDenied (EACCES) as thrown, not a missing --allow-run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bulwark_spawn_" });
+  try {
+    const file = `${dir}/notes.txt`;
+    await Deno.writeTextFile(file, "not a program\n", { mode: 0o644 });
+    await Deno.chmod(file, 0o644);
+    const supervisor = new ProcessSupervisor();
+    assert.throws(() => supervisor.spawn(file), {
+      name: "PermissionDenied",
+      code: "EACCES",
+      message: `Failed to spawn '${file}': Permission denied (os error 13)`,
+    });
+    assert.deepEqual(supervisor.children, []);
+    await supervisor.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ProcessSupervisor: a SupervisedChild is a Deno.ChildProcess and back, its options Deno.CommandOptions", async () => {
+  // Type-checked: Deno code may keep naming Deno's types.
+  const options: Deno.CommandOptions = { stdout: "piped", stderr: "null", env: { A: "1" } };
+  const { args: _, ...spawnOptions } = options;
+  const supervised: SupervisedSpawnOptions = spawnOptions;
+  await using supervisor = new ProcessSupervisor();
+  const child: Deno.ChildProcess = supervisor.spawn("sh", ["-c", "echo $A"], supervised);
+  const own: SupervisedChild = new Deno.Command("true").spawn();
+  const signal: SupervisedSignal = "SIGTERM" satisfies Deno.Signal;
+  const denoSignal: Deno.Signal = signal;
+  assert.equal(await child.stdout.text(), "1\n");
+  const status: Deno.CommandStatus = await child.status;
+  assert.deepEqual({ ...status }, { success: true, code: 0, signal: null });
+  assert.equal((await own.status).code, 0);
+  assert.equal(denoSignal, "SIGTERM");
 });
