@@ -279,32 +279,23 @@ function firstSettled<T>(
     } catch (classifierError) {
       classifierFailed(engine, tracer, classifierError);
     }
-    if (verdict !== "success" && !isErrorClass(verdict)) {
-      // (Checked here so that the loop never asks the classifier again.)
-      let invalid: unknown;
-      try {
-        engine.report.invalidClass(verdict);
-      } catch (e) {
-        invalid = e;
-      }
-      classifierFailed(engine, tracer, invalid);
-    }
+    // (Checked here so that the loop never asks the classifier again.)
+    if (verdict !== "success" && !isErrorClass(verdict)) invalidVerdict(engine, tracer, verdict);
     if (verdict === "success") {
-      const traces = engine.report.traces(tracer);
-      const end = traces ? engine.clock.now() : NaN;
-      // The budget's buckets are far wider than a tick: the end or start
-      // already read, or else the wheel's latest reading, stamps the sample
-      // (a wheel's stamp is in wheel time).
-      let at = end;
-      if (engine.failureBudget !== undefined && !traces) {
+      // A traced call's success, out of line: this function stays small
+      // enough to be inlined into the attempt's `then` callback.
+      if (tracer !== NOOP_TRACER) return tracedSuccess(engine, tracer, value as T);
+      // The budget's buckets are far wider than a tick: the start already
+      // read, or else the wheel's latest reading, stamps the sample (a
+      // wheel's stamp is in wheel time).
+      let at = NaN;
+      if (engine.failureBudget !== undefined) {
         at = typeof timed === "number" ? NaN : timed.start;
         const timers = engine.timers;
         if (timers !== undefined) at = at === at ? at + timers.origin : timers.coarseNow();
       }
-      if (traces) tracer.attemptEnd(1, end, undefined, undefined);
-      recordSuccess(engine, tracer, 1, 0, at, end);
+      recordSuccess(engine, NOOP_TRACER, 1, 0, at, NaN);
       engine.bulkhead?.exit();
-      if (traces) tracer.end(end, "success", 1, undefined);
       const hedge = engine.hedge;
       if (hedge !== undefined && hedge.observes) {
         const start = typeof timed === "number" ? timed : timed.observedStart;
@@ -328,6 +319,31 @@ function firstSettled<T>(
       error,
       failed,
     );
+}
+
+/**
+ * A traced call's first attempt succeeded: its end is read once and stamps
+ * the attempt, the budget's sample and the call (a hedged policy's traced
+ * calls run in the hedged call, not here).
+ */
+function tracedSuccess<T>(engine: Engine, tracer: CallTracer, value: T): T {
+  const end = engine.clock.now();
+  tracer.attemptEnd(1, end, undefined, undefined);
+  recordSuccess(engine, tracer, 1, 0, end, end);
+  engine.bulkhead?.exit();
+  tracer.end(end, "success", 1, undefined);
+  return value;
+}
+
+/** The classifier answered something that is no class: the call ends with that TypeError. */
+function invalidVerdict(engine: Engine, tracer: CallTracer, verdict: unknown): never {
+  let invalid: unknown;
+  try {
+    engine.report.invalidClass(verdict);
+  } catch (e) {
+    invalid = e;
+  }
+  return classifierFailed(engine, tracer, invalid);
 }
 
 /**
