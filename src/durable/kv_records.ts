@@ -24,7 +24,7 @@
  */
 
 import { systemClock } from "../core/clock.ts";
-import { buildRecord, decodeHead, recordEvents, type RecordHead } from "./record.ts";
+import { buildRecord, decodeHead, headLength, recordEvents, type RecordHead } from "./record.ts";
 import type {
   KvAtomic,
   KvCheck,
@@ -66,8 +66,31 @@ export interface Removed {
   bytes: number;
 }
 
-/** Bytes assumed for KV's own share of a rewritten record (key, serialization). */
-const REWRITE_OVERHEAD = 200;
+/** Bytes of a KvU64 value, as an atomic's size counts it. */
+const U64_BYTES = 8;
+
+const utf8 = new TextEncoder();
+
+/**
+ * The bytes of `key` as KV encodes it (a string part: a type byte, its
+ * UTF-8 bytes with each 0x00 escaped to two bytes, a terminator; a number:
+ * a type byte and 8 bytes). An atomic's size is what Deno's
+ * op_kv_atomic_write sums: every check's and mutation's key, and each set's
+ * or sum's key again with its value (measured on Deno 2.9: 819,200 bytes
+ * in all). Our keys hold strings and numbers only.
+ */
+export function keyBytes(key: KvKey): number {
+  let size = 0;
+  for (const part of key) {
+    if (typeof part === "string") {
+      const bytes = utf8.encode(part);
+      size += 2 + bytes.length + bytes.filter((b) => b === 0).length;
+    } else {
+      size += 9;
+    }
+  }
+  return size;
+}
 
 /** The counters of a buffer. */
 export interface Counters {
@@ -208,8 +231,9 @@ export class KvRecords {
   /**
    * Adds to `op` the removal of the events `drop` (indexes) from record
    * `seq`: deleted when none is left, else rewritten with the rest. Returns
-   * what it removes, the mutations it adds and the bytes it writes. The
-   * caller bumps the epoch and changes the counters.
+   * what it removes, the mutations it adds and the bytes they add to the
+   * atomic ({@link keyBytes}). The caller bumps the epoch and changes the
+   * counters.
    */
   dropInto(
     op: KvAtomic | undefined,
@@ -217,10 +241,16 @@ export class KvRecords {
     head: RecordHead,
     drop: ReadonlySet<number>,
   ): Removed & { mutations: number; written: number } {
+    const headKey = this.key(seq, 0);
     if (head.n > 1) { // one large event, in chunks
       if (!drop.has(head.idx[0]!)) return { events: 0, bytes: 0, mutations: 0, written: 0 };
-      for (let c = 0; c < head.n; c++) op?.delete(this.key(seq, c));
-      return { events: 1, bytes: head.size[0]!, mutations: head.n, written: 0 };
+      let written = 0;
+      for (let c = 0; c < head.n; c++) {
+        const key = this.key(seq, c);
+        op?.delete(key);
+        written += keyBytes(key);
+      }
+      return { events: 1, bytes: head.size[0]!, mutations: head.n, written };
     }
     const events = recordEvents(head, []);
     const keep = events.filter((e) => !drop.has(e.idx));
@@ -228,11 +258,12 @@ export class KvRecords {
     if (gone === 0) return { events: 0, bytes: 0, mutations: 0, written: 0 };
     const bytes = head.d.length - keep.reduce((sum, e) => sum + e.bytes.length, 0);
     if (keep.length === 0) {
-      op?.delete(this.key(seq, 0));
-      return { events: gone, bytes, mutations: 1, written: 0 };
+      op?.delete(headKey);
+      return { events: gone, bytes, mutations: 1, written: keyBytes(headKey) };
     }
-    op?.set(this.key(seq, 0), buildRecord(keep)[0]);
-    return { events: gone, bytes, mutations: 1, written: head.d.length - bytes + REWRITE_OVERHEAD };
+    op?.set(headKey, buildRecord(keep)[0]);
+    const value = headLength(keep.length, head.d.length - bytes);
+    return { events: gone, bytes, mutations: 1, written: 2 * keyBytes(headKey) + value };
   }
 
   /**
@@ -259,7 +290,12 @@ export class KvRecords {
         const plan: Array<{ seq: number; head: RecordHead }> = [];
         const sums: Removed = { events: 0, bytes: 0 };
         let mutations = 3;
-        let written = 0;
+        // The epoch check, then its bump and the two counters' sums.
+        let written = keyBytes(this.rmKey) +
+          [this.rmKey, this.bytesKey, this.countKey].reduce(
+            (sum, key) => sum + 2 * keyBytes(key) + U64_BYTES,
+            0,
+          );
         let taken = 0;
         for (const seq of slice) {
           const head = heads.get(seq);
