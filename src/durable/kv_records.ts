@@ -24,7 +24,14 @@
  */
 
 import { systemClock } from "../core/clock.ts";
-import { buildRecord, decodeHead, headLength, recordEvents, type RecordHead } from "./record.ts";
+import {
+  buildRecord,
+  CHUNK_BYTES,
+  decodeHead,
+  headLength,
+  recordEvents,
+  type RecordHead,
+} from "./record.ts";
 import type {
   KvAtomic,
   KvCheck,
@@ -191,12 +198,15 @@ export class KvRecords {
       if (seq >= before) return;
       if (chunk === 0) {
         const head = decodeHead(entry.value);
-        if (head === undefined) {
-          throw new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
-        }
+        if (head === undefined) throw this.#notRecord(seq);
         current = { seq, versionstamp: entry.versionstamp, head, rest: [] };
       } else if (current?.seq === seq && chunk === current.rest.length + 1) {
-        current.rest.push(entry.value as Uint8Array);
+        // A further chunk holds CHUNK_BYTES of the one event; the last, what is left of it.
+        const { n, size } = current.head;
+        const expected = chunk < n - 1 ? CHUNK_BYTES : size[0]! - (n - 1) * CHUNK_BYTES;
+        const value = entry.value;
+        if (!(value instanceof Uint8Array) || value.length !== expected) throw this.#notRecord(seq);
+        current.rest.push(value);
       } else {
         current = undefined; // a torn read: the record was removed meanwhile
         continue;
@@ -209,15 +219,25 @@ export class KvRecords {
     }
   }
 
-  /** Reads the heads of records `seqs` that exist (10 keys per read, the KV limit). */
+  /** The error for record `seq` when a chunk of it is not as this format writes it. */
+  #notRecord(seq: number): TypeError {
+    return new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
+  }
+
+  /**
+   * Reads the heads of records `seqs` that exist (10 keys per read, the KV
+   * limit); throws, as {@link records} does, for one that is not a head.
+   */
   async heads(seqs: readonly number[]): Promise<Map<number, RecordHead>> {
     const found = new Map<number, RecordHead>();
     for (let i = 0; i < seqs.length; i += 10) {
       const slice = seqs.slice(i, i + 10);
       const entries = await this.kv.getMany(slice.map((seq) => this.key(seq, 0)));
       entries.forEach((entry, j) => {
-        const head = entry.versionstamp === null ? undefined : decodeHead(entry.value);
-        if (head !== undefined) found.set(slice[j]!, head);
+        if (entry.versionstamp === null) return;
+        const head = decodeHead(entry.value);
+        if (head === undefined) throw this.#notRecord(slice[j]!);
+        found.set(slice[j]!, head);
       });
     }
     return found;
