@@ -316,7 +316,8 @@ test("a Deno writer SIGKILLed mid-write (3 times): Node finds every acknowledged
 
 const EARLIER =
   "it was written by an earlier Bulwark, whose V8-serialized records only the runtime " +
-  "that wrote them can read, or it is damaged; flush it with the version that wrote it";
+  "that wrote them can read, or it is damaged; flush it with the version (and on the runtime) " +
+  "that wrote it: an open that finds no record stored rewrites an earlier key check";
 
 test("a namespace of V8-serialized objects (an earlier Bulwark on Node) is refused at open by Node and by Deno, before anything is written", async (t) => {
   const path = await tempFile(t);
@@ -345,8 +346,69 @@ test("a namespace of V8-serialized objects (an earlier Bulwark on Node) is refus
     results: [],
     error: [
       "TypeError",
-      `buffer "old" is not in record format 1 (its key check or a record cannot be deserialized here): ${EARLIER}`,
+      `buffer "old" is not in record format 1 (a record cannot be deserialized here): ${EARLIER}`,
     ],
   });
   assert.deepEqual(await onNode(path, entries), before);
+});
+
+/** The key check an earlier Bulwark sealed for buffer `name`: the known text as record -1, event 0. */
+async function earlierCheck(name) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const aesKey = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
+  const sealed = await crypto.subtle.encrypt(
+    {
+      name: "AES-GCM",
+      iv,
+      additionalData: new TextEncoder().encode(`bulwark/buffer/${name}/r/-1/0`),
+    },
+    aesKey,
+    new TextEncoder().encode("bulwark buffer key check"),
+  );
+  return new Uint8Array([...iv, ...new Uint8Array(sealed)]);
+}
+
+test("an earlier Bulwark's key check left by Node with no record: Deno rewrites a plaintext one; an encrypted one (a typed array Deno cannot read) it refuses naming the key, Node rewrites it, then Deno uses the buffer with the key", async (t) => {
+  const path = await tempFile(t);
+  const sealed = await earlierCheck("sealed");
+  await onNode(path, async (kv) => {
+    // What an earlier Bulwark on Node left after flush and clear: an object key check, counters.
+    for (
+      const [name, check] of [["plain", { encrypted: false }], ["sealed", {
+        encrypted: true,
+        check: sealed,
+      }]]
+    ) {
+      await kv.atomic().set(["bulwark", "buffer", name, "key"], check)
+        .sum(["bulwark", "buffer", name, "next"], 2n).commit();
+    }
+  });
+  assert.deepEqual(
+    await onDeno({ path, name: "plain", steps: [{ enqueue: [1] }, { peek: 5 }] }),
+    { results: [1, [["2.0", 1]]] },
+  );
+  assert.deepEqual(await onDeno({ path, name: "sealed", key, steps: [{ enqueue: [1] }] }), {
+    results: [],
+    error: [
+      "TypeError",
+      'buffer "sealed" holds no record, but its key check ["bulwark","buffer","sealed","key"] ' +
+      "cannot be deserialized here: delete that key to open the buffer with this version",
+    ],
+  });
+  const checks = await onNode(path, async (kv) => {
+    const buffer = await EdgeBuffer.open({
+      kv,
+      name: "sealed",
+      encryptionKey: key,
+      telemetry: false,
+    });
+    await buffer.close();
+    const read = async (name) => [...(await kv.get(["bulwark", "buffer", name, "key"])).value];
+    return [await read("plain"), await read("sealed")];
+  });
+  assert.deepEqual(checks, [[1, 0], [1, 1, ...sealed]]);
+  assert.deepEqual(
+    await onDeno({ path, name: "sealed", key, steps: [{ enqueue: [1] }, { peek: 5 }] }),
+    { results: [1, [["2.0", 1]]] },
+  );
 });

@@ -4,9 +4,12 @@
  * A later open without the key, or with another one, gets a sealer that
  * refuses every event, so `peek` and `flush` reject with
  * `BufferDecryptError` instead of returning ciphertext (a pass-through
- * codec would otherwise hand it out as data). Its first byte is the
- * namespace's record format: an open refuses a namespace of another format
- * (or of V8-serialized objects, as Bulwark wrote before) before it writes.
+ * codec would otherwise hand it out as data); an open with a key of a
+ * namespace first opened without one throws. Its first byte is the
+ * namespace's record format: an open refuses a namespace whose records are
+ * of another format (or V8-serialized objects, as Bulwark wrote before)
+ * before it writes, and rewrites an earlier key check when no record is
+ * stored.
  *
  * @module
  */
@@ -30,65 +33,125 @@ function keyCheckBytes(encrypted: boolean, check?: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The advice of {@link formatError}. */
+const ADVICE = "it was written by an earlier Bulwark, whose V8-serialized records only the " +
+  "runtime that wrote them can read, or it is damaged; flush it with the version (and on the " +
+  "runtime) that wrote it: an open that finds no record stored rewrites an earlier key check";
+
 /**
- * The error for a namespace not in {@link RECORD_FORMAT}: written by an
- * earlier Bulwark, whose V8-serialized records only the runtime that wrote
- * them can read, or damaged. Thrown at open, before anything is written.
+ * The error for a namespace with records not in {@link RECORD_FORMAT}:
+ * written by an earlier Bulwark, whose V8-serialized records only the
+ * runtime that wrote them can read, or damaged. Thrown at open, before
+ * anything is written.
  */
 function formatError(records: KvRecords, found: string, cause?: unknown): TypeError {
   return new TypeError(
-    `buffer ${JSON.stringify(records.prefix[2])} is not in record format ${RECORD_FORMAT} ` +
-      `(its key check ${found}): it was written by an earlier Bulwark, whose V8-serialized ` +
-      `records only the runtime that wrote them can read, or it is damaged; flush it with ` +
-      `the version that wrote it`,
+    `buffer ${
+      JSON.stringify(records.prefix[2])
+    } is not in record format ${RECORD_FORMAT} (${found}): ${ADVICE}`,
     { cause },
   );
 }
 
-/** True when the namespace holds a record. */
-async function hasRecords(records: KvRecords): Promise<boolean> {
-  for await (const _ of records.kv.list({ prefix: records.recordPrefix }, { batchSize: 1 })) {
-    return true;
-  }
-  return false;
+function isDeserializeError(error: unknown): error is Error {
+  // Deno: "could not deserialize value"; Node: "Unable to deserialize cloned data ...".
+  return error instanceof Error && /deserializ/i.test(error.message);
 }
 
-/** The stored key check, checked to be of {@link RECORD_FORMAT}. */
-async function readCheck(records: KvRecords): Promise<KvEntryMaybe<unknown>> {
-  let stored: KvEntryMaybe<unknown>;
-  let orphans = false;
+/** Reads the key check; the error instead when this runtime cannot deserialize it. */
+async function readStored(records: KvRecords): Promise<KvEntryMaybe<unknown> | Error> {
   try {
-    stored = await records.kv.get(records.keyCheckKey);
-    if (stored.versionstamp === null && await hasRecords(records)) {
-      // Another writer's first open may have written its key check and records since the
-      // read: a key check is written before any record and never removed.
-      stored = await records.kv.get(records.keyCheckKey);
-      orphans = stored.versionstamp === null;
-    }
+    return await records.kv.get(records.keyCheckKey);
   } catch (error) {
-    // Deno: "could not deserialize value"; Node: "Unable to deserialize cloned data ...".
-    if (error instanceof Error && /deserializ/i.test(error.message)) {
-      throw formatError(records, "or a record cannot be deserialized here", error);
+    if (isDeserializeError(error)) return error;
+    throw error;
+  }
+}
+
+/** True when the namespace holds a record; refuses one this runtime cannot deserialize. */
+async function hasRecords(records: KvRecords): Promise<boolean> {
+  try {
+    for await (const _ of records.kv.list({ prefix: records.recordPrefix }, { batchSize: 1 })) {
+      return true;
+    }
+    return false;
+  } catch (error) {
+    if (isDeserializeError(error)) {
+      throw formatError(records, "a record cannot be deserialized here", error);
     }
     throw error;
   }
-  if (orphans) {
-    // Records without a key check: written before Bulwark stored one.
-    throw formatError(records, "is missing while records are stored");
-  }
+}
+
+/** True for a key check of {@link RECORD_FORMAT}. */
+function isCurrent(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array && v.length >= 2 && v[0] === RECORD_FORMAT && v[1]! <= 1;
+}
+
+/**
+ * An earlier Bulwark's key check (a V8-serialized `{ encrypted, check }`)
+ * as a key check of {@link RECORD_FORMAT}: the same flag and sealed value
+ * (sealed the same way). `undefined` for anything else.
+ */
+function upgraded(v: unknown): Uint8Array | undefined {
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array) return undefined;
+  const { encrypted, check } = v as { encrypted?: unknown; check?: unknown };
+  if (encrypted === false && check === undefined) return keyCheckBytes(false);
+  if (encrypted === true && check instanceof Uint8Array) return keyCheckBytes(true, check);
+  return undefined;
+}
+
+/** What a key check not of {@link RECORD_FORMAT} is, for an error message. */
+function described(stored: KvEntryMaybe<unknown> | Error): string {
+  if (stored instanceof Error) return "cannot be deserialized here";
   const v = stored.value;
-  if (
-    stored.versionstamp !== null &&
-    !(v instanceof Uint8Array && v.length >= 2 && v[0] === RECORD_FORMAT && v[1]! <= 1)
-  ) {
-    throw formatError(
-      records,
-      v instanceof Uint8Array
-        ? `is ${v.length} bytes, format byte ${v[0]}`
-        : `is a V8-serialized ${v === null ? "null" : typeof v}`,
+  return v instanceof Uint8Array
+    ? `is ${v.length} bytes, format byte ${v[0]}`
+    : `is a V8-serialized ${v === null ? "null" : typeof v}`;
+}
+
+/**
+ * The stored key check, of {@link RECORD_FORMAT} (or absent, with no
+ * record stored). An earlier key check with no record stored (the buffer
+ * was flushed by the version that wrote it) is rewritten in this format,
+ * in an atomic that checks it and `"next"`, which every enqueue advances:
+ * a writer of the earlier version enqueueing meanwhile makes it fail, and
+ * the key check is read again.
+ */
+async function readCheck(records: KvRecords): Promise<KvEntryMaybe<unknown>> {
+  for (;;) {
+    const next = await records.kv.get(records.nextKey);
+    const stored = await readStored(records);
+    if (!(stored instanceof Error) && isCurrent(stored.value)) return stored;
+    const stores = await hasRecords(records);
+    if (!(stored instanceof Error) && stored.versionstamp === null) {
+      if (!stores) return stored;
+      // Another writer's first open may have written its key check and records since the
+      // read: a key check is written before any record and never removed.
+      const again = await readStored(records);
+      if (again instanceof Error || again.versionstamp !== null) continue;
+      // Records without a key check: written before Bulwark stored one.
+      throw formatError(records, "its key check is missing while records are stored");
+    }
+    const cause = stored instanceof Error ? stored : undefined;
+    if (stores) throw formatError(records, `its key check ${described(stored)}`, cause);
+    const value = stored instanceof Error ? undefined : upgraded(stored.value);
+    if (value === undefined) {
+      throw new TypeError(
+        `buffer ${JSON.stringify(records.prefix[2])} holds no record, but its key check ${
+          JSON.stringify(records.keyCheckKey)
+        } ${described(stored)}: delete that key to open the buffer with this version`,
+        { cause },
+      );
+    }
+    await records.commit(() =>
+      records.kv.atomic().check(stored as KvEntryMaybe<unknown>, next).set(
+        records.keyCheckKey,
+        value,
+      )
     );
+    // Read again: the rewritten key check, or what a concurrent writer left.
   }
-  return stored;
 }
 
 /** A sealer that refuses every event: the buffer's key is missing or wrong. */
@@ -147,7 +210,17 @@ export async function checkedSealer(
       continue; // another writer opened it first: use its check
     }
     const check = stored.value as Uint8Array;
-    if (check[1] === 0) return sealer; // plaintext records: a key makes them fail to decrypt
+    if (check[1] === 0) {
+      if (!encrypted) return sealer;
+      // Its records are plaintext: sealed events among them would be handed to a key-less
+      // reader as data.
+      throw new TypeError(
+        `encryptionKey was given, but buffer ${
+          JSON.stringify(name)
+        } is not encrypted (its first open had no ` +
+          `encryptionKey): open it without one`,
+      );
+    }
     if (!encrypted) return refusing("the buffer is encrypted and no encryptionKey was given");
     if (!(await opens(sealer, name, check.subarray(2)))) {
       return refusing("encryptionKey is not the buffer's key");

@@ -24,7 +24,14 @@
  */
 
 import { systemClock } from "../core/clock.ts";
-import { buildRecord, decodeHead, recordEvents, type RecordHead } from "./record.ts";
+import {
+  buildRecord,
+  CHUNK_BYTES,
+  decodeHead,
+  headLength,
+  recordEvents,
+  type RecordHead,
+} from "./record.ts";
 import type {
   KvAtomic,
   KvCheck,
@@ -66,8 +73,31 @@ export interface Removed {
   bytes: number;
 }
 
-/** Bytes assumed for KV's own share of a rewritten record (key, serialization). */
-const REWRITE_OVERHEAD = 200;
+/** Bytes of a KvU64 value, as an atomic's size counts it. */
+const U64_BYTES = 8;
+
+const utf8 = new TextEncoder();
+
+/**
+ * The bytes of `key` as KV encodes it (a string part: a type byte, its
+ * UTF-8 bytes with each 0x00 escaped to two bytes, a terminator; a number:
+ * a type byte and 8 bytes). An atomic's size is what Deno's
+ * op_kv_atomic_write sums: every check's and mutation's key, and each set's
+ * or sum's key again with its value (measured on Deno 2.9: 819,200 bytes
+ * in all). Our keys hold strings and numbers only.
+ */
+export function keyBytes(key: KvKey): number {
+  let size = 0;
+  for (const part of key) {
+    if (typeof part === "string") {
+      const bytes = utf8.encode(part);
+      size += 2 + bytes.length + bytes.filter((b) => b === 0).length;
+    } else {
+      size += 9;
+    }
+  }
+  return size;
+}
 
 /** The counters of a buffer. */
 export interface Counters {
@@ -168,12 +198,15 @@ export class KvRecords {
       if (seq >= before) return;
       if (chunk === 0) {
         const head = decodeHead(entry.value);
-        if (head === undefined) {
-          throw new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
-        }
+        if (head === undefined) throw this.#notRecord(seq);
         current = { seq, versionstamp: entry.versionstamp, head, rest: [] };
       } else if (current?.seq === seq && chunk === current.rest.length + 1) {
-        current.rest.push(entry.value as Uint8Array);
+        // A further chunk holds CHUNK_BYTES of the one event; the last, what is left of it.
+        const { n, size } = current.head;
+        const expected = chunk < n - 1 ? CHUNK_BYTES : size[0]! - (n - 1) * CHUNK_BYTES;
+        const value = entry.value;
+        if (!(value instanceof Uint8Array) || value.length !== expected) throw this.#notRecord(seq);
+        current.rest.push(value);
       } else {
         current = undefined; // a torn read: the record was removed meanwhile
         continue;
@@ -186,15 +219,25 @@ export class KvRecords {
     }
   }
 
-  /** Reads the heads of records `seqs` that exist (10 keys per read, the KV limit). */
+  /** The error for record `seq` when a chunk of it is not as this format writes it. */
+  #notRecord(seq: number): TypeError {
+    return new TypeError(`record ${seq} of ${this.prefix.join("/")} is not a buffer record`);
+  }
+
+  /**
+   * Reads the heads of records `seqs` that exist (10 keys per read, the KV
+   * limit); throws, as {@link records} does, for one that is not a head.
+   */
   async heads(seqs: readonly number[]): Promise<Map<number, RecordHead>> {
     const found = new Map<number, RecordHead>();
     for (let i = 0; i < seqs.length; i += 10) {
       const slice = seqs.slice(i, i + 10);
       const entries = await this.kv.getMany(slice.map((seq) => this.key(seq, 0)));
       entries.forEach((entry, j) => {
-        const head = entry.versionstamp === null ? undefined : decodeHead(entry.value);
-        if (head !== undefined) found.set(slice[j]!, head);
+        if (entry.versionstamp === null) return;
+        const head = decodeHead(entry.value);
+        if (head === undefined) throw this.#notRecord(slice[j]!);
+        found.set(slice[j]!, head);
       });
     }
     return found;
@@ -208,8 +251,9 @@ export class KvRecords {
   /**
    * Adds to `op` the removal of the events `drop` (indexes) from record
    * `seq`: deleted when none is left, else rewritten with the rest. Returns
-   * what it removes, the mutations it adds and the bytes it writes. The
-   * caller bumps the epoch and changes the counters.
+   * what it removes, the mutations it adds and the bytes they add to the
+   * atomic ({@link keyBytes}). The caller bumps the epoch and changes the
+   * counters.
    */
   dropInto(
     op: KvAtomic | undefined,
@@ -217,10 +261,16 @@ export class KvRecords {
     head: RecordHead,
     drop: ReadonlySet<number>,
   ): Removed & { mutations: number; written: number } {
+    const headKey = this.key(seq, 0);
     if (head.n > 1) { // one large event, in chunks
       if (!drop.has(head.idx[0]!)) return { events: 0, bytes: 0, mutations: 0, written: 0 };
-      for (let c = 0; c < head.n; c++) op?.delete(this.key(seq, c));
-      return { events: 1, bytes: head.size[0]!, mutations: head.n, written: 0 };
+      let written = 0;
+      for (let c = 0; c < head.n; c++) {
+        const key = this.key(seq, c);
+        op?.delete(key);
+        written += keyBytes(key);
+      }
+      return { events: 1, bytes: head.size[0]!, mutations: head.n, written };
     }
     const events = recordEvents(head, []);
     const keep = events.filter((e) => !drop.has(e.idx));
@@ -228,11 +278,12 @@ export class KvRecords {
     if (gone === 0) return { events: 0, bytes: 0, mutations: 0, written: 0 };
     const bytes = head.d.length - keep.reduce((sum, e) => sum + e.bytes.length, 0);
     if (keep.length === 0) {
-      op?.delete(this.key(seq, 0));
-      return { events: gone, bytes, mutations: 1, written: 0 };
+      op?.delete(headKey);
+      return { events: gone, bytes, mutations: 1, written: keyBytes(headKey) };
     }
-    op?.set(this.key(seq, 0), buildRecord(keep)[0]);
-    return { events: gone, bytes, mutations: 1, written: head.d.length - bytes + REWRITE_OVERHEAD };
+    op?.set(headKey, buildRecord(keep)[0]);
+    const value = headLength(keep.length, head.d.length - bytes);
+    return { events: gone, bytes, mutations: 1, written: 2 * keyBytes(headKey) + value };
   }
 
   /**
@@ -259,7 +310,12 @@ export class KvRecords {
         const plan: Array<{ seq: number; head: RecordHead }> = [];
         const sums: Removed = { events: 0, bytes: 0 };
         let mutations = 3;
-        let written = 0;
+        // The epoch check, then its bump and the two counters' sums.
+        let written = keyBytes(this.rmKey) +
+          [this.rmKey, this.bytesKey, this.countKey].reduce(
+            (sum, key) => sum + 2 * keyBytes(key) + U64_BYTES,
+            0,
+          );
         let taken = 0;
         for (const seq of slice) {
           const head = heads.get(seq);

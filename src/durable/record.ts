@@ -82,6 +82,11 @@ export interface StoredEvent {
   bytes: Uint8Array;
 }
 
+/** Bytes of a one-chunk record head holding `events` events of `bytes` stored bytes in all. */
+export function headLength(events: number, bytes: number): number {
+  return HEADER_BYTES + events * EVENT_BYTES + bytes;
+}
+
 /** Builds a record's values (the head's bytes, then the further chunks) from its events. */
 export function buildRecord(events: readonly StoredEvent[]): Uint8Array[] {
   const total = events.reduce((sum, e) => sum + e.bytes.length, 0);

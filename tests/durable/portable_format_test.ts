@@ -122,7 +122,8 @@ Deno.test("decodeHead reads what buildRecord wrote and refuses anything else", (
 
 const EARLIER =
   "it was written by an earlier Bulwark, whose V8-serialized records only the runtime " +
-  "that wrote them can read, or it is damaged; flush it with the version that wrote it";
+  "that wrote them can read, or it is damaged; flush it with the version (and on the runtime) " +
+  "that wrote it: an open that finds no record stored rewrites an earlier key check";
 
 Deno.test("a namespace not in the record format (an earlier Bulwark's objects) is refused at open, before anything is written", async () => {
   const { path, cleanup } = await tempKvPath();
@@ -134,6 +135,8 @@ Deno.test("a namespace not in the record format (an earlier Bulwark's objects) i
     await kv.set(["bulwark", "buffer", "old", "r", 0, 0], head);
     await kv.set(["bulwark", "buffer", "nocheck", "r", 0, 0], head);
     await kv.set(["bulwark", "buffer", "future", "key"], new Uint8Array([2, 0]));
+    await kv.set(["bulwark", "buffer", "future", "r", 0, 0], new Uint8Array([2, 1, 0, 1, 0]));
+    await kv.set(["bulwark", "buffer", "empty", "key"], new Uint8Array([2, 0]));
     const before = await entries(kv);
     for (
       const [name, found] of [
@@ -147,6 +150,14 @@ Deno.test("a namespace not in the record format (an earlier Bulwark's objects) i
         new TypeError(`buffer "${name}" is not in record format 1 (${found}): ${EARLIER}`),
       );
     }
+    // With no record stored, a key check it cannot rewrite: the key to delete is named.
+    await assert.rejects(
+      EdgeBuffer.open({ kv, name: "empty", telemetry: false }),
+      new TypeError(
+        'buffer "empty" holds no record, but its key check ["bulwark","buffer","empty","key"] ' +
+          "is 2 bytes, format byte 2: delete that key to open the buffer with this version",
+      ),
+    );
     // Through a path too (the buffer's own KV is closed again: the sanitizer checks).
     await assert.rejects(
       EdgeBuffer.open({ path, name: "old", telemetry: false }),
