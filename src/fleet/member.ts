@@ -113,7 +113,11 @@ export class FleetMember implements FleetHandle {
     });
   };
 
-  /** Syncs now; a sync already running is joined. Never rejects; settles within an interval (plus a lease claim). */
+  /**
+   * Syncs now, after this instance's transitions written in the background have
+   * landed; a sync already running is joined. Never rejects; settles within an
+   * interval per step (a pending transition, the report, a lease claim).
+   */
   sync(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return this.#running ??= this.#run().catch((error) => this.failed("sync", error)).finally(
@@ -202,6 +206,9 @@ export class FleetMember implements FleetHandle {
 
   /** One sync; may reject (the caller reports it). */
   async #run(): Promise<void> {
+    // Transitions written in the background land first: after `sync()` the
+    // store holds this instance's latest state (each write has its timeout).
+    if (this.#writes.size > 0) await Promise.all(this.#writes);
     const { counts } = this.#settings;
     const now = this.clock.now();
     const report = { seq: ++this.#seq, version: this.version, at: now, counts: counts(now) };

@@ -44,7 +44,10 @@ export interface FleetOptions {
 
 /** The fleet handle of a part (`breaker.fleet`, `budget.fleet`, `policy.fleet`). */
 export interface FleetHandle {
-  /** Runs a sync now (writes this instance's counts, reads the fleet's); resolves when done. Never rejects. */
+  /**
+   * Runs a sync now: waits for this instance's circuit transitions still being
+   * written, writes its counts, reads the fleet's; resolves when done. Never rejects.
+   */
   sync(): Promise<void>;
   /**
    * Stops the background sync and waits for a running one and for

@@ -468,3 +468,43 @@ for (const when of ["at the next sync", "at the next write"]) {
     await Promise.all([a.fleet.close(), b.fleet.close()]);
   });
 }
+
+Deno.test("sync() waits for a transition still being written: a peer's sync after it sees the state", async () => {
+  const inner = memoryStateStore();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const slow: FleetStateStore = {
+    report: (...a) => inner.report(...a),
+    transition: async (...a) => {
+      await gate; // the write is slow to land
+      return inner.transition(...a);
+    },
+    lease: (...a) => inner.lease(...a),
+    close: () => inner.close(),
+  };
+  const clock = new VirtualClock(0);
+  const make = (id: string, store: FleetStateStore) =>
+    new CircuitBreaker({
+      name: "db",
+      kind: "consecutive",
+      threshold: 1,
+      clock,
+      fleet: { store, syncIntervalMs: 60_000, instanceId: id },
+    });
+  const a = make("a", slow);
+  const b = make("b", inner);
+  try {
+    a.recordFailure(); // opens; the transition is written in the background
+    let synced = false;
+    const sync = a.fleet.sync().then(() => synced = true);
+    await flush();
+    assert.equal(synced, false, "a's sync waits for its transition");
+    release();
+    await sync;
+    await b.fleet.sync();
+    assert.equal(b.state, "open");
+  } finally {
+    release();
+    await Promise.all([a.fleet.close(), b.fleet.close()]);
+  }
+});
