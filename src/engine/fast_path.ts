@@ -69,6 +69,8 @@ export function runFirst<T>(
     bulkhead?.exit();
     return failed(engine, tracer, "permanent_fail", error);
   }
+  // A traced call's attempt, out of line: the untraced one below pays nothing for it.
+  if (tracer !== NOOP_TRACER) return firstTraced(engine, operation, options, tracer);
   let limitMs = engine.limitMs;
   const hedge = engine.hedge;
   let hedging = false;
@@ -89,35 +91,9 @@ export function runFirst<T>(
       }
     }
   }
-  const start = tracer.startTime;
-  if (tracer !== NOOP_TRACER) tracer.attemptStart(1, start);
   if (limitMs === Infinity) {
     // Nothing can end the attempt early: chain onto its promise.
-    const context = new UntimedContext();
-    try {
-      const result = tracer.wrapsAttempts
-        ? tracer.runAttempt(() => operation(context))
-        : operation(context);
-      return (result instanceof Promise ? result : Promise.resolve(result)).then(
-        (value: T) =>
-          firstSettled(engine, operation, options, observedStart, tracer, false, value, undefined),
-        (error: unknown) =>
-          firstSettled(engine, operation, options, observedStart, tracer, true, undefined, error),
-      );
-    } catch (error) {
-      return resume(
-        engine,
-        operation,
-        options,
-        observedStart,
-        tracer,
-        FIRED.none,
-        true,
-        undefined,
-        error,
-        undefined,
-      );
-    }
+    return chainFirst(engine, operation, options, observedStart, NOOP_TRACER);
   }
   let first: FirstAttempt<T>;
   const timers = engine.timers;
@@ -128,11 +104,6 @@ export function runFirst<T>(
       first.observedStart = observedStart;
     }
     timers.schedule(first, limitMs);
-    if (tracer !== NOOP_TRACER) {
-      // The call's start is the one its tracer read (in wheel time).
-      first.tracer = tracer;
-      first.start = start - timers.origin;
-    }
   } else {
     const timed = new ClockFirstAttempt(operation, options, engine.shared);
     if (hedge !== undefined) {
@@ -141,23 +112,101 @@ export function runFirst<T>(
     }
     try {
       const clock = engine.clock;
-      const at = tracer === NOOP_TRACER ? clock.now() : start;
-      timed.start = at;
-      timed.timer = timerAt(clock, () => timed.callback(), at, at + limitMs);
+      const start = clock.now();
+      timed.start = start;
+      timed.timer = timerAt(clock, () => timed.callback(), start, start + limitMs);
     } catch (error) {
-      recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+      recordOutcome(engine, NOOP_TRACER, RECORD.release, 0, NaN);
       bulkhead?.exit();
-      return failed(engine, tracer, "permanent_fail", error);
+      return Promise.reject(error);
     }
-    timed.tracer = tracer;
     first = timed;
   }
+  return armFirst(engine, first, NOOP_TRACER);
+}
+
+/**
+ * A traced call's first attempt (admitted; a hedged policy's traced calls
+ * run in the hedged call): its start is the one the tracer read, the
+ * tracer sees it start and, with spans, makes its span the active context
+ * while it runs.
+ */
+function firstTraced<T>(
+  engine: Engine,
+  operation: Operation<T>,
+  options: ExecuteOptions<T> | undefined,
+  tracer: CallTracer,
+): Promise<T> {
+  const start = tracer.startTime;
+  tracer.attemptStart(1, start);
+  const limitMs = engine.limitMs;
+  if (limitMs === Infinity) return chainFirst(engine, operation, options, NaN, tracer);
+  let first: FirstAttempt<T>;
+  const timers = engine.timers;
+  if (timers !== undefined) {
+    first = new FirstAttempt(operation, options, engine.shared);
+    timers.schedule(first, limitMs);
+    first.start = start - timers.origin; // (in wheel time)
+  } else {
+    const timed = new ClockFirstAttempt(operation, options, engine.shared);
+    try {
+      timed.start = start;
+      timed.timer = timerAt(engine.clock, () => timed.callback(), start, start + limitMs);
+    } catch (error) {
+      recordOutcome(engine, tracer, RECORD.release, 0, NaN);
+      engine.bulkhead?.exit();
+      return failed(engine, tracer, "permanent_fail", error);
+    }
+    first = timed;
+  }
+  first.tracer = tracer;
+  return armFirst(engine, first, tracer);
+}
+
+/** Runs an attempt nothing can end early, chaining onto its promise (no call state). */
+function chainFirst<T>(
+  engine: Engine,
+  operation: Operation<T>,
+  options: ExecuteOptions<T> | undefined,
+  observedStart: number,
+  tracer: CallTracer,
+): Promise<T> {
+  const context = new UntimedContext();
+  try {
+    const result = tracer.wrapsAttempts
+      ? tracer.runAttempt(() => operation(context))
+      : operation(context);
+    return (result instanceof Promise ? result : Promise.resolve(result)).then(
+      (value: T) =>
+        firstSettled(engine, operation, options, observedStart, tracer, false, value, undefined),
+      (error: unknown) =>
+        firstSettled(engine, operation, options, observedStart, tracer, true, undefined, error),
+    );
+  } catch (error) {
+    return resume(
+      engine,
+      operation,
+      options,
+      observedStart,
+      tracer,
+      FIRED.none,
+      true,
+      undefined,
+      error,
+      undefined,
+    );
+  }
+}
+
+/** Runs the armed first attempt; the call's own promise settles from its outcome or timer. */
+function armFirst<T>(engine: Engine, first: FirstAttempt<T>, tracer: CallTracer): Promise<T> {
   // (An executor closure measured faster than one shared executor that
   // hands the resolvers over through module variables.)
   const promise = new Promise<T>((resolve, reject) => {
     first.resolve = resolve;
     first.reject = reject;
   });
+  const operation = first.operation;
   try {
     const context = new OperationContext(1, first);
     const result = tracer.wrapsAttempts
