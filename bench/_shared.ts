@@ -7,6 +7,7 @@
  */
 
 import { context, type Meter, trace, type Tracer } from "@opentelemetry/api";
+import pRetry from "p-retry";
 import { constant, type PolicyOptions } from "../mod.ts";
 
 /**
@@ -34,13 +35,26 @@ export const FULL: PolicyOptions = {
 };
 
 /**
- * What a policy in `spans: "full"` records for a call that succeeds at once,
- * written by hand with the OpenTelemetry API and no engine: a call span, an
- * attempt span under it that is the active context while the operation
- * runs, two duration histograms and one event counter, two attributes set
- * at the end. The SDK's own floor for that much telemetry.
+ * What a user writes by hand with the OpenTelemetry API instead of Bulwark,
+ * given a tracer and a meter (the floors of issue 17's telemetry targets):
+ *
+ * - `bare`: the call timed into one histogram record;
+ * - `pRetry`: `tracer.startActiveSpan` around a p-retry call plus one
+ *   histogram record;
+ * - `full`: what a policy in `spans: "full"` records for a call that
+ *   succeeds at once, with no engine: a call span, an attempt span under it
+ *   that is the active context while the operation runs, two duration
+ *   histograms and one event counter, two attributes set at the end. The
+ *   SDK's own floor for that much telemetry.
  */
-export function handWrittenFull(tracer: Tracer, meter: Meter): () => Promise<number> {
+export function handInstrumented(tracer: Tracer, meter: Meter): {
+  bare: () => Promise<void>;
+  pRetry: () => Promise<number>;
+  full: () => Promise<number>;
+} {
+  const histogram = meter.createHistogram("bench.duration", { unit: "s" });
+  const histogramAttrs = { "bench.name": "x", "bench.outcome": "success" };
+  const pRetryOptions = { retries: 2, minTimeout: 10 };
   const call = meter.createHistogram("hand.call.duration", { unit: "s" });
   const attempt = meter.createHistogram("hand.attempt.duration", { unit: "s" });
   const events = meter.createCounter("hand.events");
@@ -49,25 +63,42 @@ export function handWrittenFull(tracer: Tracer, meter: Meter): () => Promise<num
   const eventAttrs = { "bulwark.policy.name": "hand", "bulwark.event": "success" };
   const spanAttrs = { "bulwark.policy.name": "hand" };
   const attemptSpanAttrs = { "bulwark.attempt": 1 };
-  return async () => {
-    const parent = context.active();
-    const start = performance.now();
-    const callSpan = tracer.startSpan("hand", { attributes: spanAttrs }, parent);
-    const callContext = trace.setSpan(parent, callSpan);
-    const attemptSpan = tracer.startSpan(
-      "hand attempt",
-      { attributes: attemptSpanAttrs },
-      callContext,
-    );
-    const value = await context.with(trace.setSpan(callContext, attemptSpan), fn);
-    const seconds = (performance.now() - start) / 1000;
-    attemptSpan.end();
-    attempt.record(seconds, attemptAttrs);
-    events.add(1, eventAttrs);
-    call.record(seconds, callAttrs);
-    callSpan.setAttribute("bulwark.attempts", 1);
-    callSpan.setAttribute("bulwark.outcome", "success");
-    callSpan.end();
-    return value;
+  return {
+    bare: async () => {
+      const start = performance.now();
+      await fn();
+      histogram.record((performance.now() - start) / 1000, histogramAttrs);
+    },
+    pRetry: () =>
+      tracer.startActiveSpan("call", async (span) => {
+        const start = performance.now();
+        try {
+          return await pRetry(fn, pRetryOptions);
+        } finally {
+          histogram.record((performance.now() - start) / 1000, histogramAttrs);
+          span.end();
+        }
+      }),
+    full: async () => {
+      const parent = context.active();
+      const start = performance.now();
+      const callSpan = tracer.startSpan("hand", { attributes: spanAttrs }, parent);
+      const callContext = trace.setSpan(parent, callSpan);
+      const attemptSpan = tracer.startSpan(
+        "hand attempt",
+        { attributes: attemptSpanAttrs },
+        callContext,
+      );
+      const value = await context.with(trace.setSpan(callContext, attemptSpan), fn);
+      const seconds = (performance.now() - start) / 1000;
+      attemptSpan.end();
+      attempt.record(seconds, attemptAttrs);
+      events.add(1, eventAttrs);
+      call.record(seconds, callAttrs);
+      callSpan.setAttribute("bulwark.attempts", 1);
+      callSpan.setAttribute("bulwark.outcome", "success");
+      callSpan.end();
+      return value;
+    },
   };
 }

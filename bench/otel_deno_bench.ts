@@ -18,9 +18,8 @@
  * @module
  */
 import { metrics, trace } from "@opentelemetry/api";
-import pRetry from "p-retry";
 import { policy } from "../mod.ts";
-import { fn, FULL, handWrittenFull } from "./_shared.ts";
+import { fn, FULL, handInstrumented } from "./_shared.ts";
 
 const group = "telemetry (OTEL_DENO)";
 const ignore = Deno.env.get("OTEL_DENO") !== "true";
@@ -32,22 +31,19 @@ const spansFailures = withSpans("failures");
 const spansOff = withSpans("off");
 
 const tracer = trace.getTracer("bench");
-const histogram = metrics.getMeter("bench").createHistogram("bench.duration", { unit: "s" });
-const histogramAttrs = { "bench.name": "x", "bench.outcome": "success" };
-const pRetryOptions = { retries: 2, minTimeout: 10 };
 
 Deno.bench({ name: "bare await fn()", group, baseline: true, ignore }, async () => {
   await fn();
 });
+
+const hand = handInstrumented(tracer, metrics.getMeter("bench"));
 
 Deno.bench({
   name: "hand-instrumented: bare call + one histogram record",
   group,
   ignore,
 }, async () => {
-  const start = performance.now();
-  await fn();
-  histogram.record((performance.now() - start) / 1000, histogramAttrs);
+  await hand.bare();
 });
 
 Deno.bench({
@@ -55,25 +51,15 @@ Deno.bench({
   group,
   ignore,
 }, async () => {
-  await tracer.startActiveSpan("call", async (span) => {
-    const start = performance.now();
-    try {
-      return await pRetry(fn, pRetryOptions);
-    } finally {
-      histogram.record((performance.now() - start) / 1000, histogramAttrs);
-      span.end();
-    }
-  });
+  await hand.pRetry();
 });
-
-const handFull = handWrittenFull(tracer, metrics.getMeter("bench"));
 
 Deno.bench({
   name: 'hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine',
   group,
   ignore,
 }, async () => {
-  await handFull();
+  await hand.full();
 });
 
 Deno.bench({ name: 'bulwark full policy, spans "full"', group, ignore }, async () => {

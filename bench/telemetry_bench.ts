@@ -21,9 +21,8 @@ import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import pRetry from "p-retry";
 import { policy } from "../mod.ts";
-import { fn, FULL, handWrittenFull } from "./_shared.ts";
+import { fn, FULL, handInstrumented } from "./_shared.ts";
 
 const group = "telemetry";
 
@@ -98,36 +97,27 @@ Deno.bench({ name: "one bare histogram record (2 attributes)", group }, () => {
   histogram.record(0.000_1, histogramAttrs);
 });
 
-const pRetryOptions = { retries: 2, minTimeout: 10 };
+const hand = handInstrumented(tracer, meterProvider.getMeter("bench"));
 
-Deno.bench({ name: "hand-instrumented: bare call + one histogram record", group }, async () => {
-  const start = performance.now();
-  await fn();
-  histogram.record((performance.now() - start) / 1000, histogramAttrs);
+Deno.bench({
+  name: "hand-instrumented: bare call + one histogram record",
+  group,
+}, async () => {
+  await hand.bare();
 });
 
 Deno.bench({
   name: "hand-instrumented: startActiveSpan around p-retry + one histogram record",
   group,
 }, async () => {
-  await tracer.startActiveSpan("call", async (span) => {
-    const start = performance.now();
-    try {
-      return await pRetry(fn, pRetryOptions);
-    } finally {
-      histogram.record((performance.now() - start) / 1000, histogramAttrs);
-      span.end();
-    }
-  });
+  await hand.pRetry();
 });
-
-const handFull = handWrittenFull(tracer, meterProvider.getMeter("bench"));
 
 Deno.bench({
   name: 'hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine',
   group,
 }, async () => {
-  await handFull();
+  await hand.full();
 });
 
 Deno.bench({ name: 'bulwark full policy, SDK, spans "full"', group }, async () => {
