@@ -190,10 +190,17 @@ export class FailureBudget {
   record(failed: boolean, at?: number): void {
     // One clock read per record (none when the caller passes the time it
     // already read), shared by the window's updates and sums.
-    const now = at === undefined || Number.isNaN(at) ? this.#clock.now() : at;
-    this.#window.add(SAMPLES, 1, now);
-    if (failed) this.#window.add(FAILURES, 1, now);
-    this.#evaluate(now);
+    const now = at === undefined || at !== at ? this.#clock.now() : at;
+    // One move of the window for both counts; the totals it leaves are the
+    // window's sums at `now`, read without moving it again.
+    const window = this.#window;
+    window.addTwo(now, SAMPLES, failed ? FAILURES : -1);
+    const peers = this.#fleet.peers;
+    this.#decide(
+      window.total(SAMPLES) + peers[SAMPLES],
+      window.total(FAILURES) + peers[FAILURES],
+      now,
+    );
   }
 
   /** Failure rate over the window, 0..1; 0 when the window is empty. In a fleet, the fleet's. */
@@ -219,8 +226,16 @@ export class FailureBudget {
 
   #evaluate(now: number = this.#clock.now()): boolean {
     const peers = this.#fleet.peers;
-    const samples = this.#window.sum(SAMPLES, now) + peers[SAMPLES];
-    const rate = samples === 0 ? 0 : (this.#window.sum(FAILURES, now) + peers[FAILURES]) / samples;
+    return this.#decide(
+      this.#window.sum(SAMPLES, now) + peers[SAMPLES],
+      this.#window.sum(FAILURES, now) + peers[FAILURES],
+      now,
+    );
+  }
+
+  /** Breached or not, given the window's (and the fleet's) counts at `now`; emits a change. */
+  #decide(samples: number, failures: number, now: number): boolean {
+    const rate = samples === 0 ? 0 : failures / samples;
     const breached = samples >= this.#minSamples && rate > this.threshold;
     if (breached === this.#breached) return breached;
     // Flip first, so a listener or onBreach that reads isBreached() sees the

@@ -168,6 +168,14 @@ export class RollingWindow {
   }
 
   /**
+   * Total of `counter` over the window as last moved (by an add or a sum at
+   * some time `now`): that sum, read without moving the window again.
+   */
+  total(counter: number): number {
+    return this.#counts[this.#totalsAt + counter];
+  }
+
+  /**
    * Total of `counter` over the window as it would be at `now`, without
    * moving the window: a later count at an earlier time still goes where it
    * would have gone. O(1) while `now` is in the newest bucket.
