@@ -45,7 +45,7 @@ import {
 import type { Operation } from "./attempt.ts";
 import type { FirstAttemptShared } from "./first_attempt.ts";
 import { Coalescer } from "./coalesce.ts";
-import { fireFirst, runFirst } from "./fast_path.ts";
+import { fireFirst, runFirst, runPlain } from "./fast_path.ts";
 import { runHedged } from "./hedge.ts";
 import type { HedgeDelay } from "./hedge_delay.ts";
 import { runLoop } from "./loop.ts";
@@ -84,6 +84,8 @@ export class Engine implements Recorded {
   // so that with thousands of live policies a call touches few cache lines.
   /** The parts allow the fast path (see {@link Engine.takesFastPath}). */
   readonly partsAllowFastPath: boolean;
+  /** No part, no telemetry, no time limit: the fast path has nothing to ask first. */
+  readonly plain: boolean;
   // The parts, as the engine's own fields (not one `parts` object): a call
   // then touches one object less.
   readonly observer: CallObserver | undefined;
@@ -180,6 +182,10 @@ export class Engine implements Recorded {
     };
     const bulkhead = parts.bulkhead;
     this.heldPermit = bulkhead === undefined ? undefined : { release: () => bulkhead.exit() };
+    this.plain = parts.observer === undefined && parts.bulkhead === undefined &&
+      parts.rateLimiter === undefined && parts.circuit === undefined &&
+      parts.retryBudget === undefined && parts.hedge === undefined &&
+      parts.failureBudget === undefined && this.limitMs === Infinity;
     this.partsAllowFastPath = parts.circuit?.slowCallMs === undefined &&
       parts.failureBudget?.action !== "reject";
   }
@@ -201,7 +207,9 @@ export class Engine implements Recorded {
 
   /** Starts a call (coalescing done): the fast path, the hedged call or the loop. */
   start<T>(operation: Operation<T>, options: ExecuteOptions<T> | undefined): Promise<T> {
-    if (this.takesFastPath(operation, options)) return runFirst(this, operation, options);
+    if (this.takesFastPath(operation, options)) {
+      return this.plain ? runPlain(this, operation, options) : runFirst(this, operation, options);
+    }
     return this.general(operation, options, undefined);
   }
 

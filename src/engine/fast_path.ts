@@ -126,6 +126,19 @@ export function runFirst<T>(
 }
 
 /**
+ * The fast path of a policy with no part, no telemetry and no time limit
+ * (only retries): nothing to ask before the first attempt, which nothing
+ * can end early.
+ */
+export function runPlain<T>(
+  engine: Engine,
+  operation: Operation<T>,
+  options: ExecuteOptions<T> | undefined,
+): Promise<T> {
+  return chainFirst(engine, operation, options, NaN, NOOP_TRACER);
+}
+
+/**
  * A traced call's first attempt (admitted; a hedged policy's traced calls
  * run in the hedged call): its start is the one the tracer read, the
  * tracer sees it start and, with spans, makes its span the active context
