@@ -11,7 +11,7 @@ import { ConstantBackoff, handleAll, retry as cockatielRetry } from "cockatiel";
 import pRetry from "p-retry";
 import { constant, policy, TransientError } from "../mod.ts";
 import { VirtualClock } from "../testing.ts";
-import { FULL } from "./_shared.ts";
+import { FULL, warmUp } from "./_shared.ts";
 
 const group = "failure path";
 
@@ -47,6 +47,14 @@ const full = policy("full", {
 // a setTimeout(0), p-retry skips the wait.
 const cRetry = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(0) });
 const pRetryOptions = { retries: 2, minTimeout: 0 };
+
+// (Peers first: cockatiel's first timer is a first call of milliseconds.)
+await warmUp([
+  () => cRetry.execute(cockatielOp),
+  () => pRetry(pRetryOp, pRetryOptions),
+  () => retryOnly.execute(retryOnlyOp),
+  () => full.execute(fullOp),
+]);
 
 Deno.bench({ name: "bare try/catch retry loop", group, baseline: true }, async () => {
   for (;;) {

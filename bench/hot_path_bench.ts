@@ -19,7 +19,7 @@ import {
 import Opossum from "opossum";
 import pRetry from "p-retry";
 import { policy } from "../mod.ts";
-import { fn, FULL, RETRY_ONLY } from "./_shared.ts";
+import { fn, FULL, RETRY_ONLY, warmUp } from "./_shared.ts";
 
 const group = "hot path";
 
@@ -41,34 +41,33 @@ const cWrapped = wrap(
 const opossum = new Opossum(fn, { timeout: 500, resetTimeout: 30_000 });
 const pRetryOptions = { retries: 2, minTimeout: 10 };
 
-Deno.bench({ name: "bare await fn()", group, baseline: true }, async () => {
-  await fn();
-});
-
-Deno.bench({ name: "bulwark retry-only policy", group }, async () => {
-  await retryOnly.execute(fn);
-});
-
-Deno.bench({ name: "bulwark full policy", group }, async () => {
-  await full.execute(fn);
-});
-
-Deno.bench({ name: "bulwark full policy (default telemetry, no SDK)", group }, async () => {
-  await fullDefault.execute(fn);
-});
-
-Deno.bench({ name: "cockatiel retry", group }, async () => {
-  await cRetry.execute(fn);
-});
-
-Deno.bench({ name: "cockatiel wrap(retry, circuitBreaker, timeout)", group }, async () => {
-  await cWrapped.execute(fn);
-});
-
-Deno.bench({ name: "opossum fire", group }, async () => {
-  await opossum.fire();
-});
-
-Deno.bench({ name: "p-retry", group }, async () => {
-  await pRetry(fn, pRetryOptions);
-});
+const bodies: [name: string, body: () => Promise<void>][] = [
+  ["bare await fn()", async () => {
+    await fn();
+  }],
+  ["bulwark retry-only policy", async () => {
+    await retryOnly.execute(fn);
+  }],
+  ["bulwark full policy", async () => {
+    await full.execute(fn);
+  }],
+  ["bulwark full policy (default telemetry, no SDK)", async () => {
+    await fullDefault.execute(fn);
+  }],
+  ["cockatiel retry", async () => {
+    await cRetry.execute(fn);
+  }],
+  ["cockatiel wrap(retry, circuitBreaker, timeout)", async () => {
+    await cWrapped.execute(fn);
+  }],
+  ["opossum fire", async () => {
+    await opossum.fire();
+  }],
+  ["p-retry", async () => {
+    await pRetry(fn, pRetryOptions);
+  }],
+];
+await warmUp(bodies.map(([, body]) => body));
+for (const [name, body] of bodies) {
+  Deno.bench({ name, group, baseline: name === "bare await fn()" }, body);
+}

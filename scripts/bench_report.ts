@@ -17,17 +17,22 @@
  */
 
 /** One bench's statistics as `deno bench --json` prints them (times in ns). */
-interface BenchStats {
+export interface BenchStats {
   n: number;
   min: number;
   max: number;
   avg: number;
   p75: number;
   p99: number;
+  /**
+   * True when the harness timed each iteration on its own (its warm-up
+   * averaged over 10 µs); the average then includes its clock reads.
+   */
+  highPrecision?: boolean;
 }
 
 /** The output of `deno bench --json` (version 1). */
-interface BenchJson {
+export interface BenchJson {
   version: number;
   runtime: string;
   cpu: string;
@@ -41,12 +46,14 @@ interface BenchJson {
 }
 
 /** One bench over the runs. */
-interface Row {
+export interface Row {
   group: string;
   name: string;
   baseline: boolean;
   /** Each run's average time per iteration, ns, by run index. */
   avgs: number[];
+  /** By run index: the harness timed each iteration on its own ({@link BenchStats.highPrecision}). */
+  perIteration: boolean[];
 }
 
 /** Reads a bench's average in one run; throws when it is missing. */
@@ -220,10 +227,11 @@ export function collectRuns(runs: BenchJson[]): Row[] {
       }
       let row = rows.get(key);
       if (row === undefined) {
-        row = { group, name: bench.name, baseline: bench.baseline, avgs: [] };
+        row = { group, name: bench.name, baseline: bench.baseline, avgs: [], perIteration: [] };
         rows.set(key, row);
       }
       row.avgs[index] = (result.ok as BenchStats).avg;
+      row.perIteration[index] = (result.ok as BenchStats).highPrecision === true;
     }
   });
   for (const row of rows.values()) {
@@ -232,6 +240,22 @@ export function collectRuns(runs: BenchJson[]): Row[] {
     }
   }
   return [...rows.values()];
+}
+
+/**
+ * Benches under 10 µs that `deno bench` timed one iteration at a time in
+ * some run, with the runs (1-based). It does so when a bench's 10 ms
+ * warm-up averages over 10 µs — one first call of milliseconds (a
+ * runtime's first timer, lazy compilation) is enough — and each average
+ * then includes two reads of its clock: such a figure is too high.
+ */
+export function timedPerIteration(rows: Row[]): { row: Row; runs: number[] }[] {
+  const found: { row: Row; runs: number[] }[] = [];
+  for (const row of rows) {
+    const runs = row.perIteration.flatMap((per, i) => per ? [i + 1] : []);
+    if (runs.length > 0 && median(row.avgs) < 10_000) found.push({ row, runs });
+  }
+  return found;
 }
 
 function formatNs(ns: number): string {
@@ -390,6 +414,18 @@ async function main(): Promise<number> {
       ? formatRatio(median(runIndexes.map((i) => ratioIn(i)(row.group, row.name))))
       : "(no baseline)";
     console.log(`| ${row.group} | ${row.name} | ${formatNs(median(row.avgs))} | ${r} |`);
+  }
+
+  const perIteration = timedPerIteration(rows);
+  if (perIteration.length > 0) {
+    console.log();
+    console.log(
+      "timed one iteration at a time (a first call of milliseconds in the bench's warm-up), " +
+        "so these averages include the harness's clock reads and are too high:",
+    );
+    for (const { row, runs } of perIteration) {
+      console.log(`  - ${row.name} (${row.group}): run ${runs.join(", ")}`);
+    }
   }
 
   console.log();
