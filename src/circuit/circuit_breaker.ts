@@ -115,6 +115,13 @@ export class CircuitBreaker {
   // in the closed state comes first (one cache line per call).
   #state = CLOSED;
   #successes = 0;
+  /**
+   * The detector saw a success last and another changes nothing in it
+   * ({@link FailureDetector.idleAfterSuccess}): a closed circuit's next
+   * success need not reach it (with many breakers live, one object less
+   * for a call to touch).
+   */
+  #idle = false;
   /** Infinity when slow-call detection is off. */
   readonly #slowCallMs: number;
   readonly #detector: FailureDetector;
@@ -245,11 +252,13 @@ export class CircuitBreaker {
     if (slow) this.#slowCalls++;
     const state = this.#state;
     if (state === CLOSED) {
+      if (this.#idle) return;
       const detector = this.#detector;
       const now = this.#needsTime ? this.#clock.now() : 0;
       detector.record(false, now, slow);
       const reason = detector.tripReason(now);
       if (reason !== undefined) this.#open(reason);
+      else this.#idle = detector.idleAfterSuccess === true;
     } else if (state === HALF_OPEN && this.#probes > 0) {
       this.#probes--;
       this.#probeSuccesses++;
@@ -267,6 +276,7 @@ export class CircuitBreaker {
    */
   recordFailure(_durationMs?: number): void {
     this.#failures++;
+    this.#idle = false;
     const state = this.#state;
     if (state === CLOSED) {
       const detector = this.#detector;
@@ -406,6 +416,7 @@ export class CircuitBreaker {
       this.#holds = 0;
     }
     this.#state = to;
+    this.#idle = false;
     // Half-open is entered only by allowCall() admitting the first probe.
     this.#probes = to === HALF_OPEN ? 1 : 0;
     this.#probeSuccesses = 0;

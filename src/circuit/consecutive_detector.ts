@@ -74,6 +74,8 @@ export class ConsecutiveDetector implements FailureDetector {
   readonly kind = "consecutive" as const;
   /** Always false: this detector ignores time. */
   readonly needsTime = false as const;
+  /** True without slow-call detection: a success after a success changes nothing. */
+  readonly idleAfterSuccess: boolean;
   /** Failures in a row that open the circuit. */
   readonly threshold: number;
   readonly #slowCallRatio: number | undefined;
@@ -90,6 +92,7 @@ export class ConsecutiveDetector implements FailureDetector {
     this.threshold = integerBetween("threshold", settings.threshold, 1, MAX_CONSECUTIVE_THRESHOLD);
     this.#slowCallRatio = optionalSlowCallRatio(settings.slowCallRatio);
     if (this.#slowCallRatio !== undefined) this.#ring = new Uint8Array(this.threshold);
+    this.idleAfterSuccess = this.#ring === undefined;
   }
 
   /** Failures in the current run. */

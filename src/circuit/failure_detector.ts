@@ -90,6 +90,12 @@ export interface FailureDetector {
   /** True when `record`, `shouldOpen` and the rates depend on `now`. */
   readonly needsTime: boolean;
   /**
+   * True when a success right after a success changes nothing and cannot
+   * trip (a consecutive detector without slow-call detection): a breaker
+   * may then skip telling it. Absent: false.
+   */
+  readonly idleAfterSuccess?: boolean;
+  /**
    * Counts one call: `failed` for a failure; `slow` for a success slower
    * than the breaker's `slowCallMs` (ignored when `failed`).
    */

@@ -720,3 +720,32 @@ Deno.test("execute() rejects, never throws, when a throwing clock is read for a 
   }
   await assert.rejects(pending!, /clock broke/);
 });
+
+Deno.test("consecutive: a success after failures still ends the run, however many successes came before", () => {
+  // A closed breaker skips telling its detector of a success that follows a
+  // success; a failure (or a transition) must end that.
+  const { breaker, transitions } = setup({ kind: "consecutive", threshold: 3 });
+  feed(breaker, "SSSFFSFFSFF");
+  assert.deepEqual(transitions(), []);
+  assert.equal(breaker.toJSON().detector?.kind, "consecutive");
+  assert.deepEqual(breaker.toJSON().detector, { kind: "consecutive", consecutiveFailures: 2 });
+  feed(breaker, "F");
+  assert.deepEqual(transitions(), ["closed->open:failure_threshold"]);
+});
+
+Deno.test("consecutive: after the circuit closes again, a success still ends a new run", async () => {
+  const { breaker, transitions, clock } = setup({
+    kind: "consecutive",
+    threshold: 2,
+    breakMs: 100,
+  });
+  feed(breaker, "SSFF");
+  await clock.advance(100);
+  feed(breaker, "S"); // the probe closes the circuit
+  feed(breaker, "SFSF");
+  assert.deepEqual(transitions(), [
+    "closed->open:failure_threshold",
+    "open->half_open:break_elapsed",
+    "half_open->closed:probe_success",
+  ]);
+});
