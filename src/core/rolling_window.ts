@@ -24,7 +24,7 @@ export interface RollingWindowOptions {
   windowMs: number;
   /** Buckets the window is split into. An integer >= 1. */
   buckets: number;
-  /** Counters kept per bucket (e.g. 2 for "samples" and "failures"). An integer >= 1. */
+  /** Counters kept per bucket (e.g. 2 for "samples" and "failures"). An integer from 1 to 3. */
   counters: number;
   /**
    * Where the time comes from when a call passes no `now`. Optional for a
@@ -83,6 +83,11 @@ const NO_CLOCK: Pick<Clock, "now"> = {
  * If the clock reads earlier than a time already seen, the window stays
  * where it was (counts go into the newest bucket) rather than corrupting it.
  *
+ * A count goes into fields of the window itself (the newest bucket's
+ * counts and the totals), not into its array of buckets, which is written
+ * once per bucket width as the window moves: with thousands of windows
+ * live, a count touches the window object and nothing else.
+ *
  * {@link RollingWindow.sum} moves the window to `now`;
  * {@link RollingWindow.peek} reads the window as it would be at `now`
  * without moving it. {@link RollingWindow.head}, {@link RollingWindow.slots}
@@ -106,42 +111,47 @@ const NO_CLOCK: Pick<Clock, "now"> = {
  * ```
  */
 export class RollingWindow {
+  // Field order is memory layout: what a count in the newest bucket touches
+  // comes first.
+  /** When bucket `#head` ends: any earlier time counts into it. */
+  #headEnd = -Infinity;
+  // The newest bucket's counts not yet in `#counts` (counter 0, 1, 2).
+  #new0 = 0;
+  #new1 = 0;
+  #new2 = 0;
+  // Per counter, the total over every bucket (all of them are inside the
+  // window), the newest bucket's unwritten counts included.
+  #total0 = 0;
+  #total1 = 0;
+  #total2 = 0;
+  /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
+  #head = -Infinity;
+  /** The slot of bucket `#head`. */
+  #headSlot = 0;
   readonly #clock: Pick<Clock, "now">;
   readonly #buckets: number;
   readonly #counters: number;
   readonly #widthMs: number;
   /**
    * `buckets * counters` counts, bucket `b`'s counter `c` at `b * counters +
-   * c`, then per counter the total over every bucket (all of them are inside
-   * the window) at `#totalsAt + c`. One array: one allocation to touch.
+   * c`, but for the newest bucket's counts still in the `#new` fields.
    */
   readonly #counts: number[];
-  readonly #totalsAt: number;
-  /** Newest bucket number seen, so a clock that steps back cannot reopen old buckets. */
-  #head = -Infinity;
-  /** The slot of bucket `#head`. */
-  #headSlot = 0;
-  /** When bucket `#head` ends: any earlier time counts into it. */
-  #headEnd = -Infinity;
 
   /** Creates an empty window. Throws on invalid options. */
   constructor(options: RollingWindowOptions) {
     const windowMs = numberAbove("windowMs", options.windowMs, 0);
     this.#buckets = integerBetween("buckets", options.buckets, 1, MAX_BUCKETS);
-    this.#counters = integerAtLeast("counters", options.counters, 1);
+    this.#counters = integerBetween("counters", options.counters, 1, 3);
     this.#clock = options.clock ?? NO_CLOCK;
     this.#widthMs = windowMs / this.#buckets;
-    this.#totalsAt = this.#buckets * this.#counters;
-    // A plain array of doubles lives on the JS heap next to this object; a
-    // typed array this size would keep its data in a separate allocation.
-    this.#counts = Array.from({ length: this.#totalsAt + this.#counters }, () => 0);
+    this.#counts = Array.from({ length: this.#buckets * this.#counters }, () => 0);
   }
 
   /** Adds `amount` (default 1) to `counter` in the current bucket. */
   add(counter: number, amount = 1, now: number = this.#clock.now()): void {
-    const slot = this.#advance(now);
-    this.#counts[slot * this.#counters + counter] += amount;
-    this.#counts[this.#totalsAt + counter] += amount;
+    this.#advance(now);
+    this.#count(counter, amount);
   }
 
   /**
@@ -150,21 +160,15 @@ export class RollingWindow {
    * for the cost of one {@link RollingWindow.add}.
    */
   addTwo(now: number, counter: number, other: number): void {
-    const base = this.#advance(now) * this.#counters;
-    const counts = this.#counts;
-    const totalsAt = this.#totalsAt;
-    counts[base + counter]++;
-    counts[totalsAt + counter]++;
-    if (other !== -1) {
-      counts[base + other]++;
-      counts[totalsAt + other]++;
-    }
+    this.#advance(now);
+    this.#count(counter, 1);
+    if (other !== -1) this.#count(other, 1);
   }
 
   /** Total of `counter` over the window. */
   sum(counter: number, now: number = this.#clock.now()): number {
     this.#advance(now);
-    return this.#counts[this.#totalsAt + counter];
+    return this.total(counter);
   }
 
   /**
@@ -172,16 +176,16 @@ export class RollingWindow {
    * some time `now`): that sum, read without moving the window again.
    */
   total(counter: number): number {
-    return this.#counts[this.#totalsAt + counter];
+    return counter === 0 ? this.#total0 : counter === 1 ? this.#total1 : this.#total2;
   }
 
   /**
    * Total of `counter` over the window as it would be at `now`, without
-   * moving the window: a later count at an earlier time still goes where it
+   * moving it: a later count at an earlier time still goes where it
    * would have gone. O(1) while `now` is in the newest bucket.
    */
   peek(counter: number, now: number): number {
-    const total = this.#counts[this.#totalsAt + counter];
+    const total = this.total(counter);
     if (now < this.#headEnd || total === 0) return total;
     const n = this.#buckets;
     const head = this.#head;
@@ -189,6 +193,7 @@ export class RollingWindow {
     // (A non-finite time, from a broken clock, reads the newest bucket, as in #advance.)
     if (!(epoch > head && epoch < Infinity)) return total;
     if (epoch - head >= n) return 0;
+    this.#write();
     const k = this.#counters;
     let sum = total;
     for (let e = head + 1; e <= epoch; e++) sum -= this.#counts[(((e % n) + n) % n) * k + counter];
@@ -215,6 +220,7 @@ export class RollingWindow {
    * bucket number `b` lives in slot `b mod buckets`.
    */
   slots(counter: number): number[] {
+    this.#write();
     const k = this.#counters;
     return Array.from({ length: this.#buckets }, (_, slot) => this.#counts[slot * k + counter]);
   }
@@ -230,11 +236,13 @@ export class RollingWindow {
     const n = this.#buckets;
     const k = this.#counters;
     for (let c = 0; c < k; c++) {
+      let total = 0;
       for (let slot = 0; slot < n; slot++) {
         const count = counts[c][slot];
         this.#counts[slot * k + c] = count;
-        this.#counts[this.#totalsAt + c] += count;
+        total += count;
       }
+      this.#setTotal(c, total);
     }
     this.#head = head;
     this.#headSlot = ((head % n) + n) % n;
@@ -244,23 +252,57 @@ export class RollingWindow {
   /** Forgets every count, and the newest time seen. */
   clear(): void {
     this.#counts.fill(0);
+    this.#new0 = this.#new1 = this.#new2 = 0;
+    this.#total0 = this.#total1 = this.#total2 = 0;
     this.#head = -Infinity;
     this.#headSlot = 0;
     this.#headEnd = -Infinity;
   }
 
+  /** Adds `amount` to `counter` in the newest bucket (its unwritten count) and to its total. */
+  #count(counter: number, amount: number): void {
+    if (counter === 0) {
+      this.#new0 += amount;
+      this.#total0 += amount;
+    } else if (counter === 1) {
+      this.#new1 += amount;
+      this.#total1 += amount;
+    } else {
+      this.#new2 += amount;
+      this.#total2 += amount;
+    }
+  }
+
+  #setTotal(counter: number, total: number): void {
+    if (counter === 0) this.#total0 = total;
+    else if (counter === 1) this.#total1 = total;
+    else this.#total2 = total;
+  }
+
+  /** Writes the newest bucket's unwritten counts into its slot. */
+  #write(): void {
+    if (this.#new0 === 0 && this.#new1 === 0 && this.#new2 === 0) return;
+    const base = this.#headSlot * this.#counters;
+    const counts = this.#counts;
+    counts[base] += this.#new0;
+    if (this.#counters > 1) counts[base + 1] += this.#new1;
+    if (this.#counters > 2) counts[base + 2] += this.#new2;
+    this.#new0 = this.#new1 = this.#new2 = 0;
+  }
+
   /**
    * Moves the window to the bucket of `now` (never back), forgetting the
-   * buckets that fell out of it, and returns the current bucket's slot. So
-   * every count held is inside the window and the totals are their sum: a
-   * read costs O(1), and each bucket is cleared at most once per width.
+   * buckets that fell out of it. So every count held is inside the window
+   * and the totals are their sum: a read costs O(1), and each bucket is
+   * cleared at most once per width.
    */
-  #advance(now: number): number {
-    if (now < this.#headEnd) return this.#headSlot;
+  #advance(now: number): void {
+    if (now < this.#headEnd) return;
     const n = this.#buckets;
     const epoch = Math.floor(now / this.#widthMs);
     // (A non-finite time, from a broken clock, counts into the newest bucket.)
     if (epoch > this.#head && epoch < Infinity) {
+      this.#write();
       // Slots of the epochs entered, each reused from `n` widths earlier (or older).
       const from = epoch - this.#head >= n ? epoch - n + 1 : this.#head + 1;
       for (let e = from; e <= epoch; e++) this.#clearSlot(((e % n) + n) % n);
@@ -268,7 +310,6 @@ export class RollingWindow {
       this.#headSlot = ((epoch % n) + n) % n;
       this.#headEnd = bucketEnd(epoch, this.#widthMs);
     }
-    return this.#headSlot;
   }
 
   #clearSlot(slot: number): void {
@@ -277,7 +318,7 @@ export class RollingWindow {
     for (let c = 0; c < k; c++) {
       const count = this.#counts[base + c];
       if (count !== 0) {
-        this.#counts[this.#totalsAt + c] -= count;
+        this.#setTotal(c, this.total(c) - count);
         this.#counts[base + c] = 0;
       }
     }

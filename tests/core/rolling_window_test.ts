@@ -149,3 +149,33 @@ Deno.test("RollingWindow: addTwo() counts one event in two counters, or in one w
   window.addTwo(160, 0, 1); // moves the window: the bucket of t = 10 and 20 goes
   assert.deepEqual([0, 1, 2].map((c) => window.sum(c, 160)), [1, 1, 0]);
 });
+
+Deno.test("RollingWindow: counters is 1 to 3 (the newest bucket's counts are fields)", () => {
+  assert.throws(() => new RollingWindow({ windowMs: 100, buckets: 2, counters: 4 }), {
+    name: "RangeError",
+    message: "counters must be an integer between 1 and 3: received 4",
+  });
+});
+
+Deno.test("RollingWindow: counts still in the newest bucket are in slots(), peek() and a load()ed copy", () => {
+  const window = new RollingWindow({ windowMs: 400, buckets: 4, counters: 3 });
+  window.addTwo(50, 0, 2);
+  window.add(1, 2, 150);
+  window.addTwo(160, 0, -1);
+  // Bucket 1 (100..199) is the newest: its counts were never written to the array before slots().
+  assert.deepEqual([window.slots(0), window.slots(1), window.slots(2)], [
+    [1, 1, 0, 0],
+    [0, 2, 0, 0],
+    [1, 0, 0, 0],
+  ]);
+  window.add(0, 1, 170); // after slots(): still counted once
+  assert.equal(window.sum(0, 170), 3);
+  // At 450 bucket 0 (0..99) has left the window; bucket 1 has not.
+  assert.equal(window.peek(0, 450), 2);
+  assert.equal(window.peek(2, 450), 0);
+  const copy = new RollingWindow({ windowMs: 400, buckets: 4, counters: 3 });
+  copy.load(window.head!, [window.slots(0), window.slots(1), window.slots(2)]);
+  assert.deepEqual([copy.sum(0, 170), copy.sum(1, 170), copy.sum(2, 170)], [3, 2, 1]);
+  assert.deepEqual([copy.sum(0, 520), copy.sum(1, 520), copy.sum(2, 520)], [0, 0, 0]);
+  assert.deepEqual([window.sum(0, 450), window.sum(1, 450), window.sum(2, 450)], [2, 2, 0]);
+});
