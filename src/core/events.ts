@@ -326,11 +326,16 @@ export class EventSink {
     }
     this.#listeners = [...this.#listeners, listener];
     this.#active = true;
+    this.activeChanged(true);
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
       this.#active = this.#listeners.length > 0;
+      this.activeChanged(this.#active);
     };
   }
+
+  /** Called after a listener was added or removed, with {@link EventSink.active}. */
+  protected activeChanged(_active: boolean): void {}
 
   /** Delivers `event` to every listener; listener errors are swallowed. */
   emit(event: ResilienceEvent): void {

@@ -91,6 +91,13 @@ export class Engine implements Recorded {
   readonly observer: CallObserver | undefined;
   /** Calls the observer would not trace: the fast path skips asking it. */
   quietCalls = 0;
+  /**
+   * Someone listens to the policy's events (the reporter's `active`, kept
+   * here too, so that a call's success reads no other object to know).
+   */
+  listening = false;
+  /** See {@link EngineParts.ownsParts}. */
+  readonly ownsParts: boolean;
   readonly bulkhead: ConcurrencyGate | undefined;
   readonly retryBudget: RetryGate | undefined;
   readonly circuit: AttemptGate | undefined;
@@ -161,6 +168,7 @@ export class Engine implements Recorded {
     this.rateLimiter = parts.rateLimiter;
     this.hedge = parts.hedge;
     this.observer = parts.observer;
+    this.ownsParts = parts.ownsParts === true;
     if (parts.bulkhead !== undefined) parts.observer?.watchBulkhead(parts.bulkhead);
     if (parts.failureBudget !== undefined) parts.observer?.watchFailureBudget(parts.failureBudget);
     this.report = new Reporter(
@@ -169,6 +177,9 @@ export class Engine implements Recorded {
       parts.observer,
       this.attemptTimeoutMs,
       this.retry,
+      (active) => {
+        this.listening = active;
+      },
     );
     if (options.onEvent !== undefined) {
       this.report.add(functionValue("onEvent", options.onEvent));

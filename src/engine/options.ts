@@ -60,6 +60,13 @@ export interface EngineParts {
   hedge?: HedgeDelay;
   /** Follows calls for telemetry. */
   observer?: CallObserver;
+  /**
+   * True when the policy built its circuit, failure budget, bulkhead and
+   * rate limiter for itself (none is shared with another policy): their
+   * events are then always its own, and an untraced call need not say it
+   * caused them (see `Reporter.partEvent`).
+   */
+  ownsParts?: boolean;
 }
 
 /** Why a call gave up, as its `fallback` is told. */

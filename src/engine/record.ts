@@ -10,17 +10,24 @@
 
 import { RECORD, type RecordKind } from "./outcome.ts";
 import type { AttemptGate, CallTracer, OutcomeRecorder } from "./parts.ts";
-import type { Reporter } from "./report.ts";
+import { NOOP_TRACER, type Reporter } from "./report.ts";
 
 /** The parts an attempt's outcome goes to, and the reporter of the engine. */
 export interface Recorded {
   readonly circuit: AttemptGate | undefined;
   readonly failureBudget: OutcomeRecorder | undefined;
   readonly report: Reporter;
+  /** The reporter has listeners. */
+  readonly listening: boolean;
+  /** The parts are the policy's own: an untraced call need not be named their events' cause. */
+  readonly ownsParts: boolean;
 }
 
 /** Asks the circuit to admit an attempt (reserving a half-open probe), or refuses it. */
 export function admitAttempt(engine: Recorded, circuit: AttemptGate, tracer: CallTracer): boolean {
+  // (An owned part's events are the policy's whoever caused them: with no
+  // tracer to link them to, the reporter is left untouched.)
+  if (tracer === NOOP_TRACER && engine.ownsParts) return circuit.allowCall();
   const report = engine.report;
   report.cause = tracer;
   try {
@@ -63,18 +70,32 @@ export function recordOutcome(
   const circuit = engine.circuit;
   const budget = kind === RECORD.release ? undefined : engine.failureBudget;
   if (circuit === undefined && budget === undefined) return;
+  if (tracer === NOOP_TRACER && engine.ownsParts) {
+    record(circuit, budget, kind, durationMs, at);
+    return;
+  }
   const report = engine.report;
   report.cause = tracer;
   try {
-    if (circuit !== undefined) {
-      if (kind === RECORD.release) circuit.releaseCall();
-      else if (kind === RECORD.success) circuit.recordSuccess(durationMs);
-      else circuit.recordFailure(durationMs);
-    }
-    budget?.record(kind === RECORD.failure, at);
+    record(circuit, budget, kind, durationMs, at);
   } finally {
     report.cause = undefined;
   }
+}
+
+function record(
+  circuit: AttemptGate | undefined,
+  budget: OutcomeRecorder | undefined,
+  kind: RecordKind,
+  durationMs: number,
+  at: number,
+): void {
+  if (circuit !== undefined) {
+    if (kind === RECORD.release) circuit.releaseCall();
+    else if (kind === RECORD.success) circuit.recordSuccess(durationMs);
+    else circuit.recordFailure(durationMs);
+  }
+  budget?.record(kind === RECORD.failure, at);
 }
 
 /**
@@ -92,5 +113,5 @@ export function recordSuccess(
   if (engine.circuit !== undefined || engine.failureBudget !== undefined) {
     recordOutcome(engine, tracer, RECORD.success, durationMs, at);
   }
-  engine.report.success(tracer, attempt, now);
+  if (engine.listening) engine.report.success(tracer, attempt, now);
 }

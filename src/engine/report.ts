@@ -80,21 +80,29 @@ export class Reporter extends EventSink {
   readonly #clock: Clock;
   readonly #attemptTimeoutMs: number;
   readonly #retry: ResolvedRetryOptions;
+  readonly #onActive: (active: boolean) => void;
 
+  /** `onActive` hears whether anyone listens, each time a listener comes or goes. */
   constructor(
     name: string,
     clock: Clock,
     observer: CallObserver | undefined,
     attemptTimeoutMs: number,
     retry: ResolvedRetryOptions,
+    onActive: (active: boolean) => void,
   ) {
     super();
+    this.#onActive = onActive;
     this.#name = name;
     this.#label = `policy "${name}"`;
     this.#clock = clock;
     this.#observer = observer;
     this.#attemptTimeoutMs = attemptTimeoutMs;
     this.#retry = retry;
+  }
+
+  protected override activeChanged(active: boolean): void {
+    this.#onActive(active);
   }
 
   /** Starts following a call that started at `now` (NaN: not read yet). */

@@ -236,6 +236,7 @@ export class Policy {
       retryBudget,
       rateLimiter: rateLimit?.part,
       hedge,
+      ownsParts: [circuit, failureBudget, bulkhead, rateLimit].every((p) => p?.owned !== false),
     };
     const engine = new Engine(name, options, retryOptions, "retry", parts);
     for (const p of [circuit, failureBudget, bulkhead, rateLimit]) {
