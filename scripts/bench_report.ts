@@ -72,6 +72,8 @@ const HOT = "hot path";
 const TELEMETRY = "telemetry";
 const OTEL_DENO = "telemetry (OTEL_DENO)";
 const HAND_FULL = 'hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine';
+/** The same hand-written telemetry measured again after Bulwark's (group OTEL_DENO: A, B, A). */
+const HAND_FULL_AGAIN = `${HAND_FULL} (again, after)`;
 const LIVE = "live policies";
 const PRIMITIVES = "primitives";
 const FULL_NO_SDK = "bulwark full policy (default telemetry, no SDK)";
@@ -179,9 +181,10 @@ export const TARGETS: readonly Target[] = [
   {
     label: 'OTEL_DENO, spans "full" <= 1.2x the same telemetry written by hand (no engine)',
     formula:
-      'avg(bulwark full policy, spans "full") / avg(hand-written: what "full" records (2 spans, 2 histograms, 1 counter), no engine) <= 1.2 (group telemetry (OTEL_DENO))',
+      'avg(bulwark full policy, spans "full") / mean(avg(hand-written: what "full" records ...), avg(the same, again, after)) <= 1.2 (group telemetry (OTEL_DENO): measured before and after, so a drift within the run falls on both sides)',
     check: (avg) => ({
-      value: avg(OTEL_DENO, 'bulwark full policy, spans "full"') / avg(OTEL_DENO, HAND_FULL),
+      value: avg(OTEL_DENO, 'bulwark full policy, spans "full"') /
+        ((avg(OTEL_DENO, HAND_FULL) + avg(OTEL_DENO, HAND_FULL_AGAIN)) / 2),
       limit: 1.2,
       unit: "x",
     }),
