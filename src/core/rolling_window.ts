@@ -8,7 +8,7 @@
  */
 
 import type { Clock } from "./clock.ts";
-import { integerAtLeast, integerBetween, numberAbove } from "./validate.ts";
+import { integerBetween, numberAbove } from "./validate.ts";
 
 /**
  * Most buckets a window may have (every part that takes `buckets` checks
