@@ -51,9 +51,13 @@ export interface OutboxOptions<T> {
 export interface OutboxStats {
   /** The buffer's stats. */
   buffer: BufferStats;
-  /** Events delivered (and removed) by this outbox. */
+  /**
+   * Events delivered (and removed) by this outbox's finished drains: a
+   * drain in progress counts when it ends, while the buffer's `count`
+   * drops batch by batch.
+   */
   sent: number;
-  /** Batches delivered. */
+  /** Batches delivered by finished drains. */
   batches: number;
   /** Drains that stopped on a batch `send` failed (after the policy gave up). */
   failedSends: number;
