@@ -202,9 +202,11 @@ export class TimeDetector implements FailureDetector {
       let ok = Array.isArray(v);
       for (let i = 0; ok && i < v!.length; i++) {
         const x = v![i];
-        ok = typeof x === "number" && x >= 0 && x < Infinity;
+        // Counts are whole (toJSON() writes nothing else): a fraction would
+        // leave a bucket's total a rounding error off zero once it expires.
+        ok = Number.isSafeInteger(x) && (x as number) >= 0;
       }
-      if (!ok) typeError(`${path}.${key}`, "an array of finite numbers >= 0", v);
+      if (!ok) typeError(`${path}.${key}`, "an array of safe integers >= 0", v);
       return v as number[];
     };
     const calls = counts("calls");

@@ -260,7 +260,25 @@ Deno.test("bad options: every option, exact messages", () => {
         },
       },
       TypeError,
-      "initialState.detector.calls must be an array of finite numbers >= 0: received an array",
+      "initialState.detector.calls must be an array of safe integers >= 0: received an array",
+    ],
+    [
+      {
+        ...t,
+        initialState: {
+          ...closedSnap,
+          detector: {
+            kind: "time",
+            bucketMs: 100,
+            head: 0,
+            calls: [2.5],
+            failures: [0],
+            slowCalls: [0],
+          },
+        },
+      },
+      TypeError,
+      "initialState.detector.calls must be an array of safe integers >= 0: received an array",
     ],
     [
       {
