@@ -67,7 +67,7 @@ const bodies: [name: string, body: () => Promise<void>][] = [
     await pRetry(fn, pRetryOptions);
   }],
 ];
-await warmUp(bodies.map(([, body]) => body));
+await warmUp(bodies.map(([, body]) => body), 2_000);
 for (const [name, body] of bodies) {
   Deno.bench({ name, group, baseline: name === "bare await fn()" }, body);
 }
