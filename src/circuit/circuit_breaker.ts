@@ -115,13 +115,7 @@ export class CircuitBreaker {
   // in the closed state comes first (one cache line per call).
   #state = CLOSED;
   #successes = 0;
-  /**
-   * The detector saw a success last and another changes nothing in it
-   * ({@link FailureDetector.idleAfterSuccess}): a closed circuit's next
-   * success need not reach it (with many breakers live, one object less
-   * for a call to touch).
-   */
-  #idle = false;
+  #idle = false; // the detector saw a success last; another changes nothing (idleAfterSuccess)
   /** Infinity when slow-call detection is off. */
   readonly #slowCallMs: number;
   readonly #detector: FailureDetector;
@@ -296,15 +290,12 @@ export class CircuitBreaker {
   }
 
   /**
-   * Runs `fn` if the breaker admits it and records the outcome: a returned
-   * value (or resolved promise) is a success, and any thrown error (or
-   * rejection) a failure, rethrown unchanged. `fn` receives a
-   * {@link BreakerCallContext} whose `signal` is `options.signal` (or, without
-   * one, a signal that never aborts). If `options.signal` has aborted by the
-   * time `fn` throws, the call is released instead of counted. When the
-   * breaker refuses, rejects with `CircuitOpenError` (`retryAfterMs`,
-   * `policy` = the breaker's name) without calling `fn`. The duration is
-   * measured on the clock only when slow-call detection is on.
+   * Runs `fn` if admitted and records its outcome: a value (or resolved promise) is a success, a
+   * throw (or rejection) a failure, rethrown unchanged. `fn` gets a {@link BreakerCallContext}
+   * whose `signal` is `options.signal` (else one that never aborts); if that signal aborted by the
+   * time `fn` throws, the call is released, not counted. Refused: rejects with `CircuitOpenError`
+   * (`retryAfterMs`, `policy` = the breaker's name) without calling `fn`. The duration is measured
+   * on the clock only with slow-call detection.
    */
   execute<T>(
     fn: (context: BreakerCallContext) => Promise<T> | T,
@@ -416,7 +407,6 @@ export class CircuitBreaker {
       this.#holds = 0;
     }
     this.#state = to;
-    this.#idle = false;
     // Half-open is entered only by allowCall() admitting the first probe.
     this.#probes = to === HALF_OPEN ? 1 : 0;
     this.#probeSuccesses = 0;
