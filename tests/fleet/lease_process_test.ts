@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { kvStateStore } from "../../fleet.ts";
 
+/** Test code resolves through the development config (and its lockfile), as `deno test` does. */
+const DEV_CONFIG = new URL("../../dev/deno.json", import.meta.url).pathname;
 const WORKER = new URL("./_probe_worker.ts", import.meta.url).pathname;
 const LEASE_MS = 800;
 
@@ -23,6 +25,8 @@ Deno.test("half-open across three processes: one probe, kill -9 the holder, anot
       args: [
         "run",
         "-A",
+        "--config",
+        DEV_CONFIG,
         "--unstable-kv",
         WORKER,
         JSON.stringify({ id, path, release, leaseMs: LEASE_MS }),

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { startRedis } from "./_redis.ts";
 
+/** Test code resolves through the development config (and its lockfile), as `deno test` does. */
+const DEV_CONFIG = new URL("../../dev/deno.json", import.meta.url).pathname;
 const WORKER = new URL("./_fleet_worker.ts", import.meta.url).pathname;
 const SYNC_MS = 50;
 const SIZE = 40;
@@ -44,7 +46,7 @@ function lines(
 async function runAll(argsList: Record<string, unknown>[]): Promise<Result[]> {
   const children = argsList.map((args) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-kv", WORKER, JSON.stringify(args)],
+      args: ["run", "-A", "--config", DEV_CONFIG, "--unstable-kv", WORKER, JSON.stringify(args)],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",

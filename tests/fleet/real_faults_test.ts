@@ -8,6 +8,8 @@ import { type FleetStateStore, kvStateStore, redisStateStore } from "../../fleet
 import { freePort, redisCli, startRedis } from "./_redis.ts";
 import { until, untilAsync } from "./_helpers.ts";
 
+/** Test code resolves through the development config (and its lockfile), as `deno test` does. */
+const DEV_CONFIG = new URL("../../dev/deno.json", import.meta.url).pathname;
 const WORKER = new URL("./_exit_worker.ts", import.meta.url).pathname;
 
 const failures = (events: ResilienceEvent[]) =>
@@ -207,7 +209,7 @@ async function runWorker(
   where = "",
 ): Promise<{ code: number | string; out: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", WORKER, mode, where],
+    args: ["run", "-A", "--config", DEV_CONFIG, "--unstable-kv", WORKER, mode, where],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/**
+ * Copies what a clean clone has for running examples (deno.json, deno.lock,
+ * the entry points and src/) into the directory `to`, with the given files
+ * of examples/. Runs there resolve through the package's own config and
+ * lockfile without changing this repository's (a run that reaches
+ * `./fleet` locks node-redis, which the committed lockfile leaves out; see
+ * docs/node.md).
+ */
+export async function copyPackage(to: string, examples: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command("cp", {
+    args: [
+      "-r",
+      "deno.json",
+      "deno.lock",
+      "mod.ts",
+      "testing.ts",
+      "sim.ts",
+      "durable.ts",
+      "fleet.ts",
+      "src",
+      to,
+    ],
+    cwd: ROOT,
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  await Deno.mkdir(`${to}/examples`);
+  for (const file of examples) {
+    await Deno.copyFile(new URL(`examples/${file}`, ROOT), `${to}/examples/${file}`);
+  }
+}
