@@ -2,7 +2,8 @@
 // dependency that answers its first `healthyCalls` calls, then fails, through a breaker that shares its circuit through
 // a KV file or Redis ("kv" / "redis"), or through a breaker of its own
 // ("none"). Prints "ready", reads the start time (clock ms) from stdin,
-// calls until start + runMs, then prints one JSON line { id, sent, openedAt }.
+// calls until start + runMs, then prints one JSON line { id, sent, openedAt, lateMs }: lateMs
+// is the most any of its sleeps woke late (how starved of CPU the machine kept it).
 import { CircuitBreaker, systemClock } from "../../mod.ts";
 import { type FleetStateStore, kvStateStore, redisStateStore } from "../../fleet.ts";
 
@@ -42,6 +43,7 @@ const breaker = new CircuitBreaker({
 });
 let calls = 0;
 let sent = 0; // calls sent to the dependency once it was failing
+let lateMs = 0;
 console.log("ready");
 const line = await new Response(Deno.stdin.readable).text();
 const startAt = Number(line.trim());
@@ -53,8 +55,10 @@ for (let next = startAt; systemClock.now() < end; next += args.callEveryMs) {
     sent++;
     throw new Error("dependency down");
   }).catch(() => {});
-  await systemClock.sleep(Math.max(0, next + args.callEveryMs - systemClock.now()));
+  const wake = next + args.callEveryMs;
+  await systemClock.sleep(Math.max(0, wake - systemClock.now()));
+  lateMs = Math.max(lateMs, systemClock.now() - wake);
 }
 await breaker.fleet.close();
 await store?.close();
-console.log(JSON.stringify({ id: args.id, sent, openedAt }));
+console.log(JSON.stringify({ id: args.id, sent, openedAt, lateMs }));

@@ -19,6 +19,8 @@ interface Result {
   id: string;
   sent: number;
   openedAt: number | null;
+  /** The most any of its sleeps woke late, in ms. */
+  lateMs: number;
 }
 
 /** Reads a child's stdout: `ready()` resolves at its first line, `rest()` with everything after. */
@@ -89,14 +91,18 @@ async function fourAndFour(store: Record<string, unknown>): Promise<void> {
   const opened = fleet.map((r) => r.openedAt);
   assert.ok(opened.every((t) => t !== null), `every instance opened: ${JSON.stringify(fleet)}`);
   const spread = Math.max(...(opened as number[])) - Math.min(...(opened as number[]));
+  // The most any instance's timer woke late: a process the machine starves adopts late by as much.
+  const lateMs = Math.max(...fleet.map((r) => r.lateMs));
   const fleetSent = fleet.reduce((n, r) => n + r.sent, 0);
   const aloneSent = alone.reduce((n, r) => n + r.sent, 0);
   console.log(
     `${store.store}: all four open within ${spread.toFixed(0)} ms of the first ` +
       `(sync ${SYNC_MS} ms); failing calls sent before all were open: fleet ${fleetSent}, ` +
-      `independent ${aloneSent} (window: ${SIZE} calls, ratio 0.5)`,
+      `independent ${aloneSent} (window: ${SIZE} calls, ratio 0.5); timers up to ` +
+      `${lateMs.toFixed(0)} ms late`,
   );
-  assert.ok(spread <= 2 * SYNC_MS, `spread ${spread} ms`);
+  // Two sync intervals, plus what a loaded machine added.
+  assert.ok(spread <= 2 * SYNC_MS + lateMs, `spread ${spread} ms (timers up to ${lateMs} ms late)`);
   // Alone, each window holds 10 good calls: it opens at 40 calls, 30 of them failed.
   assert.equal(aloneSent, 4 * (SIZE - HEALTHY), "independent breakers each need a full window");
   assert.ok(fleetSent <= 2 * SIZE, `fleet sent ${fleetSent}`);
