@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyPackage } from "../_package_copy.ts";
+import { copyPackage } from "../_examples.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

@@ -1,20 +1,5 @@
 import assert from "node:assert/strict";
-
-/** Runs an example in a child Deno and returns its exit code and output. */
-async function runExample(path: string, permissions: string[], args: string[] = []) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, path, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const { code, stdout, stderr } = await child.output();
-  return {
-    code,
-    stdout: new TextDecoder().decode(stdout),
-    stderr: new TextDecoder().decode(stderr),
-  };
-}
+import { runExample } from "../_examples.ts";
 
 Deno.test("examples/retry_demo.ts (deno task demo) exits 0 and shows every scripted failure", async () => {
   const { code, stdout, stderr } = await runExample("examples/retry_demo.ts", [

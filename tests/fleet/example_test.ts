@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyPackage } from "../_package_copy.ts";
+import { copyPackage, runExample } from "../_examples.ts";
 
 Deno.test("examples/fleet.ts: two processes share a circuit through a KV file", async () => {
   // In a copy of the package: the example (and the processes it starts) lock node-redis, which
@@ -7,22 +7,13 @@ Deno.test("examples/fleet.ts: two processes share a circuit through a KV file", 
   const dir = await Deno.makeTempDir({ prefix: "bulwark_fleet_example_" });
   try {
     await copyPackage(dir, ["fleet.ts"]);
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--unstable-kv",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "examples/fleet.ts",
-      ],
-      cwd: dir,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const { code, stdout: out, stderr } = await runExample(
+      "examples/fleet.ts",
+      ["--unstable-kv", "--allow-read", "--allow-write", "--allow-run"],
+      [],
+      dir,
+    );
+    assert.equal(code, 0, stderr);
     assert.match(out, /^a: circuit closed -> open \(failure_threshold\)$/m);
     assert.match(out, /^a: calls refused while the fleet's circuit is open \(5 calls made\)$/m);
     assert.match(out, /^b: circuit closed -> open \(fleet\)$/m);

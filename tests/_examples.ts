@@ -3,6 +3,27 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 
 /**
+ * Runs `path` (an example) in a child Deno from `cwd` (the repository root
+ * unless given) with `permissions` and `args`; its exit code and output.
+ */
+export async function runExample(
+  path: string,
+  permissions: string[],
+  args: string[] = [],
+  cwd: string | URL = ROOT,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, path, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+/**
  * Copies what a clean clone has for running examples (deno.json, deno.lock,
  * the entry points and src/) into the directory `to`, with the given files
  * of examples/. Runs there resolve through the package's own config and
