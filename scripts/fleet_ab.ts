@@ -2,11 +2,11 @@
  * The call-path cost of a fleet-synced circuit breaker against a local one,
  * measured in alternating rounds in one process (a noisy machine's drift
  * falls on both), with the median of the per-round ratios. The fleet
- * breaker has live peers' counts. `deno bench bench/fleet_bench.ts` measures
- * the same pairs with `deno bench`.
+ * breaker has live peers' counts. `deno bench --config dev/deno.json
+ * bench/fleet_bench.ts` measures the same pairs with `deno bench`.
  *
  * ```sh
- * deno run scripts/fleet_ab.ts
+ * deno run --config dev/deno.json scripts/fleet_ab.ts
  * ```
  *
  * @module

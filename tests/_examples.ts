@@ -24,12 +24,11 @@ export async function runExample(
 }
 
 /**
- * Copies what a clean clone has for running examples (deno.json, deno.lock,
- * the entry points and src/) into the directory `to`, with the given files
- * of examples/. Runs there resolve through the package's own config and
+ * Copies the package as this working tree has it (deno.json, deno.lock, the
+ * entry points and src/) into the directory `to`, with the given files of
+ * examples/. Runs there resolve through the package's own config and
  * lockfile without changing this repository's (a run that reaches
- * `./fleet` locks node-redis, which the committed lockfile leaves out; see
- * docs/node.md).
+ * `./fleet` adds node-redis to deno.lock; README.md, "Development").
  */
 export async function copyPackage(to: string, examples: string[]): Promise<void> {
   const { code, stderr } = await new Deno.Command("cp", {

@@ -11,7 +11,7 @@
  */
 
 // Pinned here, not in deno.json's imports: `deno task` installs every import-map package, so an
-// entry there made a first `deno task demo` download node-redis and its 5 packages (docs/node.md).
+// entry there made a first `deno task demo` download node-redis and its 5 packages (README.md, "Development").
 import { createClient } from "npm:redis@6.3.1";
 import { backgroundTimer } from "../core/background_timer.ts";
 import { MAX_TIMER_DELAY_MS, systemClock } from "../core/clock.ts";

@@ -16,6 +16,12 @@ Deno.test("a first `deno task demo` (empty DENO_DIR) prints the demo and nothing
   try {
     await copyPackage(dir, ["demo.ts"]);
     const lockBefore = await Deno.readTextFile(`${dir}/deno.lock`);
+    assert.deepEqual(
+      lockedPackages(lockBefore),
+      ["@opentelemetry/api@1.10.0"],
+      "deno.lock holds more than the demo runs: a run from the repository root reached ./fleet " +
+        "(git checkout deno.lock; README.md, Development)",
+    );
     const first = await new Deno.Command(Deno.execPath(), {
       args: ["task", "demo"],
       cwd: dir,

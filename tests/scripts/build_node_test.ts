@@ -100,7 +100,7 @@ Deno.test("build_node --out: the script exits 2 with the message and leaves the 
   });
 });
 
-Deno.test("build_node: ProcessSupervisor's declarations type-check without Deno's types, and spawn() is not any", async () => {
+Deno.test("build_node: the package's npm dependencies are its pinned ones and no module keeps an npm: specifier; ProcessSupervisor's declarations type-check without Deno's types, and spawn() is not any", async () => {
   await inTempDir(async (dir) => {
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--config", CONFIG, "-A", SCRIPT, "--out", `${dir}/pkg`],
@@ -109,6 +109,21 @@ Deno.test("build_node: ProcessSupervisor's declarations type-check without Deno'
       stderr: "piped",
     }).output();
     assert.equal(code, 0, new TextDecoder().decode(stderr));
+    // What npm installs with the package: the OTel API (deno.json's imports) and node-redis (the
+    // pin in src/fleet/redis_store.ts, outside the import map), each at its exact version.
+    const built = JSON.parse(await Deno.readTextFile(`${dir}/pkg/package.json`));
+    assert.deepEqual(built.dependencies, { "@opentelemetry/api": "1.10.0", redis: "6.3.1" });
+    const files = await emitted(`${dir}/pkg`);
+    assert.ok(files.some((f) => f.endsWith("/src/fleet/redis_store.d.ts")), files.join(", "));
+    const leftovers: string[] = [];
+    for (const file of files) {
+      if (/["']npm:/.test(await Deno.readTextFile(file))) leftovers.push(file.slice(dir.length));
+    }
+    assert.deepEqual(leftovers, []);
+    assert.match(
+      await Deno.readTextFile(`${dir}/pkg/src/fleet/redis_store.js`),
+      /from "redis";/,
+    );
     // A Node user's TypeScript with every .d.ts checked (skipLibCheck off)
     // and no Deno types: a declaration naming `Deno` fails here, and a
     // spawn() typed `any` lets the @ts-expect-error line go unflagged.
@@ -152,3 +167,14 @@ supervisor.spawn("true", [], { stdio: "piped" });
     assert.ok(program.getSourceFile(`${dir}/pkg/src/supervise/supervised_child.d.ts`));
   });
 });
+
+/** Every emitted `.js` and `.d.ts` file under `dir`. */
+async function emitted(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await emitted(path));
+    else if (/\.(js|d\.ts)$/.test(entry.name)) found.push(path);
+  }
+  return found;
+}
